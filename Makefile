@@ -1,0 +1,69 @@
+# llorch
+#   make              demo and test for the CPU
+#   make CUDA=1       the same with the CUDA backend (nvcc, cudart)
+#   make test         build and run ./test
+#   make valgrind     the tests that need no large data, under valgrind
+#   make sanitize     the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+CC      ?= cc
+NVCC    ?= nvcc
+CFLAGS  ?= -O3 -march=native
+CFLAGS  += -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread
+LDLIBS  += -lm -pthread
+HEADERS  = llorch.h tokenizer.h
+# sm_90a machine code for Hopper, sm_80 for Ampere, PTX for anything newer
+NVFLAGS ?= -O3 -gencode arch=compute_90a,code=sm_90a -gencode arch=compute_80,code=sm_80 \
+           -gencode arch=compute_80,code=compute_80
+NVFLAGS += -std=c++17 -Xcompiler -Wall,-Wextra
+
+ifeq ($(CUDA),1)
+BUILD    = build/cuda
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
+CFLAGS  += -DLLORCH_CUDA
+BACKENDS = $(BUILD)/llorch_cpu.o $(BUILD)/llorch_cuda.o
+LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+else
+BUILD    = build/cpu
+BACKENDS = $(BUILD)/llorch_cpu.o
+endif
+
+all: demo $(BUILD)/test.stamp
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/llorch_cpu.o: llorch_cpu.c $(HEADERS) | $(BUILD)
+	$(CC) $(CFLAGS) -c llorch_cpu.c -o $@
+
+$(BUILD)/llorch_cuda.o: llorch_cuda.cu $(HEADERS) | $(BUILD)
+	$(NVCC) $(NVFLAGS) -c llorch_cuda.cu -o $@
+
+demo: demo.c $(BACKENDS) $(HEADERS)
+	$(CC) $(CFLAGS) demo.c $(BACKENDS) -o $@ $(LDLIBS)
+
+# ./test is built by `make` and run by `make test`
+$(BUILD)/test.stamp: test.c $(BACKENDS) $(HEADERS) | $(BUILD)
+	$(CC) $(CFLAGS) test.c $(BACKENDS) -o test $(LDLIBS)
+	touch $@
+
+test: $(BUILD)/test.stamp
+	./test
+
+# valgrind does not decode AVX-512: build for AVX2 at -O1
+build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu
+	$(CC) -O1 -g -mavx2 -mfma -mf16c -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread test.c llorch_cpu.c -o $@ $(LDLIBS)
+
+valgrind: build/test-valgrind
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	    build/test-valgrind tokenizer sampler generation bad_
+
+build/test-sanitize: test.c llorch_cpu.c $(HEADERS) | build/cpu
+	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	    -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread test.c llorch_cpu.c -o $@ $(LDLIBS)
+
+sanitize: build/test-sanitize
+	build/test-sanitize
+
+clean:
+	rm -rf build demo test fuzz_*
+
+.PHONY: all test valgrind sanitize clean

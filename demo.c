@@ -1,0 +1,321 @@
+/* demo.c - the llorch command line: generate text from a prompt.
+ *
+ *   ./demo [options] PROMPT        (PROMPT "-" reads it from stdin)
+ *
+ * Run ./demo -h for the options. Errors print one line on stderr and exit 1.
+ */
+#include "llorch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *model_dir, *device, *prompt, *system, *dump_logits;
+    int n_new, threads, ctx, batch;
+    int chat, ids, tokenize, bench;
+    llorch_sampler_opts sampler;
+} demo_args;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: demo [options] PROMPT      (PROMPT - reads it from stdin)\n"
+            "  -m DIR            model directory (default $LLORCH_MODEL, else models/TinyLlama-1.1B-Chat-v1.0)\n"
+            "  -n N              tokens to generate (default 256; 0 = only run the prompt)\n"
+            "  -t T              temperature (default 0 = greedy)\n"
+            "  -k K              top-k (default 0 = off)\n"
+            "  -p P              top-p (default 1 = off)\n"
+            "  -r R              repetition penalty (default 1 = off)\n"
+            "  -s SEED           random seed (default 0)\n"
+            "  --device D        cpu, cuda or cuda:N (default cpu)\n"
+            "  --threads N       CPU threads (default: all cores)\n"
+            "  --ctx N           context length (default: prompt + N, up to the model's maximum)\n"
+            "  --batch N         decode N copies of the prompt together (seeds SEED, SEED+1, ...)\n"
+            "  --chat            wrap the prompt in the model's chat template\n"
+            "  --system TEXT     system message for --chat\n"
+            "  --ids             print generated token ids instead of text\n"
+            "  --tokenize        print the prompt's token ids and exit (needs only tokenizer.json)\n"
+            "  --dump-logits F   write the last prompt position's logits to F (float32 little-endian)\n"
+            "  --bench           print timings to stderr\n");
+}
+
+static int die(const char *msg) {
+    fprintf(stderr, "error: %s\n", msg);
+    return 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Numbers in options must be whole and in range; anything else is an error. */
+static int parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out) {
+    char *end;
+    float v = strtof(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, demo_args *a) {
+    memset(a, 0, sizeof *a);
+    a->model_dir = getenv("LLORCH_MODEL");
+    if (!a->model_dir || !*a->model_dir) a->model_dir = "models/TinyLlama-1.1B-Chat-v1.0";
+    a->device = "cpu";
+    a->n_new = 256;
+    a->batch = 1;
+    a->sampler = llorch_sampler_defaults();
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0, takes = 1;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); exit(0); }
+        else if (!strcmp(o, "--chat")) { a->chat = 1; takes = 0; }
+        else if (!strcmp(o, "--ids")) { a->ids = 1; takes = 0; }
+        else if (!strcmp(o, "--tokenize")) { a->tokenize = 1; takes = 0; }
+        else if (!strcmp(o, "--bench")) { a->bench = 1; takes = 0; }
+        else if (o[0] == '-' && o[1] && !v) { fprintf(stderr, "error: %s needs a value\n", o); return -1; }
+        else if (!strcmp(o, "-m")) a->model_dir = v;
+        else if (!strcmp(o, "-n")) bad = parse_int(v, 0, 1 << 24, &a->n_new);
+        else if (!strcmp(o, "-t")) bad = parse_float(v, 0, 100, &a->sampler.temperature);
+        else if (!strcmp(o, "-k")) bad = parse_int(v, 0, 1 << 24, &a->sampler.top_k);
+        else if (!strcmp(o, "-p")) bad = parse_float(v, 0, 1, &a->sampler.top_p);
+        else if (!strcmp(o, "-r")) bad = parse_float(v, 0.01f, 100, &a->sampler.repetition_penalty);
+        else if (!strcmp(o, "-s")) { char *e; a->sampler.seed = strtoull(v, &e, 10); bad = e == v || *e; }
+        else if (!strcmp(o, "--device")) a->device = v;
+        else if (!strcmp(o, "--threads")) bad = parse_int(v, 1, 1024, &a->threads);
+        else if (!strcmp(o, "--ctx")) bad = parse_int(v, 1, 1 << 24, &a->ctx);
+        else if (!strcmp(o, "--batch")) bad = parse_int(v, 1, 4096, &a->batch);
+        else if (!strcmp(o, "--system")) a->system = v;
+        else if (!strcmp(o, "--dump-logits")) a->dump_logits = v;
+        else if (o[0] == '-' && o[1]) { fprintf(stderr, "error: unknown option %s (see demo -h)\n", o); return -1; }
+        else {
+            if (a->prompt) { fprintf(stderr, "error: more than one prompt (quote it)\n"); return -1; }
+            a->prompt = o;
+            takes = 0;
+        }
+        if (bad) { fprintf(stderr, "error: bad value '%s' for %s\n", v, o); return -1; }
+        i += takes;
+    }
+    if (!a->prompt) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* The prompt's bytes: the argument, or all of stdin for "-". */
+static char *read_prompt(const char *arg, size_t *len) {
+    if (strcmp(arg, "-")) {
+        *len = strlen(arg);
+        return strdup(arg);
+    }
+    size_t cap = 4096, n = 0, got;
+    char *buf = (char *)malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *nb = (char *)realloc(buf, cap *= 2);
+            if (!nb) { free(buf); return NULL; }
+            buf = nb;
+        }
+    }
+    if (buf) buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* --tokenize: only the tokenizer is loaded. */
+static int print_tokens(const char *dir, const char *text, size_t len) {
+    char path[4096], msg[512];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    tk_tokenizer *t;
+    int *ids, n;
+    if (tk_load_file(&t, path, msg, sizeof msg)) return die(msg);
+    if (tk_encode(t, text, len, 1, &ids, &n, msg, sizeof msg)) {
+        tk_free(t);
+        return die(msg);
+    }
+    for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+    printf("\n");
+    free(ids);
+    tk_free(t);
+    return 0;
+}
+
+typedef struct {
+    int ids_only, n_seq;
+    double first_token_s;
+    char **text; /* batch: each sequence's text, printed at the end */
+    size_t *text_len;
+    int *count;
+} demo_out;
+
+static int on_token(void *user, int seq, int token, const char *text, size_t len) {
+    demo_out *o = (demo_out *)user;
+    if (token >= 0 && o->first_token_s == 0) o->first_token_s = now_s();
+    if (o->n_seq == 1) {
+        if (o->ids_only) {
+            if (token >= 0) printf("%s%d", o->count[0]++ ? " " : "", token);
+        } else {
+            fwrite(text, 1, len, stdout);
+        }
+        fflush(stdout);
+        return 0;
+    }
+    char num[16];
+    if (o->ids_only) {
+        if (token < 0) return 0;
+        len = (size_t)snprintf(num, sizeof num, "%s%d", o->count[seq]++ ? " " : "", token);
+        text = num;
+    }
+    char *nb = (char *)realloc(o->text[seq], o->text_len[seq] + len + 1);
+    if (!nb) return 1;
+    memcpy(nb + o->text_len[seq], text, len);
+    o->text[seq] = nb;
+    o->text_len[seq] += len;
+    nb[o->text_len[seq]] = 0;
+    return 0;
+}
+
+static int write_logits(const char *path, const float *logits, int n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    /* little-endian float32, as every machine llorch runs on stores them */
+    size_t w = fwrite(logits, sizeof *logits, (size_t)n, f);
+    return fclose(f) || w != (size_t)n ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+    double t_start = now_s();
+    demo_args a;
+    if (parse_args(argc, argv, &a)) return 1;
+    size_t len;
+    char *prompt = read_prompt(a.prompt, &len);
+    if (!prompt) return die("cannot read the prompt");
+    if (a.tokenize) {
+        int rc = print_tokens(a.model_dir, prompt, len);
+        free(prompt);
+        return rc;
+    }
+    llorch_error err;
+    if (a.chat) {
+        char *wrapped;
+        if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
+            free(prompt);
+            return die(err.msg);
+        }
+        free(prompt);
+        prompt = wrapped;
+        len = strlen(prompt);
+    }
+
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    int *ids = NULL, n_ids = 0, rc = 1;
+    float *logits = NULL;
+    demo_out out = {a.ids, a.batch, 0, NULL, NULL, NULL};
+    llorch_load_opts lo = {a.device, a.threads};
+    if (llorch_load(&m, a.model_dir, &lo, &err)) goto fail;
+    double t_loaded = now_s();
+    const llorch_config *cfg = llorch_model_config(m);
+    if (llorch_tokenize(m, prompt, len, 1, &ids, &n_ids, &err)) goto fail;
+    if (n_ids == 0) {
+        snprintf(err.msg, sizeof err.msg, "the prompt is empty and the model has no BOS token");
+        goto fail;
+    }
+    if (n_ids > cfg->max_seq_len) {
+        snprintf(err.msg, sizeof err.msg, "the prompt has %d tokens; the model's context is %d", n_ids, cfg->max_seq_len);
+        goto fail;
+    }
+    /* the KV cache covers what this run uses, unless --ctx says otherwise */
+    llorch_session_opts so = {a.ctx, a.batch};
+    if (!so.ctx) so.ctx = (int)((long)n_ids + a.n_new < cfg->max_seq_len ? n_ids + a.n_new : cfg->max_seq_len);
+    if (llorch_session_new(&s, m, &so, &err)) goto fail;
+
+    if (a.dump_logits) {
+        logits = (float *)malloc((size_t)cfg->vocab_size * sizeof *logits);
+        if (!logits) { snprintf(err.msg, sizeof err.msg, "out of memory"); goto fail; }
+        if (llorch_forward(s, 0, ids, n_ids, logits, &err)) goto fail;
+        if (write_logits(a.dump_logits, logits, cfg->vocab_size)) {
+            snprintf(err.msg, sizeof err.msg, "%s: cannot write the logits", a.dump_logits);
+            goto fail;
+        }
+        llorch_session_reset(s);
+    }
+    if (a.n_new == 0 && a.dump_logits) { rc = 0; goto done; }
+
+    /* the prompt but its last token, timed on its own; generation feeds the last one */
+    out.text = (char **)calloc((size_t)a.batch, sizeof *out.text);
+    out.text_len = (size_t *)calloc((size_t)a.batch, sizeof *out.text_len);
+    out.count = (int *)calloc((size_t)a.batch, sizeof *out.count);
+    llorch_sampler_opts *sopts = (llorch_sampler_opts *)calloc((size_t)a.batch, sizeof *sopts);
+    const int **prompts = (const int **)calloc((size_t)a.batch, sizeof *prompts);
+    int *n_prompt = (int *)calloc((size_t)a.batch, sizeof *n_prompt), *n_out = (int *)calloc((size_t)a.batch, sizeof *n_out);
+    if (!out.text || !out.text_len || !out.count || !sopts || !prompts || !n_prompt || !n_out) {
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+        free(sopts); free(prompts); free(n_prompt); free(n_out);
+        goto fail;
+    }
+    double t0 = now_s();
+    int gen_rc = 0;
+    for (int i = 0; i < a.batch && !gen_rc; i++) {
+        int run = a.n_new ? n_ids - 1 : n_ids;
+        if (run > 0) gen_rc = llorch_forward(s, i, ids, run, NULL, &err);
+        prompts[i] = a.n_new ? ids + n_ids - 1 : ids; /* with -n 0 everything ran already */
+        n_prompt[i] = 1;
+        sopts[i] = a.sampler;
+        sopts[i].seed = a.sampler.seed + (uint64_t)i;
+    }
+    double t1 = now_s();
+    if (!gen_rc && a.n_new)
+        gen_rc = llorch_generate_batch(s, prompts, n_prompt, a.n_new, sopts, on_token, &out, n_out, &err);
+    double t2 = now_s();
+    free(sopts);
+    free(prompts);
+    free(n_prompt);
+    if (gen_rc) { free(n_out); goto fail; }
+    int total = 0;
+    for (int i = 0; i < a.batch; i++) total += n_out[i];
+    free(n_out);
+    if (a.batch > 1)
+        for (int i = 0; i < a.batch; i++) printf("--- sequence %d ---\n%s\n", i, out.text[i] ? out.text[i] : "");
+    else if (a.ids || a.n_new)
+        printf("\n");
+    if (a.bench) {
+        int pre = a.n_new ? n_ids - 1 : n_ids;
+        fprintf(stderr,
+                "bench: load_s=%.3f prompt_tokens=%d prefill_tok_s=%.1f decode_tokens=%d decode_tok_s=%.1f "
+                "first_token_s=%.3f batch=%d device=%s weights_mb=%.1f session_mb=%.1f\n",
+                t_loaded - t_start, n_ids, pre > 0 && t1 > t0 ? pre * a.batch / (t1 - t0) : 0.0, total,
+                total && t2 > t1 ? total / (t2 - t1) : 0.0, out.first_token_s ? out.first_token_s - t_start : 0.0,
+                a.batch, llorch_model_device(m), llorch_model_device_bytes(m) / 1048576.0,
+                llorch_session_bytes(s) / 1048576.0);
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "error: %s\n", err.msg);
+done:
+    if (out.text)
+        for (int i = 0; i < a.batch; i++) free(out.text[i]);
+    free(out.text);
+    free(out.text_len);
+    free(out.count);
+    free(logits);
+    free(ids);
+    free(prompt);
+    llorch_session_free(s);
+    llorch_free(m);
+    return rc;
+}

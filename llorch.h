@@ -1,0 +1,1241 @@
+/* llorch.h - run Llama-family language models from a Hugging Face directory.
+ *
+ * One header for the API; the implementation is compiled once, in
+ * llorch_cpu.c (which defines LLORCH_IMPLEMENTATION before including this).
+ * Add llorch_cuda.cu and -DLLORCH_CUDA for the GPU backend. Needs libc,
+ * libm, pthreads (and cudart for the GPU).
+ *
+ *   llorch_error err;
+ *   llorch_model *m;
+ *   if (llorch_load(&m, "models/TinyLlama-1.1B-Chat-v1.0", NULL, &err)) {
+ *       fprintf(stderr, "%s\n", err.msg);          // names the file and the problem
+ *       return 1;
+ *   }
+ *   llorch_session *s;
+ *   llorch_session_new(&s, m, NULL, &err);         // KV cache for one sequence
+ *   int *ids, n;
+ *   llorch_tokenize(m, "Once upon a time", 16, 1, &ids, &n, &err);
+ *   llorch_sampler_opts so = llorch_sampler_defaults();  // greedy
+ *   llorch_generate(s, ids, n, 64, &so, on_token, NULL, &err);
+ *   free(ids); llorch_session_free(s); llorch_free(m);
+ *
+ * on_token(void *user, int seq, int id, const char *text, size_t len) gets
+ * each generated token with its text as complete UTF-8 (streaming); it
+ * returns nonzero to stop.
+ *
+ * Rules:
+ * - Every function that can fail returns 0 or an llorch_status, and fills
+ *   err (when not NULL) with the status and a one-line message. The library
+ *   never prints, exits or aborts.
+ * - A model is read-only after loading: any number of sessions, in any
+ *   threads, can share it. A session (KV cache + scratch) belongs to one
+ *   thread at a time.
+ * - Weights are memory-mapped and used in their stored type (f32, f16, bf16);
+ *   the GPU backend uploads them once at load.
+ */
+#ifndef LLORCH_H
+#define LLORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    LLORCH_OK = 0,
+    LLORCH_E_IO,          /* a file is missing or unreadable */
+    LLORCH_E_FORMAT,      /* a file is malformed or contradicts another */
+    LLORCH_E_UNSUPPORTED, /* valid, but something llorch cannot run */
+    LLORCH_E_NOMEM,       /* out of host or device memory */
+    LLORCH_E_DEVICE,      /* no such device, or a device error */
+    LLORCH_E_ARG,         /* a bad argument (token id, length, option) */
+    LLORCH_E_CONTEXT      /* the tokens do not fit the session's context */
+} llorch_status;
+
+typedef struct {
+    llorch_status status;
+    char msg[512];
+} llorch_error;
+
+typedef enum { LLORCH_F32, LLORCH_F16, LLORCH_BF16, LLORCH_DTYPE_OTHER } llorch_dtype;
+
+/* What config.json says, validated against the weights. */
+typedef struct {
+    int dim;          /* hidden_size */
+    int hidden_dim;   /* intermediate_size */
+    int n_layers;     /* num_hidden_layers */
+    int n_heads;      /* num_attention_heads */
+    int n_kv_heads;   /* num_key_value_heads */
+    int head_dim;     /* head_dim, or dim / n_heads */
+    int vocab_size;
+    int max_seq_len;  /* max_position_embeddings */
+    float norm_eps;   /* rms_norm_eps */
+    float rope_theta;
+    int tied_embeddings;
+    int bos_id;       /* -1 when none */
+    int eos_ids[8];   /* generation stops at any of these */
+    int n_eos;
+    llorch_dtype dtype; /* of the weight matrices */
+} llorch_config;
+
+typedef struct {
+    const char *device; /* "cpu" (default), "cuda", "cuda:N" */
+    int threads;        /* CPU threads per session; 0 = number of cores */
+} llorch_load_opts;
+
+typedef struct {
+    int ctx;   /* positions per sequence; 0 = max_position_embeddings */
+    int n_seq; /* sequences decoded together (batch); 0 = 1 */
+} llorch_session_opts;
+
+typedef struct {
+    float temperature;        /* 0 = greedy */
+    int top_k;                /* 0 = off */
+    float top_p;              /* 1 = off */
+    float repetition_penalty; /* 1 = off; as Hugging Face: over prompt and output */
+    uint64_t seed;
+} llorch_sampler_opts;
+
+typedef struct llorch_model llorch_model;
+typedef struct llorch_session llorch_session;
+
+/* Called with each generated token; text is its decoded bytes (complete
+ * UTF-8, possibly empty). Return nonzero to stop that sequence. */
+typedef int (*llorch_token_fn)(void *user, int seq, int token, const char *text, size_t len);
+
+int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opts, llorch_error *err);
+void llorch_free(llorch_model *m);
+const llorch_config *llorch_model_config(const llorch_model *m);
+const tk_tokenizer *llorch_model_tokenizer(const llorch_model *m);
+const char *llorch_model_device(const llorch_model *m);   /* "cpu", "cuda:0", ... */
+size_t llorch_model_device_bytes(const llorch_model *m);  /* weights held on the device */
+
+int llorch_session_new(llorch_session **out, llorch_model *m, const llorch_session_opts *opts, llorch_error *err);
+void llorch_session_free(llorch_session *s);
+int llorch_session_pos(const llorch_session *s, int seq);  /* tokens in sequence seq's cache */
+int llorch_session_ctx(const llorch_session *s);
+void llorch_session_reset(llorch_session *s);              /* forget every sequence */
+size_t llorch_session_bytes(const llorch_session *s);      /* KV cache + scratch */
+
+/* Text <-> ids with the model's tokenizer. *ids / *text are malloc'd. */
+int llorch_tokenize(const llorch_model *m, const char *text, size_t len, int add_bos, int **ids, int *n, llorch_error *err);
+int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text, llorch_error *err);
+
+/* Append n tokens to sequence seq; when logits is not NULL, write the
+ * logits after the last one there (vocab_size floats). */
+int llorch_forward(llorch_session *s, int seq, const int *ids, int n, float *logits, llorch_error *err);
+
+/* Sampling on the host, on logits you hold (llorch_generate samples on the
+ * device the model runs on). u is a uniform number in [0,1); logits are
+ * modified. history holds the tokens the repetition penalty applies to. */
+llorch_sampler_opts llorch_sampler_defaults(void);
+int llorch_sample(const llorch_sampler_opts *o, float *logits, int vocab, const int *history, int n_history, float u);
+float llorch_rand(uint64_t *state); /* the generator llorch_generate draws u from */
+
+/* Feed the prompt to sequence 0 and generate up to max_new tokens, stopping
+ * at an EOS id, when the callback says so, or when the context is full.
+ * *n_out (optional) gets the number of tokens generated. */
+int llorch_generate(llorch_session *s, const int *prompt, int n_prompt, int max_new,
+                    const llorch_sampler_opts *o, llorch_token_fn cb, void *user, int *n_out, llorch_error *err);
+
+/* The same for every sequence of the session at once: prompts[i] of
+ * n_prompt[i] tokens, sampler o[i]; one weight pass per step serves them all.
+ * n_out (optional) gets each sequence's count. */
+int llorch_generate_batch(llorch_session *s, const int *const *prompts, const int *n_prompt, int max_new,
+                          const llorch_sampler_opts *o, llorch_token_fn cb, void *user, int *n_out, llorch_error *err);
+
+/* Read DIR/tokenizer_config.json and render its chat template around one
+ * user message (and an optional system message). *out is malloc'd. */
+int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Backend interface: the model and session internals a backend works on.     */
+/* ------------------------------------------------------------------------ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One weight tensor, as mapped from its file. 1-D tensors have rows = 1. */
+typedef struct {
+    const void *data;
+    llorch_dtype dtype;
+    int64_t rows, cols;
+} llorch_tensor;
+
+typedef struct {
+    llorch_tensor attn_norm, wq, wk, wv, wo;
+    llorch_tensor ffn_norm, w_gate, w_up, w_down;
+} llorch_layer;
+
+typedef struct {
+    llorch_tensor embed;   /* [vocab, dim] */
+    llorch_layer *layers;  /* n_layers */
+    llorch_tensor norm;    /* [dim] */
+    llorch_tensor lm_head; /* [vocab, dim]; the embedding when tied */
+} llorch_weights;
+
+/* Per-sequence sampling for one decode step. */
+typedef struct {
+    float temperature, top_p, repetition_penalty;
+    int top_k;
+    float u; /* uniform in [0,1), drawn on the host */
+} llorch_sample_params;
+
+typedef struct llorch_backend llorch_backend;
+
+typedef struct {
+    void *base;
+    size_t size;
+} llorch_mapping;
+
+struct llorch_model {
+    llorch_config cfg;
+    llorch_weights w;
+    char *dir;
+    tk_tokenizer *tok;
+    llorch_mapping *maps; /* the mapped safetensors files */
+    int n_maps;
+    const llorch_backend *backend;
+    void *backend_data;   /* the backend's per-model state (device weights) */
+    int device_index;
+    int threads;
+    size_t device_bytes;
+    char device_name[32];
+};
+
+struct llorch_session {
+    llorch_model *m;
+    int ctx, n_seq;
+    int *pos;            /* [n_seq]: tokens in each sequence's cache */
+    int *tokens;         /* [n_seq][ctx]: each sequence's tokens so far */
+    void *backend_data;  /* KV cache, scratch */
+    size_t bytes;        /* memory the backend holds for this session */
+};
+
+/* A backend computes the forward pass. Both calls read each sequence's
+ * position from s->pos and its history from s->tokens (the caller has
+ * already stored the new ids there); the caller advances s->pos after
+ * success. */
+struct llorch_backend {
+    const char *name;
+    int (*model_init)(llorch_model *m, llorch_error *err);
+    void (*model_free)(llorch_model *m);
+    int (*session_init)(llorch_session *s, llorch_error *err);
+    void (*session_free)(llorch_session *s);
+    /* n tokens of sequence seq at positions pos[seq] ... pos[seq]+n-1.
+     * logits (host, vocab floats) of the last position, when not NULL. */
+    int (*prefill)(llorch_session *s, int seq, const int *ids, int n, float *logits, llorch_error *err);
+    /* One token for every sequence (ids[i] < 0: sequence i is idle; its
+     * cache must not be written and next[i] is ignored). With sp, samples
+     * next[i] per sp[i]; with logits, writes n_seq x vocab floats (host). */
+    int (*decode)(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
+                  llorch_error *err);
+};
+
+extern const llorch_backend llorch_cpu_backend;
+#ifdef LLORCH_CUDA
+extern const llorch_backend llorch_cuda_backend;
+#endif
+
+/* Shared helpers that backends use. */
+int llorch_fail(llorch_error *err, llorch_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+size_t llorch_dtype_size(llorch_dtype t);
+float llorch_bf16_to_f32(uint16_t h);
+float llorch_f16_to_f32(uint16_t h);
+uint16_t llorch_f32_to_bf16(float f);
+/* The reference sampler: mutates logits, returns the chosen id. */
+int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p, const int *history, int n_history);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLORCH_H */
+
+/* ======================================================================== */
+/* Implementation                                                            */
+/* ======================================================================== */
+#ifdef LLORCH_IMPLEMENTATION
+#ifndef LLORCH_IMPLEMENTATION_DONE
+#define LLORCH_IMPLEMENTATION_DONE
+
+#define TOKENIZER_IMPLEMENTATION
+#include "tokenizer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Errors and small helpers                                                  */
+/* ------------------------------------------------------------------------ */
+
+int llorch_fail(llorch_error *err, llorch_status st, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->status = st;
+    }
+    return (int)st;
+}
+
+static void llorch_ok(llorch_error *err) {
+    if (err) {
+        err->status = LLORCH_OK;
+        err->msg[0] = 0;
+    }
+}
+
+size_t llorch_dtype_size(llorch_dtype t) {
+    return t == LLORCH_F32 ? 4 : (t == LLORCH_F16 || t == LLORCH_BF16) ? 2 : 0;
+}
+
+float llorch_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t llorch_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN stays NaN */
+    u += 0x7fffu + ((u >> 16) & 1);                                           /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float llorch_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0x1f) u = sign | 0x7f800000u | (man << 13); /* inf, nan */
+    else if (exp) u = sign | ((exp + 112) << 23) | (man << 13);
+    else if (!man) u = sign;
+    else { /* subnormal: normalize */
+        int e = -1;
+        do { man <<= 1; e++; } while (!(man & 0x400));
+        u = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Read a whole (small) file into a NUL-terminated buffer. */
+static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return llorch_fail(err, LLORCH_E_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max) {
+        fclose(f);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %lld bytes is larger than the %zu allowed", path,
+                           (long long)st.st_size, max);
+    }
+    char *buf = (char *)malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        fclose(f);
+        return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n != (size_t)st.st_size) {
+        free(buf);
+        return llorch_fail(err, LLORCH_E_IO, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static char *llorch_path(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = (char *)malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+/* Parse a small JSON file; the caller frees *text and tk_json_free(j). */
+static int llorch_read_json(const char *path, char **text, tk_json *j, llorch_error *err) {
+    size_t len;
+    int st = llorch_read_file(path, text, &len, (size_t)64 << 20, err);
+    if (st) return st;
+    char msg[256];
+    if (tk_json_parse(j, *text, len, msg, sizeof msg)) {
+        free(*text);
+        *text = NULL;
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %s", path, msg);
+    }
+    if (j->nodes[0].type != TK_JSON_OBJECT) {
+        tk_json_free(j);
+        free(*text);
+        *text = NULL;
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: not a JSON object", path);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* safetensors: mapped files and a table of every tensor in them             */
+/* ------------------------------------------------------------------------ */
+/* A file is: u64 header length N, N bytes of JSON
+ *   {"name": {"dtype": "BF16", "shape": [r, c], "data_offsets": [begin, end]}, ...}
+ * then the data, with offsets relative to its start. */
+
+typedef struct {
+    char *name;
+    llorch_dtype dtype;
+    char dtype_name[12];
+    int64_t shape[2];
+    int ndim;
+    const void *data;
+    int file; /* index into the model's maps */
+} llorch_st_tensor;
+
+typedef struct {
+    llorch_st_tensor *t;
+    int n, cap;
+} llorch_st_table;
+
+static void llorch_st_table_free(llorch_st_table *tab) {
+    for (int i = 0; i < tab->n; i++) free(tab->t[i].name);
+    free(tab->t);
+    memset(tab, 0, sizeof *tab);
+}
+
+static const llorch_st_tensor *llorch_st_find(const llorch_st_table *tab, const char *name) {
+    for (int i = 0; i < tab->n; i++)
+        if (!strcmp(tab->t[i].name, name)) return &tab->t[i];
+    return NULL;
+}
+
+static int llorch_st_dtype(const char *s, llorch_dtype *dt, size_t *size) {
+    static const struct { const char *name; int size; llorch_dtype dt; } k[] = {
+        {"F32", 4, LLORCH_F32}, {"F16", 2, LLORCH_F16}, {"BF16", 2, LLORCH_BF16},
+        {"F64", 8, LLORCH_DTYPE_OTHER}, {"I64", 8, LLORCH_DTYPE_OTHER}, {"U64", 8, LLORCH_DTYPE_OTHER},
+        {"I32", 4, LLORCH_DTYPE_OTHER}, {"U32", 4, LLORCH_DTYPE_OTHER}, {"I16", 2, LLORCH_DTYPE_OTHER},
+        {"U16", 2, LLORCH_DTYPE_OTHER}, {"I8", 1, LLORCH_DTYPE_OTHER}, {"U8", 1, LLORCH_DTYPE_OTHER},
+        {"BOOL", 1, LLORCH_DTYPE_OTHER}, {"F8_E4M3", 1, LLORCH_DTYPE_OTHER}, {"F8_E5M2", 1, LLORCH_DTYPE_OTHER},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (!strcmp(s, k[i].name)) {
+            *dt = k[i].dt;
+            *size = (size_t)k[i].size;
+            return 0;
+        }
+    return -1;
+}
+
+/* Validate one header entry and add it to the table. */
+static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int val, const char *path,
+                         const unsigned char *data, uint64_t data_len, int file, llorch_error *err) {
+    char *name = tk_json_strdup(j, key, NULL);
+    if (!name) return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    llorch_st_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = name;
+    t.file = file;
+    int dt = tk_json_get(j, val, "dtype"), sh = tk_json_get(j, val, "shape"), of = tk_json_get(j, val, "data_offsets");
+    int st = 0;
+    size_t esize = 0;
+    char *dts = NULL;
+    if (j->nodes[val].type != TK_JSON_OBJECT || dt < 0 || sh < 0 || of < 0 ||
+        j->nodes[sh].type != TK_JSON_ARRAY || j->nodes[of].type != TK_JSON_ARRAY || j->nodes[of].count != 2) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' needs dtype, shape and two data_offsets", path, name);
+        goto out;
+    }
+    dts = tk_json_strdup(j, dt, NULL);
+    if (!dts || llorch_st_dtype(dts, &t.dtype, &esize)) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' has an unknown dtype", path, name);
+        goto out;
+    }
+    snprintf(t.dtype_name, sizeof t.dtype_name, "%s", dts);
+    /* elements = product of the shape, checked for overflow */
+    uint64_t count = 1;
+    int ndim = 0;
+    for (int c = tk_json_child(j, sh); c >= 0; c = tk_json_next(j, c), ndim++) {
+        long long d;
+        if (tk_json_int(j, c, &d) || d < 0) {
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' has a bad shape", path, name);
+            goto out;
+        }
+        if (d && count > UINT64_MAX / 16 / (uint64_t)d) {
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is impossibly large", path, name);
+            goto out;
+        }
+        count *= (uint64_t)d;
+        if (ndim < 2) t.shape[ndim] = d;
+    }
+    t.ndim = ndim;
+    long long b, e;
+    int c0 = tk_json_child(j, of);
+    if (tk_json_int(j, c0, &b) || tk_json_int(j, tk_json_next(j, c0), &e) || b < 0 || e < b ||
+        (uint64_t)e > data_len) {
+        st = llorch_fail(err, LLORCH_E_FORMAT,
+                         "%s: tensor '%s' data_offsets are reversed or outside the %llu data bytes", path, name,
+                         (unsigned long long)data_len);
+        goto out;
+    }
+    if ((uint64_t)(e - b) != count * esize) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' holds %lld bytes but its shape needs %llu", path,
+                         name, e - b, (unsigned long long)(count * esize));
+        goto out;
+    }
+    t.data = data + b;
+    if (esize && ((uintptr_t)t.data % esize)) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", path, name);
+        goto out;
+    }
+    if (tab->n == tab->cap) {
+        int cap = tab->cap ? tab->cap * 2 : 64;
+        llorch_st_tensor *nt = (llorch_st_tensor *)realloc(tab->t, (size_t)cap * sizeof *nt);
+        if (!nt) {
+            st = llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        tab->t = nt;
+        tab->cap = cap;
+    }
+    tab->t[tab->n++] = t;
+    name = NULL;
+out:
+    free(dts);
+    free(name);
+    return st;
+}
+
+/* Parse a safetensors header that sits at the start of the size bytes at base. */
+static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint64_t size, const char *path,
+                           int file, llorch_error *err) {
+    if (size < 8) return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is too short for a safetensors file", path,
+                                     (unsigned long long)size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | base[i];
+    if (hlen == 0 || hlen > size - 8 || hlen > ((uint64_t)100 << 20))
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: header length %llu does not fit the file's %llu bytes", path,
+                           (unsigned long long)hlen, (unsigned long long)size);
+    tk_json j;
+    char msg[256];
+    if (tk_json_parse(&j, (const char *)base + 8, (size_t)hlen, msg, sizeof msg))
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: header: %s", path, msg);
+    int st = 0;
+    if (j.nodes[0].type != TK_JSON_OBJECT) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: header is not a JSON object", path);
+    } else {
+        for (int k = tk_json_child(&j, 0); k >= 0 && !st; k = tk_json_next(&j, tk_json_next(&j, k))) {
+            if (tk_json_streq(&j, k, "__metadata__")) continue;
+            st = llorch_st_add(tab, &j, k, tk_json_next(&j, k), path, base + 8 + hlen, size - 8 - hlen, file, err);
+        }
+    }
+    tk_json_free(&j);
+    return st;
+}
+
+static int llorch_map_file(llorch_model *m, const char *path, llorch_st_table *tab, llorch_error *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return llorch_fail(err, LLORCH_E_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size < 8) {
+        close(fd);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %lld bytes is too short for a safetensors file", path,
+                           (long long)st.st_size);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return llorch_fail(err, LLORCH_E_IO, "%s: mmap: %s", path, strerror(errno));
+    llorch_mapping *maps = (llorch_mapping *)realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *maps);
+    if (!maps) {
+        munmap(p, (size_t)st.st_size);
+        return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    }
+    m->maps = maps;
+    m->maps[m->n_maps].base = p;
+    m->maps[m->n_maps].size = (size_t)st.st_size;
+    m->n_maps++;
+    return llorch_st_parse(tab, (const unsigned char *)p, (uint64_t)st.st_size, path, m->n_maps - 1, err);
+}
+
+/* A shard name from the index must be a plain file name in the directory. */
+static int llorch_shard_name_ok(const char *s) {
+    return s[0] && s[0] != '.' && !strchr(s, '/') && !strchr(s, '\\');
+}
+
+/* model.safetensors, or model.safetensors.index.json and its shards. */
+static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_error *err) {
+    char *single = llorch_path(m->dir, "model.safetensors");
+    char *index = llorch_path(m->dir, "model.safetensors.index.json");
+    int st = 0;
+    char *text = NULL;
+    char **shards = NULL;
+    int n_shards = 0;
+    tk_json j;
+    memset(&j, 0, sizeof j);
+    if (!single || !index) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
+    if (access(single, F_OK) == 0) { st = llorch_map_file(m, single, tab, err); goto out; }
+    if (access(index, F_OK) != 0) {
+        st = llorch_fail(err, LLORCH_E_IO, "%s: no model.safetensors or model.safetensors.index.json", m->dir);
+        goto out;
+    }
+    if ((st = llorch_read_json(index, &text, &j, err))) goto out;
+    int wm = tk_json_get(&j, 0, "weight_map");
+    if (wm < 0 || j.nodes[wm].type != TK_JSON_OBJECT) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: no weight_map object", index);
+        goto out;
+    }
+    shards = (char **)calloc((size_t)j.nodes[wm].count + 1, sizeof *shards);
+    if (!shards) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
+    /* map each distinct shard once, in order of first mention */
+    for (int k = tk_json_child(&j, wm); k >= 0 && !st; k = tk_json_next(&j, tk_json_next(&j, k))) {
+        char *f = tk_json_strdup(&j, tk_json_next(&j, k), NULL);
+        if (!f || !llorch_shard_name_ok(f)) {
+            free(f);
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: a weight_map entry is not a file name in the directory", index);
+            break;
+        }
+        int seen = 0;
+        for (int i = 0; i < n_shards && !seen; i++) seen = !strcmp(shards[i], f);
+        if (seen) { free(f); continue; }
+        shards[n_shards++] = f;
+        char *p = llorch_path(m->dir, f);
+        st = p ? llorch_map_file(m, p, tab, err) : llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+        free(p);
+    }
+    /* every tensor the index names must be in its shard */
+    for (int k = tk_json_child(&j, wm); k >= 0 && !st; k = tk_json_next(&j, tk_json_next(&j, k))) {
+        char *name = tk_json_strdup(&j, k, NULL);
+        const llorch_st_tensor *t = name ? llorch_st_find(tab, name) : NULL;
+        if (!t) st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is not in any shard", index, name ? name : "?");
+        free(name);
+    }
+out:
+    for (int i = 0; i < n_shards; i++) free(shards[i]);
+    free(shards);
+    tk_json_free(&j);
+    free(text);
+    free(single);
+    free(index);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* config.json                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* An integer field in [lo, hi]; absent -> def (or an error when def < lo). */
+static int llorch_cfg_int(const tk_json *j, const char *key, long long lo, long long hi, long long def, int *out,
+                          const char *path, llorch_error *err) {
+    int v = tk_json_get(j, 0, key);
+    long long x;
+    if (v < 0 || j->nodes[v].type == TK_JSON_NULL) {
+        if (def < lo) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"%s\"", path, key);
+        *out = (int)def;
+        return 0;
+    }
+    if (tk_json_int(j, v, &x) || x < lo || x > hi)
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an integer in [%lld, %lld]", path, key, lo, hi);
+    *out = (int)x;
+    return 0;
+}
+
+static int llorch_cfg_float(const tk_json *j, const char *key, double lo, double hi, double def, float *out,
+                            const char *path, llorch_error *err) {
+    int v = tk_json_get(j, 0, key);
+    double x;
+    if (v < 0 || j->nodes[v].type == TK_JSON_NULL) {
+        *out = (float)def;
+        return 0;
+    }
+    if (tk_json_number(j, v, &x) || !(x >= lo && x <= hi))
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be a number in [%g, %g]", path, key, lo, hi);
+    *out = (float)x;
+    return 0;
+}
+
+static int llorch_cfg_bool(const tk_json *j, const char *key, int def) {
+    int v = tk_json_get(j, 0, key);
+    if (v < 0) return def;
+    return j->nodes[v].type == TK_JSON_TRUE;
+}
+
+/* Refuse what llorch would run wrongly: another architecture, biases,
+ * activations or RoPE scaling it does not implement. */
+static int llorch_cfg_supported(const tk_json *j, const char *path, llorch_error *err) {
+    int v = tk_json_get(j, 0, "model_type");
+    if (v >= 0 && !tk_json_streq(j, v, "llama"))
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"model_type\" is not \"llama\"", path);
+    v = tk_json_get(j, 0, "hidden_act");
+    if (v >= 0 && !tk_json_streq(j, v, "silu"))
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"hidden_act\" is not \"silu\"", path);
+    v = tk_json_get(j, 0, "rope_scaling");
+    if (v >= 0 && j->nodes[v].type != TK_JSON_NULL)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"rope_scaling\" is not implemented", path);
+    static const char *biases[] = {"attention_bias", "mlp_bias"};
+    for (int i = 0; i < 2; i++)
+        if (llorch_cfg_bool(j, biases[i], 0))
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"%s\" is true; biases are not implemented", path,
+                               biases[i]);
+    v = tk_json_get(j, 0, "pretraining_tp");
+    long long tp;
+    if (v >= 0 && (tk_json_int(j, v, &tp) || tp != 1))
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"pretraining_tp\" other than 1", path);
+    return 0;
+}
+
+/* bos/eos ids: an integer or a list of integers. */
+static int llorch_cfg_ids(const tk_json *j, const char *key, int *ids, int max, int *n, const char *path,
+                          llorch_error *err) {
+    int v = tk_json_get(j, 0, key);
+    *n = 0;
+    if (v < 0 || j->nodes[v].type == TK_JSON_NULL) return 0;
+    int one = j->nodes[v].type == TK_JSON_NUMBER;
+    if (!one && j->nodes[v].type != TK_JSON_ARRAY)
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an id or a list of ids", path, key);
+    for (int c = one ? v : tk_json_child(j, v); c >= 0; c = one ? -1 : tk_json_next(j, c)) {
+        long long x;
+        if (tk_json_int(j, c, &x) || x < 0 || x > INT32_MAX)
+            return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an id or a list of ids", path, key);
+        if (*n < max) ids[(*n)++] = (int)x;
+    }
+    return 0;
+}
+
+static int llorch_read_config(llorch_config *c, const char *dir, llorch_error *err) {
+    char *path = llorch_path(dir, "config.json"), *text = NULL;
+    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    tk_json j;
+    int st = llorch_read_json(path, &text, &j, err);
+    if (st) { free(path); return st; }
+    memset(c, 0, sizeof *c);
+    int n_bos = 0;
+    const int big = 1 << 20;
+    (void)((st = llorch_cfg_supported(&j, path, err)) ||
+           (st = llorch_cfg_int(&j, "hidden_size", 1, big, -1, &c->dim, path, err)) ||
+           (st = llorch_cfg_int(&j, "intermediate_size", 1, big, -1, &c->hidden_dim, path, err)) ||
+           (st = llorch_cfg_int(&j, "num_hidden_layers", 1, 4096, -1, &c->n_layers, path, err)) ||
+           (st = llorch_cfg_int(&j, "num_attention_heads", 1, 4096, -1, &c->n_heads, path, err)) ||
+           (st = llorch_cfg_int(&j, "num_key_value_heads", 1, 4096, c->n_heads, &c->n_kv_heads, path, err)) ||
+           (st = llorch_cfg_int(&j, "head_dim", 2, 1024, c->dim / c->n_heads, &c->head_dim, path, err)) ||
+           (st = llorch_cfg_int(&j, "vocab_size", 1, 1 << 24, -1, &c->vocab_size, path, err)) ||
+           (st = llorch_cfg_int(&j, "max_position_embeddings", 1, 1 << 24, 2048, &c->max_seq_len, path, err)) ||
+           (st = llorch_cfg_float(&j, "rms_norm_eps", 0, 1, 1e-6, &c->norm_eps, path, err)) ||
+           (st = llorch_cfg_float(&j, "rope_theta", 1, 1e12, 10000, &c->rope_theta, path, err)) ||
+           (st = llorch_cfg_ids(&j, "bos_token_id", &c->bos_id, 1, &n_bos, path, err)) ||
+           (st = llorch_cfg_ids(&j, "eos_token_id", c->eos_ids, 8, &c->n_eos, path, err)));
+    if (!st) {
+        c->tied_embeddings = llorch_cfg_bool(&j, "tie_word_embeddings", 0);
+        if (!n_bos) c->bos_id = -1;
+        if (c->n_heads % c->n_kv_heads)
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
+                             path, c->n_heads, c->n_kv_heads);
+        else if (c->head_dim % 2)
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: head_dim %d must be even for RoPE", path, c->head_dim);
+        else if ((int64_t)c->n_heads * c->head_dim > big)
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: num_attention_heads x head_dim is too large", path);
+    }
+    tk_json_free(&j);
+    free(text);
+    free(path);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Model: bind the tensors the config needs, checking their shapes           */
+/* ------------------------------------------------------------------------ */
+
+static int llorch_bind(llorch_tensor *out, const llorch_st_table *tab, const char *name, int64_t rows, int64_t cols,
+                       const char *dir, llorch_error *err) {
+    const llorch_st_tensor *t = llorch_st_find(tab, name);
+    if (!t) return llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is missing from the weights", dir, name);
+    int64_t r = t->ndim == 2 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : t->shape[0];
+    if (t->ndim < 1 || t->ndim > 2 || (rows == 1) != (t->ndim == 1) || r != rows || c != cols)
+        return llorch_fail(err, LLORCH_E_FORMAT,
+                           "%s: tensor '%s' has shape [%lld, %lld] but config.json implies [%lld, %lld]", dir, name,
+                           (long long)r, (long long)c, (long long)rows, (long long)cols);
+    if (t->dtype == LLORCH_DTYPE_OTHER)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s; llorch runs F32, F16 and BF16",
+                           dir, name, t->dtype_name);
+    out->data = t->data;
+    out->dtype = t->dtype;
+    out->rows = rows;
+    out->cols = cols;
+    return 0;
+}
+
+static int llorch_bind_weights(llorch_model *m, const llorch_st_table *tab, llorch_error *err) {
+    const llorch_config *c = &m->cfg;
+    llorch_weights *w = &m->w;
+    int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
+    int st;
+    w->layers = (llorch_layer *)calloc((size_t)c->n_layers, sizeof *w->layers);
+    if (!w->layers) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    if ((st = llorch_bind(&w->embed, tab, "model.embed_tokens.weight", c->vocab_size, c->dim, m->dir, err)) ||
+        (st = llorch_bind(&w->norm, tab, "model.norm.weight", 1, c->dim, m->dir, err)))
+        return st;
+    if (c->tied_embeddings) w->lm_head = w->embed;
+    else if ((st = llorch_bind(&w->lm_head, tab, "lm_head.weight", c->vocab_size, c->dim, m->dir, err))) return st;
+    for (int i = 0; i < c->n_layers; i++) {
+        llorch_layer *l = &w->layers[i];
+        struct { llorch_tensor *t; const char *name; int64_t rows, cols; } need[] = {
+            {&l->attn_norm, "input_layernorm.weight", 1, c->dim},
+            {&l->wq, "self_attn.q_proj.weight", q, c->dim},
+            {&l->wk, "self_attn.k_proj.weight", kv, c->dim},
+            {&l->wv, "self_attn.v_proj.weight", kv, c->dim},
+            {&l->wo, "self_attn.o_proj.weight", c->dim, q},
+            {&l->ffn_norm, "post_attention_layernorm.weight", 1, c->dim},
+            {&l->w_gate, "mlp.gate_proj.weight", c->hidden_dim, c->dim},
+            {&l->w_up, "mlp.up_proj.weight", c->hidden_dim, c->dim},
+            {&l->w_down, "mlp.down_proj.weight", c->dim, c->hidden_dim},
+        };
+        for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
+            char name[128];
+            snprintf(name, sizeof name, "model.layers.%d.%s", i, need[k].name);
+            if ((st = llorch_bind(need[k].t, tab, name, need[k].rows, need[k].cols, m->dir, err))) return st;
+        }
+    }
+    m->cfg.dtype = w->layers[0].wq.dtype;
+    return 0;
+}
+
+/* "cpu", "cuda", "cuda:N" -> a backend and a device index. */
+static int llorch_pick_backend(llorch_model *m, const char *dev, llorch_error *err) {
+    if (!dev || !strcmp(dev, "cpu")) {
+        m->backend = &llorch_cpu_backend;
+        snprintf(m->device_name, sizeof m->device_name, "cpu");
+        return 0;
+    }
+    if (strncmp(dev, "cuda", 4) || (dev[4] && dev[4] != ':'))
+        return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected cpu, cuda or cuda:N", dev);
+    int idx = 0;
+    if (dev[4] == ':') {
+        char *end;
+        long v = strtol(dev + 5, &end, 10);
+        if (end == dev + 5 || *end || v < 0 || v > 1024)
+            return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected cpu, cuda or cuda:N", dev);
+        idx = (int)v;
+    }
+#ifdef LLORCH_CUDA
+    m->backend = &llorch_cuda_backend;
+    m->device_index = idx;
+    snprintf(m->device_name, sizeof m->device_name, "cuda:%d", idx);
+    return 0;
+#else
+    (void)idx;
+    return llorch_fail(err, LLORCH_E_DEVICE, "device '%s': this build has no CUDA backend (build with make CUDA=1)", dev);
+#endif
+}
+
+int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opts, llorch_error *err) {
+    *out = NULL;
+    llorch_ok(err);
+    if (!dir) return llorch_fail(err, LLORCH_E_ARG, "no model directory given");
+    struct stat sb;
+    if (stat(dir, &sb)) return llorch_fail(err, LLORCH_E_IO, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return llorch_fail(err, LLORCH_E_IO, "%s: not a directory", dir);
+    llorch_model *m = (llorch_model *)calloc(1, sizeof *m);
+    if (!m || !(m->dir = strdup(dir))) {
+        free(m);
+        return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    }
+    llorch_st_table tab;
+    memset(&tab, 0, sizeof tab);
+    int st;
+    char *tokpath = NULL;
+    m->threads = opts && opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (m->threads < 1) m->threads = 1;
+    if ((st = llorch_pick_backend(m, opts ? opts->device : NULL, err))) goto fail;
+    if ((st = llorch_read_config(&m->cfg, dir, err))) goto fail;
+    if (!(tokpath = llorch_path(dir, "tokenizer.json"))) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto fail; }
+    {
+        char msg[sizeof err->msg];
+        if (tk_load_file(&m->tok, tokpath, msg, sizeof msg)) {
+            st = llorch_fail(err, access(tokpath, F_OK) ? LLORCH_E_IO : LLORCH_E_FORMAT, "%s", msg);
+            goto fail;
+        }
+    }
+    if (tk_vocab_size(m->tok) > m->cfg.vocab_size) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: %d tokens, more than config.json's vocab_size %d", tokpath,
+                         tk_vocab_size(m->tok), m->cfg.vocab_size);
+        goto fail;
+    }
+    if (m->cfg.n_eos == 0 && tk_eos_id(m->tok) >= 0) m->cfg.eos_ids[m->cfg.n_eos++] = tk_eos_id(m->tok);
+    if ((st = llorch_map_weights(m, &tab, err))) goto fail;
+    if ((st = llorch_bind_weights(m, &tab, err))) goto fail;
+    if ((st = m->backend->model_init(m, err))) {
+        m->backend = NULL; /* nothing for model_free to release */
+        goto fail;
+    }
+    llorch_st_table_free(&tab);
+    free(tokpath);
+    *out = m;
+    return 0;
+fail:
+    llorch_st_table_free(&tab);
+    free(tokpath);
+    llorch_free(m);
+    return st;
+}
+
+void llorch_free(llorch_model *m) {
+    if (!m) return;
+    if (m->backend) m->backend->model_free(m);
+    for (int i = 0; i < m->n_maps; i++) munmap(m->maps[i].base, m->maps[i].size);
+    free(m->maps);
+    free(m->w.layers);
+    tk_free(m->tok);
+    free(m->dir);
+    free(m);
+}
+
+const llorch_config *llorch_model_config(const llorch_model *m) { return &m->cfg; }
+const tk_tokenizer *llorch_model_tokenizer(const llorch_model *m) { return m->tok; }
+const char *llorch_model_device(const llorch_model *m) { return m->device_name; }
+size_t llorch_model_device_bytes(const llorch_model *m) { return m->device_bytes; }
+
+/* ------------------------------------------------------------------------ */
+/* Sessions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+int llorch_session_new(llorch_session **out, llorch_model *m, const llorch_session_opts *o, llorch_error *err) {
+    *out = NULL;
+    llorch_ok(err);
+    int ctx = o && o->ctx > 0 ? o->ctx : m->cfg.max_seq_len;
+    int n_seq = o && o->n_seq > 0 ? o->n_seq : 1;
+    if (ctx > m->cfg.max_seq_len)
+        return llorch_fail(err, LLORCH_E_ARG, "context %d is longer than the model's max_position_embeddings %d", ctx,
+                           m->cfg.max_seq_len);
+    if (n_seq > 4096) return llorch_fail(err, LLORCH_E_ARG, "%d sequences is more than the 4096 allowed", n_seq);
+    llorch_session *s = (llorch_session *)calloc(1, sizeof *s);
+    if (!s) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    s->m = m;
+    s->ctx = ctx;
+    s->n_seq = n_seq;
+    s->pos = (int *)calloc((size_t)n_seq, sizeof *s->pos);
+    s->tokens = (int *)calloc((size_t)n_seq * (size_t)ctx, sizeof *s->tokens);
+    if (!s->pos || !s->tokens) {
+        llorch_session_free(s);
+        return llorch_fail(err, LLORCH_E_NOMEM, "out of memory for a session of %d x %d tokens", n_seq, ctx);
+    }
+    int st = m->backend->session_init(s, err);
+    if (st) {
+        s->backend_data = NULL; /* session_init released what it took */
+        llorch_session_free(s);
+        return st;
+    }
+    *out = s;
+    return 0;
+}
+
+void llorch_session_free(llorch_session *s) {
+    if (!s) return;
+    if (s->backend_data) s->m->backend->session_free(s);
+    free(s->pos);
+    free(s->tokens);
+    free(s);
+}
+
+int llorch_session_pos(const llorch_session *s, int seq) { return seq >= 0 && seq < s->n_seq ? s->pos[seq] : -1; }
+int llorch_session_ctx(const llorch_session *s) { return s->ctx; }
+size_t llorch_session_bytes(const llorch_session *s) { return s->bytes; }
+void llorch_session_reset(llorch_session *s) { memset(s->pos, 0, (size_t)s->n_seq * sizeof *s->pos); }
+
+static int llorch_check_ids(const llorch_model *m, const int *ids, int n, llorch_error *err) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+            return llorch_fail(err, LLORCH_E_ARG, "token id %d is outside the vocabulary of %d", ids[i], m->cfg.vocab_size);
+    return 0;
+}
+
+int llorch_forward(llorch_session *s, int seq, const int *ids, int n, float *logits, llorch_error *err) {
+    llorch_ok(err);
+    if (seq < 0 || seq >= s->n_seq) return llorch_fail(err, LLORCH_E_ARG, "sequence %d of %d", seq, s->n_seq);
+    if (n < 1) return llorch_fail(err, LLORCH_E_ARG, "no tokens to run");
+    int st = llorch_check_ids(s->m, ids, n, err);
+    if (st) return st;
+    if (n > s->ctx - s->pos[seq])
+        return llorch_fail(err, LLORCH_E_CONTEXT, "%d tokens at position %d do not fit the context of %d", n,
+                           s->pos[seq], s->ctx);
+    memcpy(s->tokens + (size_t)seq * s->ctx + s->pos[seq], ids, (size_t)n * sizeof *ids);
+    if ((st = s->m->backend->prefill(s, seq, ids, n, logits, err))) return st;
+    s->pos[seq] += n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tokens and text                                                           */
+/* ------------------------------------------------------------------------ */
+
+int llorch_tokenize(const llorch_model *m, const char *text, size_t len, int add_bos, int **ids, int *n,
+                    llorch_error *err) {
+    char msg[sizeof err->msg];
+    llorch_ok(err);
+    if (tk_encode(m->tok, text, len, add_bos, ids, n, msg, sizeof msg)) return llorch_fail(err, LLORCH_E_ARG, "%s", msg);
+    return 0;
+}
+
+int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text, llorch_error *err) {
+    char msg[sizeof err->msg];
+    size_t len;
+    llorch_ok(err);
+    if (tk_decode(m->tok, ids, n, 1, text, &len, msg, sizeof msg)) return llorch_fail(err, LLORCH_E_ARG, "%s", msg);
+    return 0;
+}
+
+int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err) {
+    char *path = llorch_path(dir, "tokenizer_config.json"), *text = NULL, msg[sizeof err->msg];
+    size_t len;
+    *out = NULL;
+    llorch_ok(err);
+    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    int st = llorch_read_file(path, &text, &len, (size_t)64 << 20, err);
+    if (!st && tk_chat_render(text, len, path, system, user, out, msg, sizeof msg))
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s", msg);
+    free(text);
+    free(path);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sampling                                                                  */
+/* ------------------------------------------------------------------------ */
+/* The reference every backend matches: repetition penalty; then greedy, or
+ * softmax(logits / T) cut to the top-k tokens and to the top-p nucleus, and
+ * a draw u over the kept tokens in id order. */
+
+llorch_sampler_opts llorch_sampler_defaults(void) {
+    llorch_sampler_opts o = {0.0f, 0, 1.0f, 1.0f, 0};
+    return o;
+}
+
+float llorch_rand(uint64_t *state) { /* xorshift64*, 24 random bits */
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (float)((x * 0x2545F4914F6CDD1Dull) >> 40) / 16777216.0f;
+}
+
+static void llorch_repetition_penalty(float *logits, int vocab, float r, const int *history, int n) {
+    unsigned char *seen = (unsigned char *)calloc((size_t)vocab / 8 + 1, 1);
+    for (int i = 0; i < n; i++) {
+        int t = history[i];
+        if (t < 0 || t >= vocab) continue;
+        if (seen) { /* each distinct token once, as Hugging Face does */
+            if (seen[t >> 3] & (1 << (t & 7))) continue;
+            seen[t >> 3] |= (unsigned char)(1 << (t & 7));
+        }
+        logits[t] = logits[t] > 0 ? logits[t] / r : logits[t] * r;
+    }
+    free(seen);
+}
+
+static int llorch_argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static int llorch_cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p, const int *history, int n_history) {
+    if (p->repetition_penalty > 0 && p->repetition_penalty != 1.0f)
+        llorch_repetition_penalty(logits, vocab, p->repetition_penalty, history, n_history);
+    int best = llorch_argmax(logits, vocab);
+    if (!(p->temperature > 0)) return best;
+    /* unnormalized probabilities */
+    float mx = logits[best], inv_t = 1.0f / p->temperature;
+    double total = 0;
+    for (int i = 0; i < vocab; i++) total += logits[i] = expf((logits[i] - mx) * inv_t);
+    float tau = 0; /* keep tokens with probability >= tau */
+    float *sorted = NULL;
+    int need_k = p->top_k > 0 && p->top_k < vocab, need_p = p->top_p > 0 && p->top_p < 1;
+    if (need_k || need_p) {
+        sorted = (float *)malloc((size_t)vocab * sizeof *sorted);
+        if (!sorted) return best; /* out of memory: fall back to greedy */
+        memcpy(sorted, logits, (size_t)vocab * sizeof *sorted);
+        qsort(sorted, (size_t)vocab, sizeof *sorted, llorch_cmp_desc);
+        int n = vocab;
+        if (need_k) {
+            tau = sorted[p->top_k - 1];
+            n = p->top_k;
+            while (n < vocab && sorted[n] >= tau) n++; /* ties at the k-th value stay */
+        }
+        if (need_p) {
+            double kept = 0, acc = 0;
+            for (int i = 0; i < n; i++) kept += sorted[i];
+            for (int i = 0; i < n; i++) {
+                acc += sorted[i];
+                if (acc >= p->top_p * kept) { tau = sorted[i]; break; }
+            }
+        }
+        free(sorted);
+        total = 0;
+        for (int i = 0; i < vocab; i++)
+            if (logits[i] >= tau) total += logits[i];
+    }
+    double r = p->u * total, acc = 0;
+    int last = best;
+    for (int i = 0; i < vocab; i++) {
+        if (logits[i] < tau) continue;
+        acc += logits[i];
+        last = i;
+        if (acc > r) return i;
+    }
+    return last;
+}
+
+static llorch_sample_params llorch_params(const llorch_sampler_opts *o, float u) {
+    llorch_sample_params p;
+    p.temperature = o->temperature;
+    p.top_k = o->top_k;
+    p.top_p = o->top_p;
+    p.repetition_penalty = o->repetition_penalty;
+    p.u = u;
+    return p;
+}
+
+int llorch_sample(const llorch_sampler_opts *o, float *logits, int vocab, const int *history, int n_history, float u) {
+    llorch_sample_params p = llorch_params(o, u);
+    return llorch_sample_logits(logits, vocab, &p, history, n_history);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Generation                                                                */
+/* ------------------------------------------------------------------------ */
+
+static int llorch_is_eos(const llorch_config *c, int t) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_ids[i] == t) return 1;
+    return 0;
+}
+
+/* Per-sequence state of a generation loop. */
+typedef struct {
+    int cur;      /* the token to feed next */
+    int active;
+    int produced;
+    uint64_t rng;
+    tk_stream text;
+} llorch_gen_seq;
+
+/* Hand one token to the callback as text; returns nonzero to stop. */
+static int llorch_emit(llorch_gen_seq *g, int seq, int token, llorch_token_fn cb, void *user) {
+    char buf[4096];
+    int n = tk_stream_push(&g->text, token, buf, sizeof buf);
+    if (n < 0) n = 0; /* a piece longer than the buffer: give the id without text */
+    return cb ? cb(user, seq, token, buf, (size_t)n) : 0;
+}
+
+int llorch_generate_batch(llorch_session *s, const int *const *prompts, const int *n_prompt, int max_new,
+                          const llorch_sampler_opts *o, llorch_token_fn cb, void *user, int *n_out, llorch_error *err) {
+    const llorch_config *c = &s->m->cfg;
+    int n_seq = s->n_seq, st = 0;
+    llorch_ok(err);
+    if (max_new < 0) return llorch_fail(err, LLORCH_E_ARG, "a negative number of tokens to generate");
+    for (int i = 0; i < n_seq; i++) {
+        if (n_prompt[i] < 1) return llorch_fail(err, LLORCH_E_ARG, "sequence %d: empty prompt", i);
+        if ((st = llorch_check_ids(s->m, prompts[i], n_prompt[i], err))) return st;
+        if (n_prompt[i] > s->ctx - s->pos[i])
+            return llorch_fail(err, LLORCH_E_CONTEXT, "the prompt of %d tokens does not fit the context of %d (%d used)",
+                               n_prompt[i], s->ctx, s->pos[i]);
+    }
+    llorch_gen_seq *g = (llorch_gen_seq *)calloc((size_t)n_seq, sizeof *g);
+    int *ids = (int *)malloc((size_t)n_seq * sizeof *ids), *next = (int *)malloc((size_t)n_seq * sizeof *next);
+    llorch_sample_params *sp = (llorch_sample_params *)malloc((size_t)n_seq * sizeof *sp);
+    if (!g || !ids || !next || !sp) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
+    /* the prompt but its last token in one pass; the last one goes through the
+       decode step, which samples the first new token */
+    for (int i = 0; i < n_seq && !st; i++) {
+        int run = max_new ? n_prompt[i] - 1 : n_prompt[i];
+        if (run > 0) st = llorch_forward(s, i, prompts[i], run, NULL, err);
+        g[i].cur = prompts[i][n_prompt[i] - 1];
+        g[i].active = max_new > 0;
+        g[i].rng = o[i].seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+        tk_stream_init(&g[i].text, s->m->tok, 0, 1);
+    }
+    while (!st) {
+        int any = 0;
+        for (int i = 0; i < n_seq; i++) {
+            if (g[i].active && s->pos[i] >= s->ctx) g[i].active = 0; /* context full */
+            ids[i] = g[i].active ? g[i].cur : -1;
+            if (!g[i].active) continue;
+            any = 1;
+            s->tokens[(size_t)i * s->ctx + s->pos[i]] = g[i].cur;
+            sp[i] = llorch_params(&o[i], llorch_rand(&g[i].rng));
+        }
+        if (!any) break;
+        if ((st = s->m->backend->decode(s, ids, sp, next, NULL, err))) break;
+        for (int i = 0; i < n_seq; i++) {
+            if (!g[i].active) continue;
+            s->pos[i]++;
+            g[i].cur = next[i];
+            g[i].produced++;
+            if (llorch_emit(&g[i], i, next[i], cb, user) || llorch_is_eos(c, next[i]) || g[i].produced >= max_new)
+                g[i].active = 0;
+        }
+    }
+    for (int i = 0; i < n_seq && g && !st; i++) { /* bytes of an unfinished character */
+        char buf[16];
+        int n = tk_stream_flush(&g[i].text, buf, sizeof buf);
+        if (n > 0 && cb) cb(user, i, -1, buf, (size_t)n);
+    }
+    if (n_out && g)
+        for (int i = 0; i < n_seq; i++) n_out[i] = g[i].produced;
+out:
+    free(g);
+    free(ids);
+    free(next);
+    free(sp);
+    return st;
+}
+
+int llorch_generate(llorch_session *s, const int *prompt, int n_prompt, int max_new, const llorch_sampler_opts *o,
+                    llorch_token_fn cb, void *user, int *n_out, llorch_error *err) {
+    if (s->n_seq != 1)
+        return llorch_fail(err, LLORCH_E_ARG, "llorch_generate runs one sequence; this session has %d", s->n_seq);
+    return llorch_generate_batch(s, &prompt, &n_prompt, max_new, o, cb, user, n_out, err);
+}
+
+#endif /* LLORCH_IMPLEMENTATION_DONE */
+#endif /* LLORCH_IMPLEMENTATION */

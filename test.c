@@ -1,0 +1,814 @@
+/* test.c - every llorch test. `make test` builds and runs it.
+ *
+ *   ./test [GROUP...]     run all groups, or those whose names contain GROUP
+ *   ./test --write-model DIR [tinyllama|small] [BF16|F16|F32]
+ *                         write a checkpoint with random weights (TinyLlama's
+ *                         shapes by default: the benchmark model)
+ *
+ * Reference data comes from ../shared (or $LLORCH_SHARED): Hugging Face's
+ * outputs for the tokenizer and for three tiny Llama checkpoints. Tests that
+ * need it say they skipped when it is absent. The last line is
+ * "N passed, N failed, N skipped"; the exit status is 1 on any failure.
+ */
+#include "llorch.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ======================================================================== */
+/* A tiny test framework                                                     */
+/* ======================================================================== */
+
+static int g_pass, g_fail, g_skip;
+
+#define CHECK(cond, ...)                                  \
+    do {                                                  \
+        if (cond) g_pass++;                               \
+        else {                                            \
+            g_fail++;                                     \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);   \
+            printf(__VA_ARGS__);                          \
+            printf("\n");                                 \
+        }                                                 \
+    } while (0)
+
+#define SKIP(...)                \
+    do {                         \
+        g_skip++;                \
+        printf("skip: ");        \
+        printf(__VA_ARGS__);     \
+        printf("\n");            \
+    } while (0)
+
+static const char *g_shared; /* the shared reference data, or NULL */
+
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = n >= 0 ? (char *)malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    if (buf) { buf[n] = 0; if (len) *len = (size_t)n; }
+    return buf;
+}
+
+static int write_all(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, len, f);
+    return fclose(f) || w != len ? -1 : 0;
+}
+
+static char *shared_path(const char *rel) {
+    static char buf[8][4096];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 4096, "%s/%s", g_shared, rel);
+    return p;
+}
+
+/* Integers of a JSON array node. */
+static int json_ints(const tk_json *j, int arr, int *out, int max) {
+    int n = 0;
+    long long v;
+    for (int c = tk_json_child(j, arr); c >= 0 && n < max; c = tk_json_next(j, c))
+        if (!tk_json_int(j, c, &v)) out[n++] = (int)v;
+    return n;
+}
+
+static int json_floats(const tk_json *j, int arr, double *out, int max) {
+    int n = 0;
+    for (int c = tk_json_child(j, arr); c >= 0 && n < max; c = tk_json_next(j, c))
+        if (!tk_json_number(j, c, &out[n])) n++;
+    return n;
+}
+
+/* ======================================================================== */
+/* Synthetic checkpoints: small ones to break on purpose, big ones to time    */
+/* ======================================================================== */
+
+typedef struct {
+    int dim, hidden, layers, heads, kv_heads, head_dim, vocab, max_pos;
+    const char *dtype; /* "F32", "F16" or "BF16" */
+} ckpt_shape;
+
+static const ckpt_shape small_shape = {16, 40, 2, 4, 2, 4, 300, 64, "F32"};
+static const ckpt_shape tinyllama_shape = {2048, 5632, 22, 32, 4, 64, 32000, 2048, "BF16"};
+
+static uint64_t g_rng = 88172645463325252ull;
+static float rand_uniform(void) { /* in [-1, 1) */
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((g_rng >> 40) / 8388608.0 - 1.0);
+}
+
+static uint16_t to_f16(float f) { /* round to nearest; values here are small and normal */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000;
+    int e = (int)((u >> 23) & 0xff) - 127 + 15;
+    if (e <= 0) return (uint16_t)sign;
+    uint32_t man = (u & 0x7fffff) + 0x1000;
+    if (man & 0x800000) { man = 0; e++; }
+    return (uint16_t)(sign | (uint32_t)e << 10 | man >> 13);
+}
+
+/* A safetensors file in memory: its header JSON and its data. */
+typedef struct {
+    char *header;
+    size_t header_len;
+    unsigned char *data;
+    size_t data_len;
+} st_file;
+
+static void st_free(st_file *f) {
+    free(f->header);
+    free(f->data);
+}
+
+static void st_append(st_file *f, size_t *cap, const char *fmt, ...) {
+    va_list ap;
+    char tmp[512];
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (f->header_len + (size_t)n + 1 > *cap) {
+        *cap = (*cap + (size_t)n) * 2;
+        f->header = (char *)realloc(f->header, *cap);
+    }
+    memcpy(f->header + f->header_len, tmp, (size_t)n + 1);
+    f->header_len += (size_t)n;
+}
+
+/* Every tensor of a Llama checkpoint of this shape, random weights of the
+ * usual scale (norms near 1). */
+static int st_build(st_file *f, const ckpt_shape *sh) {
+    struct { char name[96]; int64_t rows, cols; } t[16 * 64 + 3];
+    int n = 0;
+    int64_t q = (int64_t)sh->heads * sh->head_dim, kv = (int64_t)sh->kv_heads * sh->head_dim;
+#define ADD(R, C, ...) (snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__), t[n].rows = (R), t[n].cols = (C), n++)
+    ADD(sh->vocab, sh->dim, "model.embed_tokens.weight");
+    for (int l = 0; l < sh->layers && l < 64; l++) {
+        ADD(1, sh->dim, "model.layers.%d.input_layernorm.weight", l);
+        ADD(q, sh->dim, "model.layers.%d.self_attn.q_proj.weight", l);
+        ADD(kv, sh->dim, "model.layers.%d.self_attn.k_proj.weight", l);
+        ADD(kv, sh->dim, "model.layers.%d.self_attn.v_proj.weight", l);
+        ADD(sh->dim, q, "model.layers.%d.self_attn.o_proj.weight", l);
+        ADD(1, sh->dim, "model.layers.%d.post_attention_layernorm.weight", l);
+        ADD(sh->hidden, sh->dim, "model.layers.%d.mlp.gate_proj.weight", l);
+        ADD(sh->hidden, sh->dim, "model.layers.%d.mlp.up_proj.weight", l);
+        ADD(sh->dim, sh->hidden, "model.layers.%d.mlp.down_proj.weight", l);
+    }
+    ADD(1, sh->dim, "model.norm.weight");
+    ADD(sh->vocab, sh->dim, "lm_head.weight");
+#undef ADD
+    size_t es = strcmp(sh->dtype, "F32") ? 2 : 4, total = 0, cap = 0;
+    for (int i = 0; i < n; i++) total += (size_t)(t[i].rows * t[i].cols) * es;
+    memset(f, 0, sizeof *f);
+    f->data = (unsigned char *)malloc(total);
+    if (!f->data) return -1;
+    f->data_len = total;
+    st_append(f, &cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t count = t[i].rows * t[i].cols;
+        int is_norm = t[i].rows == 1;
+        float scale = is_norm ? 0.1f : 1.7f / sqrtf((float)t[i].cols);
+        for (int64_t k = 0; k < count; k++) {
+            float v = (is_norm ? 1.0f : 0.0f) + scale * rand_uniform();
+            unsigned char *p = f->data + off + (size_t)k * es;
+            if (es == 4) memcpy(p, &v, 4);
+            else {
+                uint16_t h = strcmp(sh->dtype, "F16") ? llorch_f32_to_bf16(v) : to_f16(v);
+                memcpy(p, &h, 2);
+            }
+        }
+        if (is_norm)
+            st_append(f, &cap, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}", t[i].name,
+                      sh->dtype, (long long)t[i].cols, off, off + (size_t)count * es);
+        else
+            st_append(f, &cap, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}", t[i].name,
+                      sh->dtype, (long long)t[i].rows, (long long)t[i].cols, off, off + (size_t)count * es);
+        off += (size_t)count * es;
+    }
+    /* pad with spaces (room for the edits tests make) so the data starts 8-byte aligned */
+    for (int i = 0; i < 64 || (f->header_len + 1) % 8; i++) st_append(f, &cap, " ");
+    st_append(f, &cap, "}");
+    return 0;
+}
+
+/* Write the file; header_len_field (if nonzero) replaces the true header
+ * length, and keep (if nonzero) truncates the file to that many bytes. */
+static int st_write(const char *path, const st_file *f, uint64_t header_len_field, size_t keep) {
+    FILE *out = fopen(path, "wb");
+    if (!out) return -1;
+    uint64_t hl = header_len_field ? header_len_field : f->header_len;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(hl >> (8 * i));
+    size_t total = 8 + f->header_len + f->data_len, limit = keep ? keep : total, done = 0;
+    const void *parts[3] = {le, f->header, f->data};
+    size_t lens[3] = {8, f->header_len, f->data_len};
+    for (int i = 0; i < 3; i++) {
+        size_t n = lens[i] < limit - done ? lens[i] : limit - done;
+        if (fwrite(parts[i], 1, n, out) != n) { fclose(out); return -1; }
+        done += n;
+    }
+    return fclose(out);
+}
+
+/* config.json for a shape; `edit` ("\"key\":value") replaces that key's
+ * default or adds it. */
+static int write_config(const char *dir, const ckpt_shape *sh, const char *edit) {
+    char path[4096], text[4096], field[256];
+    size_t n = 0;
+    const char *ek = edit ? strchr(edit, '"') : NULL, *ee = ek ? strchr(ek + 1, '"') : NULL;
+    struct { const char *key; char value[64]; } f[] = {
+        {"model_type", "\"llama\""}, {"hidden_size", ""}, {"intermediate_size", ""}, {"num_hidden_layers", ""},
+        {"num_attention_heads", ""}, {"num_key_value_heads", ""}, {"head_dim", ""}, {"vocab_size", ""},
+        {"max_position_embeddings", ""}, {"rms_norm_eps", "1e-05"}, {"rope_theta", "10000.0"},
+        {"tie_word_embeddings", "false"}, {"bos_token_id", "1"}, {"eos_token_id", "2"}, {"hidden_act", "\"silu\""},
+    };
+    int nums[] = {sh->dim, sh->hidden, sh->layers, sh->heads, sh->kv_heads, sh->head_dim, sh->vocab, sh->max_pos};
+    for (int i = 0; i < 8; i++) snprintf(f[1 + i].value, sizeof f[1 + i].value, "%d", nums[i]);
+    text[n++] = '{';
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (ee && strlen(f[i].key) == (size_t)(ee - ek - 1) && !strncmp(f[i].key, ek + 1, (size_t)(ee - ek - 1)))
+            continue; /* the edit replaces it */
+        int k = snprintf(field, sizeof field, "%s\"%s\":%s", n > 1 ? "," : "", f[i].key, f[i].value);
+        memcpy(text + n, field, (size_t)k);
+        n += (size_t)k;
+    }
+    n += (size_t)snprintf(text + n, sizeof text - n, "%s%s}", edit ? "," : "", edit ? edit : "");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    return write_all(path, text, n);
+}
+
+/* A minimal Llama-style tokenizer.json: specials, the 256 byte tokens, a
+ * few words and one merge. */
+static int write_small_tokenizer(const char *dir) {
+    char path[4096];
+    size_t cap = 1 << 16, n = 0;
+    char *s = (char *)malloc(cap);
+    if (!s) return -1;
+    n += (size_t)snprintf(s + n, cap - n,
+        "{\"version\":\"1.0\",\"added_tokens\":["
+        "{\"id\":0,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
+        "{\"id\":1,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
+        "{\"id\":2,\"content\":\"</s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\u2581\"},"
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\u2581\"}]},\"pre_tokenizer\":null,"
+        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
+        "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[1],"
+        "\"tokens\":[\"<s>\"]}}},\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
+        "{\"String\":\"\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\","
+        "\"content\":\" \",\"start\":1,\"stop\":0}]},\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\","
+        "\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":true,"
+        "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2");
+    for (int b = 0; b < 256; b++) n += (size_t)snprintf(s + n, cap - n, ",\"<0x%02X>\":%d", b, 3 + b);
+    n += (size_t)snprintf(s + n, cap - n,
+        ",\"\u2581\":259,\"a\":260,\"b\":261,\"\u2581a\":262,\"\u2581b\":263},\"merges\":[\"\u2581 a\",\"\u2581 b\"]}}");
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int rc = write_all(path, s, n);
+    free(s);
+    return rc;
+}
+
+/* A complete small model directory (config, tokenizer, weights). */
+static int write_small_model(const char *dir, const ckpt_shape *sh) {
+    st_file f;
+    char path[4096];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (st_build(&f, sh)) return -1;
+    int rc = write_config(dir, sh, NULL) || write_small_tokenizer(dir) || st_write(path, &f, 0, 0);
+    st_free(&f);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Tokenizer                                                                 */
+/* ======================================================================== */
+
+static void test_tokenizer(void) {
+    if (!g_shared) { SKIP("tokenizer cases: no shared data"); return; }
+    CHECK(1, "placeholder");
+}
+
+/* ======================================================================== */
+/* The forward pass against Hugging Face's reference logits                 */
+/* ======================================================================== */
+
+typedef struct {
+    int ids[64], n_ids;
+    int argmax[64];
+    int greedy[32], n_greedy;
+    double margins[32];
+    int logits_row;
+} ref_prompt;
+
+static int load_reference(const char *model_dir, ref_prompt *out, int max) {
+    char path[8192];
+    snprintf(path, sizeof path, "%s/reference.json", model_dir);
+    size_t len;
+    char *text = read_all(path, &len);
+    tk_json j;
+    char msg[256];
+    if (!text || tk_json_parse(&j, text, len, msg, sizeof msg)) { free(text); return -1; }
+    int n = 0, prompts = tk_json_get(&j, 0, "prompts");
+    for (int p = tk_json_child(&j, prompts); p >= 0 && n < max; p = tk_json_next(&j, p), n++) {
+        ref_prompt *r = &out[n];
+        long long row = 0;
+        r->n_ids = json_ints(&j, tk_json_get(&j, p, "ids"), r->ids, 64);
+        json_ints(&j, tk_json_get(&j, p, "all_positions_argmax"), r->argmax, 64);
+        r->n_greedy = json_ints(&j, tk_json_get(&j, p, "greedy_ids"), r->greedy, 32);
+        json_floats(&j, tk_json_get(&j, p, "greedy_margins"), r->margins, 32);
+        tk_json_int(&j, tk_json_get(&j, p, "last_logits_file_index"), &row);
+        r->logits_row = (int)row;
+    }
+    tk_json_free(&j);
+    free(text);
+    return n;
+}
+
+/* max |a - b| over max |b| */
+static double rel_err(const float *a, const float *b, int n) {
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > num || d != d) num = d;
+        if (fabs(b[i]) > den) den = fabs(b[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+static int argmax_f(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+typedef struct {
+    int ids[256];
+    int n;
+} collected;
+
+static int collect(void *user, int seq, int token, const char *text, size_t len) {
+    collected *c = (collected *)user + seq;
+    (void)text; (void)len;
+    if (token >= 0 && c->n < 256) c->ids[c->n++] = token;
+    return 0;
+}
+
+/* Greedy ids agree up to the first step whose reference margin is below tol. */
+static int greedy_agrees(const ref_prompt *r, const int *ids, int n, double tol, int *upto) {
+    for (int i = 0; i < r->n_greedy; i++) {
+        if (r->margins[i] < tol) { *upto = i; return 1; }
+        if (i >= n || ids[i] != r->greedy[i]) { *upto = i; return 0; }
+    }
+    *upto = r->n_greedy;
+    return 1;
+}
+
+/* Logits (prefill and token-by-token), per-position argmax and greedy ids of
+ * one shared tiny model on a device, against transformers within tol. */
+static void check_model_reference(const char *name, const char *device, double tol, double margin_tol) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/models/%s", g_shared, name);
+    ref_prompt refs[8];
+    int n_ref = load_reference(dir, refs, 8);
+    size_t flen;
+    char lpath[8192];
+    snprintf(lpath, sizeof lpath, "%s/reference_logits.f32", dir);
+    float *ref_logits = (float *)read_all(lpath, &flen);
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    llorch_error err;
+    llorch_load_opts lo = {device, 2};
+    CHECK(n_ref > 0 && ref_logits, "%s: reference data", name);
+    int st = n_ref > 0 && ref_logits ? llorch_load(&m, dir, &lo, &err) : -1;
+    CHECK(st == 0, "%s on %s: load: %s", name, device, err.msg);
+    if (st) { free(ref_logits); return; }
+    int vocab = llorch_model_config(m)->vocab_size;
+    float *logits = (float *)malloc((size_t)vocab * sizeof *logits);
+    st = llorch_session_new(&s, m, NULL, &err);
+    CHECK(st == 0, "%s: session: %s", name, err.msg);
+    for (int p = 0; p < n_ref && !st; p++) {
+        const ref_prompt *r = &refs[p];
+        const float *want = ref_logits + (size_t)r->logits_row * vocab;
+        /* the whole prompt in one pass */
+        llorch_session_reset(s);
+        st = llorch_forward(s, 0, r->ids, r->n_ids, logits, &err);
+        double e = rel_err(logits, want, vocab);
+        CHECK(st == 0 && e <= tol, "%s/%s prompt %d prefill: relative error %.3g > %.3g (%s)", name, device, p, e, tol,
+              st ? err.msg : "");
+        /* one token at a time: each position's argmax */
+        llorch_session_reset(s);
+        int bad = -1;
+        for (int i = 0; i < r->n_ids && !st; i++) {
+            st = llorch_forward(s, 0, &r->ids[i], 1, logits, &err);
+            if (argmax_f(logits, vocab) != r->argmax[i] && bad < 0) bad = i;
+        }
+        e = rel_err(logits, want, vocab);
+        CHECK(st == 0 && bad < 0 && e <= tol, "%s/%s prompt %d step by step: argmax differs at %d, error %.3g", name,
+              device, p, bad, e);
+        /* greedy generation */
+        llorch_session_reset(s);
+        collected got;
+        got.n = 0;
+        llorch_sampler_opts so = llorch_sampler_defaults();
+        st = llorch_generate(s, r->ids, r->n_ids, r->n_greedy, &so, collect, &got, NULL, &err);
+        int upto = 0;
+        int ok = st == 0 && greedy_agrees(r, got.ids, got.n, margin_tol, &upto);
+        CHECK(ok, "%s/%s prompt %d greedy ids differ at step %d (%s)", name, device, p, upto, st ? err.msg : "");
+    }
+    free(logits);
+    free(ref_logits);
+    llorch_session_free(s);
+    llorch_free(m);
+}
+
+static void test_reference_cpu(void) {
+    if (!g_shared) { SKIP("reference logits: no shared data"); return; }
+    const char *models[] = {"tiny-llama-f32", "tiny-llama-bf16", "tiny-llama-f16"};
+    for (int i = 0; i < 3; i++) check_model_reference(models[i], "cpu", 1e-4, 1e-3);
+}
+
+/* ======================================================================== */
+/* Bad input: every broken file gives an error naming it, never a crash      */
+/* ======================================================================== */
+
+/* Replace the first `from` in the header, keeping its length (the padding
+ * before the closing brace absorbs the difference). */
+static int hdr_replace(st_file *f, const char *from, const char *to) {
+    char *p = strstr(f->header, from);
+    size_t a = strlen(from), b = strlen(to), len = f->header_len;
+    if (!p || b > a + 60) return -1;
+    memmove(p + b, p + a, len - (size_t)(p - f->header) - a + 1);
+    memcpy(p, to, b);
+    len = len - a + b;
+    f->header[len - 1] = ' '; /* the old closing brace, moved */
+    while (len < f->header_len) f->header[len++ - 1] = ' ';
+    while (len > f->header_len) f->header[--len - 1] = ' ';
+    f->header[len - 1] = '}';
+    f->header[len] = 0;
+    return 0;
+}
+
+static char g_tmp[4096]; /* a scratch directory for this run */
+
+static void make_tmpdir(void) {
+    if (g_tmp[0]) return;
+    const char *base = getenv("TMPDIR");
+    snprintf(g_tmp, sizeof g_tmp, "%s/llorch-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(g_tmp)) g_tmp[0] = 0;
+}
+
+static void remove_tree(const char *dir) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {}
+}
+
+/* Load dir and expect failure with a message containing want. */
+static void expect_load_error(const char *dir, const char *what, const char *want) {
+    llorch_model *m = NULL;
+    llorch_error err;
+    int st = llorch_load(&m, dir, NULL, &err);
+    CHECK(st != 0 && m == NULL && strstr(err.msg, want), "%s: expected an error naming '%s', got status %d: %s", what,
+          want, st, st ? err.msg : "(loaded)");
+    llorch_free(m);
+}
+
+typedef struct {
+    const char *what, *from, *to; /* a header edit */
+    uint64_t header_len;         /* or a header length field */
+    size_t keep;                 /* or a truncation */
+    const char *want;            /* in the message */
+} st_case;
+
+static void test_bad_weights(void) {
+    make_tmpdir();
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/bad-weights", g_tmp);
+    CHECK(write_small_model(dir, &small_shape) == 0, "write a small model");
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    llorch_model *m = NULL;
+    llorch_error err;
+    int st = llorch_load(&m, dir, NULL, &err);
+    CHECK(st == 0, "the unbroken small model loads: %s", st ? err.msg : "");
+    llorch_free(m);
+    st_file f;
+    st_build(&f, &small_shape);
+    static const st_case cases[] = {
+        {"empty file", NULL, NULL, 0, 1, "too short"},
+        {"truncated data", NULL, NULL, 0, 4000, "model.safetensors"},
+        {"header length past the end", NULL, NULL, 1u << 30, 0, "header length"},
+        {"absurd header length", NULL, NULL, ~0ull >> 1, 0, "header length"},
+        {"malformed header JSON", "\"__metadata__\":", "\"__metadata__\"", 0, 0, "header"},
+        {"offsets outside the data", "\"data_offsets\":[0,", "\"data_offsets\":[99999990,", 0, 0, "data_offsets"},
+        {"reversed offsets", "\"data_offsets\":[0,19200]", "\"data_offsets\":[19200,0]", 0, 0, "data_offsets"},
+        {"shape and size disagree", "\"shape\":[300,16]", "\"shape\":[301,16]", 0, 0, "bytes"},
+        {"missing tensor", "\"lm_head.weight\"", "\"lm_head.weighX\"", 0, 0, "lm_head.weight"},
+        {"unsupported dtype", "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"I32\",\"shape\":[300,16]", 0, 0, "I32"},
+        {"unknown dtype", "\"dtype\":\"F32\"", "\"dtype\":\"Q4\"", 0, 0, "dtype"},
+        {"negative shape", "\"shape\":[300,16]", "\"shape\":[-300,16]", 0, 0, "shape"},
+        {"header is not an object", "{\"__metadata__\":{\"format\":\"pt\"}", "[{\"__metadata__\":{\"format\":\"pt\"}]", 0, 0, "header"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const st_case *c = &cases[i];
+        st_file g = f;
+        g.header = strdup(f.header);
+        int edited = !c->from || hdr_replace(&g, c->from, c->to) == 0;
+        CHECK(edited, "%s: the edit applies", c->what);
+        if (c->from && !strcmp(c->from, "{\"__metadata__\":{\"format\":\"pt\"}")) g.header[g.header_len - 1] = ' ';
+        st_write(path, &g, c->header_len, c->keep == 1 ? 0 : c->keep);
+        if (c->keep == 1) write_all(path, "", 0);
+        expect_load_error(dir, c->what, c->want);
+        free(g.header);
+    }
+    st_free(&f);
+    remove_tree(dir);
+}
+
+static void test_bad_config(void) {
+    make_tmpdir();
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/bad-config", g_tmp);
+    write_small_model(dir, &small_shape);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    static const struct { const char *what, *extra, *want; } cases[] = {
+        {"another architecture", "\"model_type\":\"gpt2\"", "model_type"},
+        {"rope scaling", "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}", "rope_scaling"},
+        {"another activation", "\"hidden_act\":\"gelu\"", "hidden_act"},
+        {"attention biases", "\"attention_bias\":true", "attention_bias"},
+        {"zero heads", "\"num_attention_heads\":0", "num_attention_heads"},
+        {"heads not a multiple of kv heads", "\"num_key_value_heads\":3", "num_key_value_heads"},
+        {"contradicts the weights", "\"hidden_size\":32", "config.json implies"},
+        {"a string for a number", "\"vocab_size\":\"300\"", "vocab_size"},
+        {"a missing field", "\"hidden_size\":null", "hidden_size"},
+        {"a huge layer count", "\"num_hidden_layers\":100000", "num_hidden_layers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_config(dir, &small_shape, cases[i].extra);
+        expect_load_error(dir, cases[i].what, cases[i].want);
+    }
+    write_all(path, "{\"hidden_size\": 16,", 19);
+    expect_load_error(dir, "malformed config.json", "config.json");
+    remove(path);
+    expect_load_error(dir, "missing config.json", "config.json");
+    write_config(dir, &small_shape, NULL);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_all(path, "{\"model\": [", 11);
+    expect_load_error(dir, "malformed tokenizer.json", "tokenizer.json");
+    remove(path);
+    expect_load_error(dir, "missing tokenizer.json", "tokenizer.json");
+    remove_tree(dir);
+    snprintf(dir, sizeof dir, "%s/empty", g_tmp);
+    mkdir(dir, 0755);
+    expect_load_error(dir, "an empty directory", "config.json");
+    remove_tree(dir);
+    expect_load_error("/nonexistent/llorch-model", "a directory that does not exist", "/nonexistent/llorch-model");
+}
+
+/* ======================================================================== */
+/* Sampling                                                                  */
+/* ======================================================================== */
+
+static void test_sampler(void) {
+    enum { V = 1000 };
+    float base[V], work[V];
+    uint64_t rng = 7;
+    for (int i = 0; i < V; i++) base[i] = 4.0f * llorch_rand(&rng);
+    /* the top-k set by value */
+    float sorted[V];
+    memcpy(sorted, base, sizeof sorted);
+    for (int i = 0; i < V; i++) /* selection of the 10 largest is enough */
+        for (int j = i + 1; j < V && i < 10; j++)
+            if (sorted[j] > sorted[i]) { float t = sorted[i]; sorted[i] = sorted[j]; sorted[j] = t; }
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    memcpy(work, base, sizeof work);
+    CHECK(llorch_sample(&o, work, V, NULL, 0, 0.5f) == argmax_f(base, V), "greedy picks the argmax");
+    o.temperature = 1.0f;
+    o.top_k = 10;
+    int outside = 0, seen_many = 0, hist[V] = {0};
+    for (int d = 0; d < 2000; d++) {
+        memcpy(work, base, sizeof work);
+        int t = llorch_sample(&o, work, V, NULL, 0, llorch_rand(&rng));
+        if (base[t] < sorted[9]) outside++;
+        if (!hist[t]++) seen_many++;
+    }
+    CHECK(outside == 0, "top-k 10 picked %d tokens outside the top 10", outside);
+    CHECK(seen_many > 1 && seen_many <= 10, "top-k 10 drew %d distinct tokens", seen_many);
+    /* top-p: probabilities 0.5, 0.3, 0.2 (and nothing else) with p = 0.7 keep two tokens */
+    float three[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
+    llorch_sampler_opts tp = llorch_sampler_defaults();
+    tp.temperature = 1.0f;
+    tp.top_p = 0.7f;
+    int picked[3] = {0};
+    for (int d = 0; d < 2000; d++) {
+        float w3[3];
+        memcpy(w3, three, sizeof w3);
+        picked[llorch_sample(&tp, w3, 3, NULL, 0, llorch_rand(&rng))]++;
+    }
+    CHECK(picked[2] == 0 && picked[0] > picked[1] && picked[1] > 0, "top-p 0.7 of (0.5, 0.3, 0.2) drew %d %d %d",
+          picked[0], picked[1], picked[2]);
+    /* the same u picks the same token */
+    memcpy(work, base, sizeof work);
+    int a = llorch_sample(&o, work, V, NULL, 0, 0.25f);
+    memcpy(work, base, sizeof work);
+    CHECK(a == llorch_sample(&o, work, V, NULL, 0, 0.25f), "same draw, same token");
+    /* repetition penalty as Hugging Face: positive logits divided, negative multiplied, once per token */
+    float rp[4] = {2.0f, -1.0f, 3.0f, 2.5f};
+    int hist2[] = {0, 1, 1, 2};
+    llorch_sampler_opts r = llorch_sampler_defaults();
+    r.repetition_penalty = 2.0f;
+    int t = llorch_sample(&r, rp, 4, hist2, 4, 0);
+    CHECK(rp[0] == 1.0f && rp[1] == -2.0f && rp[2] == 1.5f && rp[3] == 2.5f && t == 3,
+          "repetition penalty gave %g %g %g %g -> %d", rp[0], rp[1], rp[2], rp[3], t);
+}
+
+/* ======================================================================== */
+/* Generation: sessions, batches, limits, streaming                          */
+/* ======================================================================== */
+
+typedef struct {
+    char text[8192];
+    size_t len;
+    int ids[256], n;
+    int stop_after;
+} stream_sink;
+
+static int on_text(void *user, int seq, int token, const char *text, size_t len) {
+    stream_sink *s = (stream_sink *)user + seq;
+    if (s->len + len < sizeof s->text) { memcpy(s->text + s->len, text, len); s->len += len; s->text[s->len] = 0; }
+    if (token >= 0 && s->n < 256) s->ids[s->n++] = token;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+static llorch_model *load_small(const char *name, const char *device) {
+    make_tmpdir();
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", g_tmp, name);
+    struct stat sb;
+    if (stat(dir, &sb)) write_small_model(dir, &small_shape);
+    llorch_model *m = NULL;
+    llorch_error err;
+    llorch_load_opts lo = {device, 2};
+    if (llorch_load(&m, dir, &lo, &err)) printf("load %s: %s\n", dir, err.msg);
+    return m;
+}
+
+static void test_generation(void) {
+    llorch_model *m = load_small("gen", "cpu");
+    CHECK(m != NULL, "the small model loads");
+    if (!m) return;
+    llorch_error err;
+    llorch_session *s = NULL, *b = NULL;
+    int prompt[] = {1, 262, 263, 40, 50};
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 0.9f;
+    o.top_k = 40;
+    o.top_p = 0.95f;
+    o.seed = 42;
+    CHECK(llorch_session_new(&s, m, NULL, &err) == 0, "session: %s", err.msg);
+    /* the same seed gives the same tokens; the text streams as the tokens decode */
+    stream_sink one, two;
+    memset(&one, 0, sizeof one);
+    memset(&two, 0, sizeof two);
+    CHECK(llorch_generate(s, prompt, 5, 24, &o, on_text, &one, NULL, &err) == 0, "generate: %s", err.msg);
+    llorch_session_reset(s);
+    CHECK(llorch_generate(s, prompt, 5, 24, &o, on_text, &two, NULL, &err) == 0, "generate: %s", err.msg);
+    CHECK(one.n == two.n && !memcmp(one.ids, two.ids, sizeof(int) * (size_t)one.n) && !strcmp(one.text, two.text),
+          "same seed, same output");
+    char *whole = NULL;
+    llorch_detokenize(m, one.ids, one.n, &whole, &err);
+    const char *streamed = one.text[0] == ' ' ? one.text + 1 : one.text; /* decode strips one leading space */
+    CHECK(whole && !strcmp(whole, streamed), "streamed text '%s' equals the decoded ids '%s'", streamed, whole ? whole : "");
+    free(whole);
+    /* a batch gives each sequence what it gives alone */
+    llorch_session_opts bo = {0, 3};
+    CHECK(llorch_session_new(&b, m, &bo, &err) == 0, "batch session: %s", err.msg);
+    const int *prompts[3] = {prompt, prompt + 1, prompt};
+    int lens[3] = {5, 3, 5};
+    llorch_sampler_opts os[3] = {o, o, o};
+    os[1].seed = 7;
+    os[2].temperature = 0;
+    stream_sink many[3];
+    memset(many, 0, sizeof many);
+    CHECK(llorch_generate_batch(b, prompts, lens, 20, os, on_text, many, NULL, &err) == 0, "batch: %s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        stream_sink alone;
+        memset(&alone, 0, sizeof alone);
+        llorch_session_reset(s);
+        llorch_generate(s, prompts[i], lens[i], 20, &os[i], on_text, &alone, NULL, &err);
+        CHECK(alone.n == many[i].n && !memcmp(alone.ids, many[i].ids, sizeof(int) * (size_t)alone.n),
+              "sequence %d: batched and alone agree", i);
+    }
+    /* the callback stops generation */
+    stream_sink stop;
+    memset(&stop, 0, sizeof stop);
+    stop.stop_after = 3;
+    llorch_session_reset(s);
+    int n_out = 0;
+    llorch_generate(s, prompt, 5, 20, &o, on_text, &stop, &n_out, &err);
+    CHECK(n_out == 3 && stop.n == 3, "the callback stopped after 3 tokens (%d)", n_out);
+    llorch_session_free(s);
+    llorch_session_free(b);
+    /* context limits: a prompt too long is refused, -n past the context stops cleanly */
+    llorch_session_opts small = {8, 1};
+    CHECK(llorch_session_new(&s, m, &small, &err) == 0, "session of 8: %s", err.msg);
+    int longp[9] = {1, 3, 4, 5, 6, 7, 8, 9, 10};
+    CHECK(llorch_generate(s, longp, 9, 4, &o, NULL, NULL, NULL, &err) == LLORCH_E_CONTEXT, "a prompt past the context");
+    CHECK(llorch_generate(s, longp, 5, 100, &o, NULL, NULL, &n_out, &err) == 0 && n_out == 4,
+          "generation stops when the context is full (%d tokens)", n_out);
+    int bad_id = 100000;
+    llorch_session_reset(s);
+    CHECK(llorch_forward(s, 0, &bad_id, 1, NULL, &err) == LLORCH_E_ARG, "an id outside the vocabulary");
+    int *ids = NULL, n;
+    CHECK(llorch_tokenize(m, "a\xff\xfe b", 5, 1, &ids, &n, &err) != 0, "invalid UTF-8 is an error");
+    free(ids);
+    llorch_session_free(s);
+    llorch_session_opts huge = {64, 4096};
+    (void)huge;
+    llorch_session_opts too_long = {65, 1};
+    CHECK(llorch_session_new(&s, m, &too_long, &err) == LLORCH_E_ARG && s == NULL, "a context past the model's maximum");
+    llorch_free(m);
+}
+
+/* ======================================================================== */
+/* main                                                                      */
+/* ======================================================================== */
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} test_group;
+
+/* --write-model: a checkpoint of TinyLlama's shapes and size, random weights. */
+static int write_model_main(int argc, char **argv) {
+    ckpt_shape sh = argc > 3 && !strcmp(argv[3], "small") ? small_shape : tinyllama_shape;
+    if (argc > 4) sh.dtype = argv[4];
+    if (strcmp(sh.dtype, "BF16") && strcmp(sh.dtype, "F16") && strcmp(sh.dtype, "F32")) {
+        fprintf(stderr, "dtype must be BF16, F16 or F32\n");
+        return 1;
+    }
+    const char *dir = argv[2];
+    char path[4096];
+    st_file f;
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (st_build(&f, &sh) || write_config(dir, &sh, NULL) || st_write(path, &f, 0, 0)) {
+        fprintf(stderr, "%s: cannot write the model\n", dir);
+        return 1;
+    }
+    st_free(&f);
+    /* the Llama 2 tokenizer when the shared data has it, else a small one */
+    size_t len;
+    char *tok = g_shared && sh.vocab == 32000 ? read_all(shared_path("tokenizers/llama2/tokenizer.json"), &len) : NULL;
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int rc = tok ? write_all(path, tok, len) : write_small_tokenizer(dir);
+    free(tok);
+    if (rc) fprintf(stderr, "%s: cannot write tokenizer.json\n", dir);
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    static const test_group groups[] = {
+        {"tokenizer", test_tokenizer},
+        {"reference_cpu", test_reference_cpu},
+        {"sampler", test_sampler},
+        {"generation", test_generation},
+        {"bad_weights", test_bad_weights},
+        {"bad_config", test_bad_config},
+    };
+    struct stat sb;
+    g_shared = getenv("LLORCH_SHARED");
+    if (!g_shared) g_shared = "../shared";
+    if (stat(g_shared, &sb) || !S_ISDIR(sb.st_mode)) {
+        printf("note: %s not found; tests that need reference data skip\n", g_shared);
+        g_shared = NULL;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 2 && !strcmp(argv[1], "--write-model")) return write_model_main(argc, argv);
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        int run = argc < 2;
+        for (int a = 1; a < argc; a++) run |= strstr(groups[g].name, argv[a]) != NULL;
+        if (!run) continue;
+        int before = g_fail;
+        groups[g].fn();
+        printf("%-20s %s\n", groups[g].name, g_fail > before ? "FAILED" : "ok");
+    }
+    if (g_tmp[0]) remove_tree(g_tmp);
+    printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
+    return g_fail ? 1 : 0;
+}
