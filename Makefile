@@ -4,6 +4,8 @@
 #   make test         build and run ./test
 #   make valgrind     the tests that need no large data, under valgrind
 #   make sanitize     the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan         the concurrency test under ThreadSanitizer
+#   make fuzz         libFuzzer targets fuzz_* and their seeds in build/seeds
 CC      ?= cc
 NVCC    ?= nvcc
 CFLAGS  ?= -O3 -march=native
@@ -63,7 +65,27 @@ build/test-sanitize: test.c llorch_cpu.c $(HEADERS) | build/cpu
 sanitize: build/test-sanitize
 	build/test-sanitize
 
+# ThreadSanitizer: sessions generating in several threads on one model
+build/test-tsan: test.c llorch_cpu.c $(HEADERS) | build/cpu
+	$(CC) -O1 -g -march=native -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread \
+	    test.c llorch_cpu.c -o $@ $(LDLIBS)
+
+tsan: build/test-tsan
+	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency
+
+# libFuzzer targets (clang): ./fuzz_NAME build/seeds/NAME -max_total_time=600
+FUZZ_TARGETS = safetensors json config tokenizer encode
+FUZZ_CC ?= clang
+fuzz: $(addprefix fuzz_,$(FUZZ_TARGETS)) build/seeds
+
+fuzz_%: test.c llorch_cpu.c $(HEADERS)
+	$(FUZZ_CC) -O1 -g -march=native -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -std=c11 -D_GNU_SOURCE -pthread -DLLORCH_FUZZ=$* test.c -o $@ $(LDLIBS)
+
+build/seeds: $(BUILD)/test.stamp
+	./test --write-seeds $@
+
 clean:
 	rm -rf build demo test fuzz_*
 
-.PHONY: all test valgrind sanitize clean
+.PHONY: all test valgrind sanitize tsan fuzz clean

@@ -736,16 +736,16 @@ static int llorch_cfg_ids(const tk_json *j, const char *key, int *ids, int max, 
     return 0;
 }
 
-static int llorch_read_config(llorch_config *c, const char *dir, llorch_error *err) {
-    char *path = llorch_path(dir, "config.json"), *text = NULL;
-    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+/* Parse config.json's text (path names it in messages). */
+static int llorch_parse_config(llorch_config *c, const char *text, size_t len, const char *path, llorch_error *err) {
     tk_json j;
-    int st = llorch_read_json(path, &text, &j, err);
-    if (st) { free(path); return st; }
+    char msg[256];
+    if (tk_json_parse(&j, text, len, msg, sizeof msg)) return llorch_fail(err, LLORCH_E_FORMAT, "%s: %s", path, msg);
     memset(c, 0, sizeof *c);
-    int n_bos = 0;
+    int n_bos = 0, st = 0;
     const int big = 1 << 20;
-    (void)((st = llorch_cfg_supported(&j, path, err)) ||
+    if (j.nodes[0].type != TK_JSON_OBJECT) st = llorch_fail(err, LLORCH_E_FORMAT, "%s: not a JSON object", path);
+    else (void)((st = llorch_cfg_supported(&j, path, err)) ||
            (st = llorch_cfg_int(&j, "hidden_size", 1, big, -1, &c->dim, path, err)) ||
            (st = llorch_cfg_int(&j, "intermediate_size", 1, big, -1, &c->hidden_dim, path, err)) ||
            (st = llorch_cfg_int(&j, "num_hidden_layers", 1, 4096, -1, &c->n_layers, path, err)) ||
@@ -770,6 +770,15 @@ static int llorch_read_config(llorch_config *c, const char *dir, llorch_error *e
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: num_attention_heads x head_dim is too large", path);
     }
     tk_json_free(&j);
+    return st;
+}
+
+static int llorch_read_config(llorch_config *c, const char *dir, llorch_error *err) {
+    char *path = llorch_path(dir, "config.json"), *text = NULL;
+    size_t len;
+    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    int st = llorch_read_file(path, &text, &len, (size_t)64 << 20, err);
+    if (!st) st = llorch_parse_config(c, text, len, path, err);
     free(text);
     free(path);
     return st;

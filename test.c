@@ -1,6 +1,8 @@
 /* test.c - every llorch test. `make test` builds and runs it.
  *
  *   ./test [GROUP...]     run all groups, or those whose names contain GROUP
+ *   ./test --write-seeds DIR
+ *                         write the fuzzers' seed inputs (see make fuzz)
  *   ./test --write-model DIR [tinyllama|small] [BF16|F16|F32]
  *                         write a checkpoint with random weights (TinyLlama's
  *                         shapes by default: the benchmark model)
@@ -10,7 +12,12 @@
  * need it say they skipped when it is absent. The last line is
  * "N passed, N failed, N skipped"; the exit status is 1 on any failure.
  */
+#ifdef LLORCH_FUZZ
+#include "llorch_cpu.c" /* the fuzz targets call the parsers' internals */
+#define main test_main  /* libFuzzer brings its own */
+#else
 #include "llorch.h"
+#endif
 
 #include <math.h>
 #include <stdarg.h>
@@ -447,8 +454,9 @@ static void test_reference_cpu(void) {
 /* Bad input: every broken file gives an error naming it, never a crash      */
 /* ======================================================================== */
 
-/* Replace the first `from` in the header, keeping its length (the padding
- * before the closing brace absorbs the difference). */
+/* Replace the first `from` in the header (which has 64 bytes of room past
+ * its end), keeping its length: the padding before the closing brace
+ * absorbs the difference. */
 static int hdr_replace(st_file *f, const char *from, const char *to) {
     char *p = strstr(f->header, from);
     size_t a = strlen(from), b = strlen(to), len = f->header_len;
@@ -456,11 +464,13 @@ static int hdr_replace(st_file *f, const char *from, const char *to) {
     memmove(p + b, p + a, len - (size_t)(p - f->header) - a + 1);
     memcpy(p, to, b);
     len = len - a + b;
-    f->header[len - 1] = ' '; /* the old closing brace, moved */
-    while (len < f->header_len) f->header[len++ - 1] = ' ';
-    while (len > f->header_len) f->header[--len - 1] = ' ';
-    f->header[len - 1] = '}';
-    f->header[len] = 0;
+    if (len > f->header_len) /* drop spaces before the closing brace */
+        memmove(f->header + f->header_len - 1, f->header + len - 1, 2);
+    for (; len < f->header_len; len++) { /* or add some */
+        f->header[len - 1] = ' ';
+        f->header[len] = '}';
+        f->header[len + 1] = 0;
+    }
     return 0;
 }
 
@@ -527,10 +537,10 @@ static void test_bad_weights(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const st_case *c = &cases[i];
         st_file g = f;
-        g.header = strdup(f.header);
+        g.header = (char *)malloc(f.header_len + 64);
+        memcpy(g.header, f.header, f.header_len + 1);
         int edited = !c->from || hdr_replace(&g, c->from, c->to) == 0;
         CHECK(edited, "%s: the edit applies", c->what);
-        if (c->from && !strcmp(c->from, "{\"__metadata__\":{\"format\":\"pt\"}")) g.header[g.header_len - 1] = ' ';
         st_write(path, &g, c->header_len, c->keep == 1 ? 0 : c->keep);
         if (c->keep == 1) write_all(path, "", 0);
         expect_load_error(dir, c->what, c->want);
@@ -754,6 +764,58 @@ typedef struct {
     void (*fn)(void);
 } test_group;
 
+/* --write-seeds: one folder of seed inputs per fuzz target. */
+static int write_seeds_main(const char *dir) {
+    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
+    char path[4096], sub[4096];
+    mkdir(dir, 0755);
+    for (int i = 0; i < 5; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, targets[i]);
+        mkdir(sub, 0755);
+    }
+    /* a small model gives a safetensors file, a config and a tokenizer */
+    snprintf(sub, sizeof sub, "%s/model", dir);
+    ckpt_shape bf = small_shape;
+    bf.dtype = "BF16";
+    if (write_small_model(sub, &bf)) return 1;
+    static const char *copies[][2] = {
+        {"model/model.safetensors", "safetensors/small-bf16"}, {"model/config.json", "config/small"},
+        {"model/config.json", "json/config"}, {"model/tokenizer.json", "tokenizer/small"},
+        {"model/tokenizer.json", "json/tokenizer"},
+    };
+    for (int i = 0; i < 5; i++) {
+        size_t len;
+        snprintf(path, sizeof path, "%s/%s", dir, copies[i][0]);
+        char *data = read_all(path, &len);
+        snprintf(path, sizeof path, "%s/%s", dir, copies[i][1]);
+        if (!data || write_all(path, data, len)) return 1;
+        free(data);
+    }
+    remove_tree(sub);
+    /* every text of the tokenizer cases, one file each */
+    size_t len;
+    char *cases = g_shared ? read_all(shared_path("tokenizers/llama2/encode_cases.jsonl"), &len) : NULL;
+    int n = 0;
+    for (char *line = cases; line && *line; n++) {
+        char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        tk_json j;
+        char msg[128];
+        if (!tk_json_parse(&j, line, ll, msg, sizeof msg)) {
+            size_t tl;
+            char *text = tk_json_strdup(&j, tk_json_get(&j, 0, "text"), &tl);
+            snprintf(path, sizeof path, "%s/encode/case%03d", dir, n);
+            if (text) write_all(path, text, tl);
+            free(text);
+            tk_json_free(&j);
+        }
+        line = end ? end + 1 : line + ll;
+    }
+    free(cases);
+    snprintf(path, sizeof path, "%s/encode/plain", dir);
+    return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
+}
+
 /* --write-model: a checkpoint of TinyLlama's shapes and size, random weights. */
 static int write_model_main(int argc, char **argv) {
     ckpt_shape sh = argc > 3 && !strcmp(argv[3], "small") ? small_shape : tinyllama_shape;
@@ -800,6 +862,7 @@ int main(int argc, char **argv) {
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 2 && !strcmp(argv[1], "--write-model")) return write_model_main(argc, argv);
+    if (argc > 2 && !strcmp(argv[1], "--write-seeds")) return write_seeds_main(argv[2]);
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         int run = argc < 2;
         for (int a = 1; a < argc; a++) run |= strstr(groups[g].name, argv[a]) != NULL;
@@ -812,3 +875,118 @@ int main(int argc, char **argv) {
     printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
     return g_fail ? 1 : 0;
 }
+
+/* ======================================================================== */
+/* Fuzz targets (make fuzz): one per parser; LLORCH_FUZZ=name picks it      */
+/* ======================================================================== */
+#ifdef LLORCH_FUZZ
+#define FUZZ_safetensors 1
+#define FUZZ_json 2
+#define FUZZ_config 3
+#define FUZZ_tokenizer 4
+#define FUZZ_encode 5
+#define FUZZ_PASTE(a, b) a##b
+#define FUZZ_ID(name) FUZZ_PASTE(FUZZ_, name)
+#define FUZZ_TARGET FUZZ_ID(LLORCH_FUZZ)
+
+/* The tokenizer that encode round-trips through: the shared Llama 2 one, else
+ * the small one the tests write. */
+static tk_tokenizer *fuzz_tokenizer(void) {
+    static tk_tokenizer *t;
+    if (t) return t;
+    char msg[256];
+    const char *shared = getenv("LLORCH_SHARED") ? getenv("LLORCH_SHARED") : "../shared";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizers/llama2/tokenizer.json", shared);
+    if (tk_load_file(&t, path, msg, sizeof msg)) {
+        make_tmpdir();
+        write_small_tokenizer(g_tmp);
+        snprintf(path, sizeof path, "%s/tokenizer.json", g_tmp);
+        if (tk_load_file(&t, path, msg, sizeof msg)) abort();
+    }
+    return t;
+}
+
+/* decode(encode(x)) == x holds for valid UTF-8 without the characters the
+ * normalizer rewrites (U+2581) or special-token text. */
+static int round_trips(const tk_tokenizer *t, const char *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int len = tk_utf8_len((const unsigned char *)x + i, n - i);
+        if (!len) return 0;
+        i += (size_t)len - 1;
+    }
+    if (memchr(x, 0, n)) return 0;
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (!memcmp(x + i, "\xe2\x96\x81", 3)) return 0;
+    for (int id = 0; id < tk_vocab_size(t); id++) {
+        size_t plen;
+        const char *p = tk_is_special(t, id) ? tk_piece(t, id, &plen) : NULL;
+        if (p && plen && n >= plen)
+            for (size_t i = 0; i + plen <= n; i++)
+                if (!memcmp(x + i, p, plen)) return 0;
+    }
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    llorch_error err;
+    char msg[256];
+#if FUZZ_TARGET == FUZZ_safetensors
+    llorch_st_table tab;
+    memset(&tab, 0, sizeof tab);
+    unsigned char *copy = (unsigned char *)malloc(size + 1); /* aligned like a mapping */
+    if (!copy) return 0;
+    memcpy(copy, data, size);
+    llorch_st_parse(&tab, copy, size, "fuzz.safetensors", 0, &err);
+    llorch_st_table_free(&tab);
+    free(copy);
+#elif FUZZ_TARGET == FUZZ_json
+    tk_json j;
+    if (!tk_json_parse(&j, (const char *)data, size, msg, sizeof msg)) {
+        for (int i = 0; i < j.n; i++) { /* every accessor on every node */
+            double d;
+            long long v;
+            size_t len;
+            free(tk_json_strdup(&j, i, &len));
+            tk_json_number(&j, i, &d);
+            tk_json_int(&j, i, &v);
+            tk_json_get(&j, i, "a");
+            for (int c = tk_json_child(&j, i); c >= 0; c = tk_json_next(&j, c)) {}
+        }
+        tk_json_free(&j);
+    }
+#elif FUZZ_TARGET == FUZZ_config
+    llorch_config c;
+    llorch_parse_config(&c, (const char *)data, size, "config.json", &err);
+#elif FUZZ_TARGET == FUZZ_tokenizer
+    tk_tokenizer *t;
+    if (!tk_load(&t, (const char *)data, size, "tokenizer.json", msg, sizeof msg)) {
+        int *ids, n;
+        char *text;
+        size_t len;
+        if (!tk_encode(t, "Hello <s>wor\\u00ffld</s> \xe4\xb8\xad", 24, 1, &ids, &n, msg, sizeof msg)) {
+            if (!tk_decode(t, ids, n, 0, &text, &len, msg, sizeof msg)) free(text);
+            free(ids);
+        }
+        tk_free(t);
+    }
+#elif FUZZ_TARGET == FUZZ_encode
+    const tk_tokenizer *t = fuzz_tokenizer();
+    int *ids, n;
+    if (!tk_encode(t, (const char *)data, size, 0, &ids, &n, msg, sizeof msg)) {
+        char *text;
+        size_t len;
+        if (!tk_decode(t, ids, n, 0, &text, &len, msg, sizeof msg)) {
+            /* the decoder strips the space that the normalizer prepends */
+            if (round_trips(t, (const char *)data, size) && (len != size || memcmp(text, data, size))) abort();
+            free(text);
+        }
+        /* the streaming decoder gives the same bytes */
+        free(ids);
+    }
+#endif
+    (void)err;
+    (void)msg;
+    return 0;
+}
+#endif /* LLORCH_FUZZ */
