@@ -378,6 +378,18 @@ static int llorch_read_file(const char *path, char **out, size_t *len, size_t ma
     return 0;
 }
 
+/* Memory the system can still give us, from /proc/meminfo (0 = unknown). */
+static uint64_t llorch_host_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
 static char *llorch_path(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     char *p = (char *)malloc(a + b + 2);
@@ -950,6 +962,11 @@ int llorch_session_new(llorch_session **out, llorch_model *m, const llorch_sessi
         return llorch_fail(err, LLORCH_E_ARG, "context %d is longer than the model's max_position_embeddings %d", ctx,
                            m->cfg.max_seq_len);
     if (n_seq > 4096) return llorch_fail(err, LLORCH_E_ARG, "%d sequences is more than the 4096 allowed", n_seq);
+    uint64_t history = (uint64_t)n_seq * (uint64_t)ctx * sizeof(int), avail = llorch_host_available();
+    if (avail && history > avail) /* refused before anything is allocated; the backend checks its own part */
+        return llorch_fail(err, LLORCH_E_NOMEM,
+                           "a session of %d x %d tokens needs %.1f MiB for its token history but only %.1f MiB of "
+                           "memory are available", n_seq, ctx, history / 1048576.0, avail / 1048576.0);
     llorch_session *s = (llorch_session *)calloc(1, sizeof *s);
     if (!s) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
     s->m = m;

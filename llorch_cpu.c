@@ -373,18 +373,6 @@ static void cpu_session_free(llorch_session *s) {
     s->backend_data = NULL;
 }
 
-/* Memory the system can still give us, from /proc/meminfo (0 = unknown). */
-static uint64_t cpu_available_bytes(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    if (!f) return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (uint64_t)kb * 1024;
-}
-
 static int cpu_session_init(llorch_session *s, llorch_error *err) {
     const llorch_config *c = &s->m->cfg;
     int64_t kv = (int64_t)c->n_kv_heads * c->head_dim, qd = (int64_t)c->n_heads * c->head_dim;
@@ -395,7 +383,7 @@ static int cpu_session_init(llorch_session *s, llorch_error *err) {
     for (size_t i = 0; i < 8; i++) scratch += (uint64_t)rows * (uint64_t)widths[i] * 4;
     scratch += (uint64_t)rows * (uint64_t)c->head_dim * 4 + (uint64_t)s->m->threads * (uint64_t)s->ctx * 4 +
                (uint64_t)s->n_seq * (uint64_t)c->vocab_size * 4;
-    uint64_t avail = cpu_available_bytes();
+    uint64_t avail = llorch_host_available();
     /* refuse before allocating anything that would not fit */
     if (avail && cache + scratch > avail)
         return llorch_fail(err, LLORCH_E_NOMEM,

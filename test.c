@@ -20,6 +20,7 @@
 #endif
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -756,12 +757,140 @@ static void test_generation(void) {
 }
 
 /* ======================================================================== */
+/* Concurrency and long use                                                  */
+/* ======================================================================== */
+
+typedef struct {
+    llorch_model *m;
+    int seed, rc;
+    stream_sink out;
+} thread_job;
+
+static void *generate_in_thread(void *arg) {
+    thread_job *j = (thread_job *)arg;
+    llorch_session *s;
+    llorch_error err;
+    int prompt[] = {1, 262, 263, 40, 50};
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 0.8f;
+    o.top_p = 0.9f;
+    o.seed = (uint64_t)j->seed;
+    memset(&j->out, 0, sizeof j->out);
+    j->rc = llorch_session_new(&s, j->m, NULL, &err);
+    if (!j->rc) j->rc = llorch_generate(s, prompt, 5, 40, &o, on_text, &j->out, NULL, &err);
+    llorch_session_free(s);
+    return NULL;
+}
+
+/* Several sessions of one model in several threads give what they give one
+ * after another (run under ThreadSanitizer by make tsan). */
+static void test_concurrency(void) {
+    enum { N = 4 };
+    llorch_model *m = load_small("conc", "cpu");
+    CHECK(m != NULL, "the small model loads");
+    if (!m) return;
+    thread_job alone[N], together[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        alone[i].m = together[i].m = m;
+        alone[i].seed = together[i].seed = 100 + i;
+        generate_in_thread(&alone[i]);
+    }
+    for (int i = 0; i < N; i++) pthread_create(&th[i], NULL, generate_in_thread, &together[i]);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++)
+        CHECK(alone[i].rc == 0 && together[i].rc == 0 && alone[i].out.n == together[i].out.n &&
+                  !memcmp(alone[i].out.ids, together[i].out.ids, sizeof(int) * (size_t)alone[i].out.n),
+              "thread %d: concurrent and sequential outputs agree", i);
+    llorch_free(m);
+}
+
+static long resident_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+/* 10,000 load/generate/free cycles, then one session filling its context
+ * again and again: resident memory must not grow. Run with ./test soak. */
+static void test_soak(void) {
+    llorch_model *m = load_small("soak", "cpu");
+    CHECK(m != NULL, "the small model loads");
+    if (!m) return;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/soak", g_tmp);
+    llorch_free(m);
+    llorch_error err;
+    int prompt[] = {1, 262, 263};
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 1.0f;
+    long before = 0;
+    for (int cycle = 0; cycle < 10000; cycle++) {
+        if (cycle == 100) before = resident_kb(); /* after the allocator has settled */
+        llorch_session *s = NULL;
+        o.seed = (uint64_t)cycle;
+        int st = llorch_load(&m, dir, NULL, &err);
+        if (!st) st = llorch_session_new(&s, m, NULL, &err);
+        if (!st) st = llorch_generate(s, prompt, 3, 8, &o, NULL, NULL, NULL, &err);
+        llorch_session_free(s);
+        llorch_free(m);
+        if (st) { CHECK(0, "cycle %d: %s", cycle, err.msg); break; }
+    }
+    long after = resident_kb();
+    printf("soak: 10000 load/generate/free cycles: resident %ld kB after 100, %ld kB after 10000\n", before, after);
+    CHECK(after - before < 1024, "resident memory grew by %ld kB over 9,900 cycles", after - before);
+    llorch_load(&m, dir, NULL, &err);
+    llorch_session *s = NULL;
+    llorch_session_new(&s, m, NULL, &err);
+    for (int round = 0; round < 1000; round++) {
+        if (round == 10) before = resident_kb();
+        int n = 0;
+        llorch_session_reset(s);
+        o.seed = (uint64_t)round;
+        llorch_generate(s, prompt, 3, 1000, &o, NULL, NULL, &n, &err);
+    }
+    after = resident_kb();
+    printf("soak: 1000 generations to the full context: resident %ld kB after 10, %ld kB after 1000\n", before, after);
+    CHECK(after - before < 256, "resident memory grew by %ld kB over 990 full-context generations", after - before);
+    llorch_session_free(s);
+    llorch_free(m);
+}
+
+/* A session that cannot fit is refused before anything is allocated. */
+static void test_limits(void) {
+    make_tmpdir();
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/limits", g_tmp);
+    ckpt_shape big = small_shape;
+    big.max_pos = 1 << 24;
+    write_small_model(dir, &big);
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    llorch_error err;
+    CHECK(llorch_load(&m, dir, NULL, &err) == 0, "load: %s", err.msg);
+    llorch_session_opts huge = {1 << 24, 4096};
+    int st = m ? llorch_session_new(&s, m, &huge, &err) : -1;
+    CHECK(st == LLORCH_E_NOMEM && s == NULL && strstr(err.msg, "needs") && strstr(err.msg, "available"),
+          "a token history larger than memory is refused: %s", err.msg);
+    llorch_session_opts cache = {1 << 22, 64}; /* 1 GiB of history, 32 GiB of KV cache */
+    st = m ? llorch_session_new(&s, m, &cache, &err) : -1;
+    CHECK(st == LLORCH_E_NOMEM && s == NULL && strstr(err.msg, "KV cache") && strstr(err.msg, "available"),
+          "a KV cache larger than memory is refused: %s", err.msg);
+    llorch_free(m);
+}
+
+/* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
 
 typedef struct {
     const char *name;
     void (*fn)(void);
+    int on_demand; /* slow: runs only when named */
 } test_group;
 
 /* --write-seeds: one folder of seed inputs per fuzz target. */
@@ -846,12 +975,15 @@ static int write_model_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     static const test_group groups[] = {
-        {"tokenizer", test_tokenizer},
-        {"reference_cpu", test_reference_cpu},
-        {"sampler", test_sampler},
-        {"generation", test_generation},
-        {"bad_weights", test_bad_weights},
-        {"bad_config", test_bad_config},
+        {"tokenizer", test_tokenizer, 0},
+        {"reference_cpu", test_reference_cpu, 0},
+        {"sampler", test_sampler, 0},
+        {"generation", test_generation, 0},
+        {"bad_weights", test_bad_weights, 0},
+        {"bad_config", test_bad_config, 0},
+        {"limits", test_limits, 0},
+        {"concurrency", test_concurrency, 0},
+        {"soak", test_soak, 1},
     };
     struct stat sb;
     g_shared = getenv("LLORCH_SHARED");
@@ -864,7 +996,7 @@ int main(int argc, char **argv) {
     if (argc > 2 && !strcmp(argv[1], "--write-model")) return write_model_main(argc, argv);
     if (argc > 2 && !strcmp(argv[1], "--write-seeds")) return write_seeds_main(argv[2]);
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-        int run = argc < 2;
+        int run = argc < 2 && !groups[g].on_demand;
         for (int a = 1; a < argc; a++) run |= strstr(groups[g].name, argv[a]) != NULL;
         if (!run) continue;
         int before = g_fail;
