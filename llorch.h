@@ -476,6 +476,11 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
                          const unsigned char *data, uint64_t data_len, int file, llorch_error *err) {
     char *name = tk_json_strdup(j, key, NULL);
     if (!name) return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    if (llorch_st_find(tab, name)) {
+        llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' appears twice", path, name);
+        free(name);
+        return LLORCH_E_FORMAT;
+    }
     llorch_st_tensor t;
     memset(&t, 0, sizeof t);
     t.name = name;

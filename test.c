@@ -533,6 +533,7 @@ static void test_bad_weights(void) {
         {"unsupported dtype", "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"I32\",\"shape\":[300,16]", 0, 0, "I32"},
         {"unknown dtype", "\"dtype\":\"F32\"", "\"dtype\":\"Q4\"", 0, 0, "dtype"},
         {"negative shape", "\"shape\":[300,16]", "\"shape\":[-300,16]", 0, 0, "shape"},
+        {"a tensor named twice", "\"lm_head.weight\"", "\"model.norm.weight\"", 0, 0, "twice"},
         {"header is not an object", "{\"__metadata__\":{\"format\":\"pt\"}", "[{\"__metadata__\":{\"format\":\"pt\"}]", 0, 0, "header"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -549,6 +550,92 @@ static void test_bad_weights(void) {
     }
     st_free(&f);
     remove_tree(dir);
+}
+
+/* The small model split in two shards with an index loads and computes the
+ * same logits; an index naming a file outside the directory is refused. */
+static void test_sharded(void) {
+    make_tmpdir();
+    char one[4200], two[4200], path[4400];
+    snprintf(one, sizeof one, "%s/single", g_tmp);
+    snprintf(two, sizeof two, "%s/sharded", g_tmp);
+    write_small_model(one, &small_shape);
+    write_small_model(two, &small_shape);
+    /* shard 1: everything, with lm_head renamed away; shard 2: lm_head alone */
+    st_file a, b;
+    st_build(&a, &small_shape); /* the same seed state is not needed: shard 2 copies a's bytes */
+    size_t head = (size_t)small_shape.vocab * small_shape.dim * 4;
+    memset(&b, 0, sizeof b);
+    b.data = (unsigned char *)malloc(head);
+    memcpy(b.data, a.data + a.data_len - head, head);
+    b.data_len = head;
+    b.header = (char *)malloc(256);
+    b.header_len = (size_t)snprintf(b.header, 256, "{\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[0,%zu]}",
+                                    small_shape.vocab, small_shape.dim, head);
+    while ((b.header_len + 1) % 8) b.header[b.header_len++] = ' ';
+    b.header[b.header_len++] = '}';
+    b.header[b.header_len] = 0;
+    char *hdr = (char *)malloc(a.header_len + 64);
+    memcpy(hdr, a.header, a.header_len + 1);
+    free(a.header);
+    a.header = hdr;
+    hdr_replace(&a, "\"lm_head.weight\"", "\"unused.weight\"");
+    snprintf(path, sizeof path, "%s/model.safetensors", one);
+    st_write(path, &a, 0, 0); /* the single file holds the same values, named normally */
+    {
+        st_file c = a;
+        c.header = (char *)malloc(a.header_len + 64);
+        memcpy(c.header, a.header, a.header_len + 1);
+        hdr_replace(&c, "\"unused.weight\"", "\"lm_head.weight\"");
+        st_write(path, &c, 0, 0);
+        free(c.header);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", two);
+    remove(path);
+    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", two);
+    st_write(path, &a, 0, 0);
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", two);
+    st_write(path, &b, 0, 0);
+    char index[4096];
+    size_t n = (size_t)snprintf(index, sizeof index, "{\"metadata\":{},\"weight_map\":{\"lm_head.weight\":\"model-00002-of-00002.safetensors\"");
+    static const char *names[] = {"input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                  "self_attn.o_proj", "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    for (int l = 0; l < small_shape.layers; l++)
+        for (int k = 0; k < 9; k++)
+            n += (size_t)snprintf(index + n, sizeof index - n, ",\"model.layers.%d.%s.weight\":\"model-00001-of-00002.safetensors\"", l, names[k]);
+    n += (size_t)snprintf(index + n, sizeof index - n, ",\"model.embed_tokens.weight\":\"model-00001-of-00002.safetensors\","
+                          "\"model.norm.weight\":\"model-00001-of-00002.safetensors\"}}");
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", two);
+    write_all(path, index, n);
+    llorch_model *m1 = NULL, *m2 = NULL;
+    llorch_session *s1 = NULL, *s2 = NULL;
+    llorch_error err;
+    CHECK(llorch_load(&m1, one, NULL, &err) == 0, "single file: %s", err.msg);
+    CHECK(llorch_load(&m2, two, NULL, &err) == 0, "sharded: %s", err.msg);
+    if (m1 && m2 && !llorch_session_new(&s1, m1, NULL, &err) && !llorch_session_new(&s2, m2, NULL, &err)) {
+        int ids[] = {1, 262, 263, 40};
+        float l1[300], l2[300];
+        llorch_forward(s1, 0, ids, 4, l1, &err);
+        llorch_forward(s2, 0, ids, 4, l2, &err);
+        CHECK(!memcmp(l1, l2, sizeof l1), "sharded and single-file logits are equal");
+    }
+    llorch_session_free(s1);
+    llorch_session_free(s2);
+    llorch_free(m1);
+    llorch_free(m2);
+    /* an index that points outside the directory */
+    char *evil = strstr(index, "model-00002-of-00002.safetensors");
+    memcpy(evil, "../../../../../../../etc/passwd\"", 32);
+    memmove(evil + 32, evil + 33, strlen(evil + 33) + 1);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", two);
+    write_all(path, index, strlen(index));
+    expect_load_error(two, "an index naming a file outside the directory", "weight_map");
+    write_all(path, "{\"weight_map\": 3}", 17);
+    expect_load_error(two, "an index without a weight map", "weight_map");
+    st_free(&a);
+    st_free(&b);
+    remove_tree(one);
+    remove_tree(two);
 }
 
 static void test_bad_config(void) {
@@ -981,6 +1068,7 @@ int main(int argc, char **argv) {
         {"generation", test_generation, 0},
         {"bad_weights", test_bad_weights, 0},
         {"bad_config", test_bad_config, 0},
+        {"sharded", test_sharded, 0},
         {"limits", test_limits, 0},
         {"concurrency", test_concurrency, 0},
         {"soak", test_soak, 1},
