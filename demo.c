@@ -203,13 +203,8 @@ int main(int argc, char **argv) {
     size_t len;
     char *prompt = read_prompt(a.prompt, &len);
     if (!prompt) return die("cannot read the prompt");
-    if (a.tokenize) {
-        int rc = print_tokens(a.model_dir, prompt, len);
-        free(prompt);
-        return rc;
-    }
     llorch_error err;
-    if (a.chat) {
+    if (a.chat) { /* the template comes from DIR/tokenizer_config.json */
         char *wrapped;
         if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
             free(prompt);
@@ -220,6 +215,11 @@ int main(int argc, char **argv) {
         len = strlen(prompt);
     }
 
+    if (a.tokenize) {
+        int rc = print_tokens(a.model_dir, prompt, len);
+        free(prompt);
+        return rc;
+    }
     llorch_model *m = NULL;
     llorch_session *s = NULL;
     int *ids = NULL, n_ids = 0, rc = 1;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ======================================================================== */
@@ -971,6 +972,76 @@ static void test_limits(void) {
 }
 
 /* ======================================================================== */
+/* The demo program: exit status, one-line errors, the CLI's outputs         */
+/* ======================================================================== */
+
+/* Run a shell command; its stdout and stderr land in out/err (truncated). */
+static int run_cmd(const char *cmd, char *out, size_t out_cap, char *err, size_t err_cap) {
+    char full[16384], o[4200], e[4200];
+    snprintf(o, sizeof o, "%s/stdout", g_tmp);
+    snprintf(e, sizeof e, "%s/stderr", g_tmp);
+    snprintf(full, sizeof full, "%s >'%s' 2>'%s' </dev/null", cmd, o, e);
+    int rc = system(full);
+    size_t len;
+    char *so = read_all(o, &len), *se = read_all(e, &len);
+    snprintf(out, out_cap, "%s", so ? so : "");
+    snprintf(err, err_cap, "%s", se ? se : "");
+    free(so);
+    free(se);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void test_demo(void) {
+    if (access("./demo", X_OK)) { SKIP("demo: ./demo is not built"); return; }
+    make_tmpdir();
+    char dir[4200], cmd[8192], out[4096], err[4096];
+    snprintf(dir, sizeof dir, "%s/demo-model", g_tmp);
+    write_small_model(dir, &small_shape);
+    /* every broken input: exit status 1 and one line on stderr naming the file */
+    snprintf(cmd, sizeof cmd, "./demo -m %s/nowhere -n 4 hello", g_tmp);
+    int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, "nowhere"), "missing model: rc %d, stderr '%s'", rc, err);
+    snprintf(cmd, sizeof cmd, "printf 'a\\377b' | ./demo -m %s -n 4 -", dir);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, "UTF-8"), "invalid UTF-8 prompt: rc %d, stderr '%s'", rc, err);
+    snprintf(cmd, sizeof cmd, "./demo -m %s -n 1000 --ids ab", dir);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 0, "-n past the context stops cleanly: rc %d, stderr '%s'", rc, err);
+    snprintf(cmd, sizeof cmd, "./demo -m %s -n 3 --ids -t 0.8 -s 5 ab", dir);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    char again[4096];
+    run_cmd(cmd, again, sizeof again, err, sizeof err);
+    CHECK(rc == 0 && count_lines(out) == 1 && !strcmp(out, again), "--ids with a seed is reproducible: '%s' '%s'", out, again);
+    snprintf(cmd, sizeof cmd, "./demo -m %s -n 0 --dump-logits %s/logits.f32 ab", dir, g_tmp);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    struct stat sb;
+    snprintf(cmd, sizeof cmd, "%s/logits.f32", g_tmp);
+    CHECK(rc == 0 && !stat(cmd, &sb) && sb.st_size == small_shape.vocab * 4, "--dump-logits writes vocab floats");
+    snprintf(cmd, sizeof cmd, "./demo -m %s -n 2 --bench --batch 3 ab", dir);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 0 && strstr(err, "bench: load_s=") && strstr(err, "decode_tok_s=") && strstr(out, "sequence 2"),
+          "--bench --batch 3: rc %d, stderr '%s'", rc, err);
+    rc = run_cmd("./demo -n x hello", out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1, "a bad option value: rc %d, stderr '%s'", rc, err);
+    if (g_shared) {
+        snprintf(cmd, sizeof cmd, "./demo --tokenize -m %s 'Hello world'", shared_path("tokenizers/llama2"));
+        rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+        CHECK(rc == 0 && !strcmp(out, "1 15043 3186\n"), "--tokenize: '%s' %s", out, err);
+        snprintf(cmd, sizeof cmd, "./demo --chat --system 'Be brief.' --tokenize -m %s 'Hi'", shared_path("tokenizers/llama2"));
+        rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+        CHECK(rc == 0 && !strncmp(out, "1 529 29989 ", 12) && strstr(out, " 29989 29958 13\n"),
+              "--chat --tokenize: <|system|> ... <|assistant|>\\n: '%s' %s", out, err);
+    }
+    remove_tree(dir);
+}
+
+/* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
 
@@ -1069,6 +1140,7 @@ int main(int argc, char **argv) {
         {"bad_weights", test_bad_weights, 0},
         {"bad_config", test_bad_config, 0},
         {"sharded", test_sharded, 0},
+        {"demo", test_demo, 0},
         {"limits", test_limits, 0},
         {"concurrency", test_concurrency, 0},
         {"soak", test_soak, 1},
