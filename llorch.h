@@ -1044,8 +1044,15 @@ int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text,
     char msg[sizeof err->msg];
     size_t len;
     llorch_ok(err);
-    if (tk_decode(m->tok, ids, n, 1, text, &len, msg, sizeof msg)) return llorch_fail(err, LLORCH_E_ARG, "%s", msg);
-    return 0;
+    *text = NULL;
+    /* ids past the tokenizer's (padding rows of a larger embedding) have no text */
+    int *known = (int *)malloc((size_t)(n > 0 ? n : 1) * sizeof *known), k = 0;
+    if (!known) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < tk_vocab_size(m->tok)) known[k++] = ids[i];
+    int st = tk_decode(m->tok, known, k, 1, text, &len, msg, sizeof msg) ? llorch_fail(err, LLORCH_E_ARG, "%s", msg) : 0;
+    free(known);
+    return st;
 }
 
 int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err) {
