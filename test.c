@@ -3,6 +3,9 @@
  *   ./test [GROUP...]     run all groups, or those whose names contain GROUP
  *   ./test --write-seeds DIR
  *                         write the fuzzers' seed inputs (see make fuzz)
+ *   ./test --read-bandwidth FILE [THREADS]
+ *                         how fast THREADS threads read a mapped file (GB/s):
+ *                         the ceiling for CPU decode
  *   ./test --write-model DIR [tinyllama|small] [BF16|F16|F32]
  *                         write a checkpoint with random weights (TinyLlama's
  *                         shapes by default: the benchmark model)
@@ -25,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ======================================================================== */
@@ -1231,6 +1236,54 @@ typedef struct {
     int on_demand; /* slow: runs only when named */
 } test_group;
 
+/* --read-bandwidth: the best of five passes of every thread summing its
+ * slice of the mapped file, the way decode streams the weights. */
+typedef struct {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} bw_slice;
+
+static void *bw_read(void *arg) {
+    bw_slice *s = (bw_slice *)arg;
+    uint64_t acc[16] = {0}; /* independent sums the compiler turns into vector adds */
+    for (size_t i = 0; i + 16 <= s->n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += s->p[i + k];
+    s->sum = 0;
+    for (int k = 0; k < 16; k++) s->sum += acc[k];
+    return NULL;
+}
+
+static int read_bandwidth_main(const char *path, int threads) {
+    FILE *f = fopen(path, "rb");
+    if (!f || threads < 1 || threads > 256) { fprintf(stderr, "%s: cannot open\n", path); return 1; }
+    fseek(f, 0, SEEK_END);
+    size_t size = (size_t)ftell(f);
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+    fclose(f);
+    if (map == MAP_FAILED) { fprintf(stderr, "%s: cannot map\n", path); return 1; }
+    double best = 0;
+    for (int pass = 0; pass < 5; pass++) {
+        pthread_t th[256];
+        bw_slice sl[256];
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        size_t words = size / 8, per = words / (size_t)threads;
+        for (int i = 0; i < threads; i++) {
+            sl[i].p = (const uint64_t *)map + per * (size_t)i;
+            sl[i].n = per;
+            pthread_create(&th[i], NULL, bw_read, &sl[i]);
+        }
+        for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9, gbs = per * 8.0 * threads / s / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    printf("read_bandwidth: %s threads=%d GB/s=%.1f\n", path, threads, best);
+    munmap(map, size);
+    return 0;
+}
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
     static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
@@ -1335,6 +1388,8 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 2 && !strcmp(argv[1], "--write-model")) return write_model_main(argc, argv);
     if (argc > 2 && !strcmp(argv[1], "--write-seeds")) return write_seeds_main(argv[2]);
+    if (argc > 2 && !strcmp(argv[1], "--read-bandwidth"))
+        return read_bandwidth_main(argv[2], argc > 3 ? atoi(argv[3]) : (int)sysconf(_SC_NPROCESSORS_ONLN));
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         int run = argc < 2 && !groups[g].on_demand;
         for (int a = 1; a < argc; a++) run |= strstr(groups[g].name, argv[a]) != NULL;
