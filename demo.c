@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     const char *model_dir, *device, *prompt, *system, *dump_logits;
@@ -154,7 +155,7 @@ static int print_tokens(const char *dir, const char *text, size_t len) {
 }
 
 typedef struct {
-    int ids_only, n_seq;
+    int ids_only, n_seq, interactive;
     double first_token_s;
     char **text; /* batch: each sequence's text, printed at the end */
     size_t *text_len;
@@ -170,7 +171,7 @@ static int on_token(void *user, int seq, int token, const char *text, size_t len
         } else {
             fwrite(text, 1, len, stdout);
         }
-        fflush(stdout);
+        if (o->interactive) fflush(stdout); /* a pipe or file gets whole buffers */
         return 0;
     }
     char num[16];
@@ -224,7 +225,7 @@ int main(int argc, char **argv) {
     llorch_session *s = NULL;
     int *ids = NULL, n_ids = 0, rc = 1;
     float *logits = NULL;
-    demo_out out = {a.ids, a.batch, 0, NULL, NULL, NULL};
+    demo_out out = {a.ids, a.batch, isatty(fileno(stdout)), 0, NULL, NULL, NULL};
     llorch_load_opts lo = {a.device, a.threads};
     if (llorch_load(&m, a.model_dir, &lo, &err)) goto fail;
     double t_loaded = now_s();

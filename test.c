@@ -632,6 +632,164 @@ static void test_reference_cpu(void) {
     for (int i = 0; i < 3; i++) check_model_reference(models[i], "cpu", 1e-4, 1e-3);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The CUDA backend, when this build has it and the machine has a GPU (it skips
+ * otherwise, saying why): on each shared tiny model, prefill logits within
+ * 2e-2 of transformers (relative to the largest logit) and greedy ids up to the
+ * first step whose reference margin is under 0.25; decode logits step by step,
+ * and a batch of three sequences with one idle, against the CPU backend; the
+ * device sampler against llorch_sample_logits on the logits it returns; a
+ * device that does not exist. */
+static int cuda_step(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
+                     llorch_error *err) {
+    for (int i = 0; i < s->n_seq; i++)
+        if (ids[i] >= 0) s->tokens[(size_t)i * s->ctx + s->pos[i]] = ids[i];
+    int st = s->m->backend->decode(s, ids, sp, next, logits, err);
+    for (int i = 0; i < s->n_seq && !st; i++)
+        if (ids[i] >= 0) s->pos[i]++;
+    return st;
+}
+
+static void check_cuda_model(const char *name) {
+    char dir[4096], lpath[8192];
+    snprintf(dir, sizeof dir, "%s/models/%s", g_shared, name);
+    snprintf(lpath, sizeof lpath, "%s/reference_logits.f32", dir);
+    ref_prompt refs[8];
+    int n_ref = load_reference(dir, refs, 8);
+    size_t flen;
+    float *ref_logits = (float *)read_all(lpath, &flen);
+    llorch_model *g = NULL, *c = NULL;
+    llorch_error err;
+    llorch_load_opts lg = {"cuda", 0}, lc = {"cpu", 2};
+    CHECK(n_ref > 0 && ref_logits, "%s: reference data", name);
+    int st = n_ref > 0 && ref_logits ? llorch_load(&g, dir, &lg, &err) : -1;
+    CHECK(st == 0, "%s on cuda: load: %s", name, err.msg);
+    if (!st) st = llorch_load(&c, dir, &lc, &err);
+    if (st) { free(ref_logits); llorch_free(g); return; }
+    const int vocab = llorch_model_config(g)->vocab_size;
+    float *lgp = (float *)malloc((size_t)3 * vocab * sizeof *lgp), *lcp = (float *)malloc((size_t)3 * vocab * sizeof *lcp);
+    for (int p = 0; p < n_ref; p++) {
+        const ref_prompt *r = &refs[p];
+        llorch_session *sg = NULL, *sc = NULL;
+        llorch_session_opts so = {64, 1};
+        st = llorch_session_new(&sg, g, &so, &err) || llorch_session_new(&sc, c, &so, &err);
+        CHECK(st == 0, "%s: sessions: %s", name, err.msg);
+        if (st) { llorch_session_free(sg); llorch_session_free(sc); break; }
+        /* the whole prompt in one pass, against transformers */
+        st = llorch_forward(sg, 0, r->ids, r->n_ids, lgp, &err);
+        double e = rel_err(lgp, ref_logits + (size_t)r->logits_row * vocab, vocab);
+        CHECK(st == 0 && e <= 2e-2, "%s/cuda prompt %d prefill: relative error %.3g > 2e-2 (%s)", name, p, e,
+              st ? err.msg : "");
+        /* decode 8 tokens (the CPU's greedy choice fed to both) against the CPU backend */
+        llorch_session_reset(sg);
+        st = llorch_forward(sg, 0, r->ids, r->n_ids - 1, NULL, &err);
+        if (!st) st = llorch_forward(sc, 0, r->ids, r->n_ids - 1, NULL, &err);
+        int id = r->ids[r->n_ids - 1], nx;
+        double worst = 0;
+        for (int t = 0; t < 8 && !st; t++) {
+            st = cuda_step(sg, &id, NULL, &nx, lgp, &err);
+            if (!st) st = cuda_step(sc, &id, NULL, &nx, lcp, &err);
+            e = rel_err(lgp, lcp, vocab);
+            if (e > worst) worst = e;
+            id = argmax_f(lcp, vocab);
+        }
+        CHECK(st == 0 && worst <= 2e-2, "%s prompt %d decode: cuda vs cpu relative error %.3g (%s)", name, p, worst,
+              st ? err.msg : "");
+        llorch_session_free(sc);
+        /* greedy generation on the GPU */
+        llorch_session_reset(sg);
+        collected got;
+        got.n = 0;
+        llorch_sampler_opts sopt = llorch_sampler_defaults();
+        st = llorch_generate(sg, r->ids, r->n_ids, r->n_greedy, &sopt, collect, &got, NULL, &err);
+        int upto = 0, ok = st == 0 && greedy_agrees(r, got.ids, got.n, 0.25, &upto);
+        CHECK(ok, "%s/cuda prompt %d greedy ids differ at step %d (%s)", name, p, upto, st ? err.msg : "");
+        llorch_session_free(sg);
+    }
+    /* three sequences decoded together, the middle one idle for two steps */
+    {
+        llorch_session *sg = NULL, *sc = NULL;
+        llorch_session_opts so = {64, 3};
+        st = llorch_session_new(&sg, g, &so, &err) || llorch_session_new(&sc, c, &so, &err);
+        CHECK(st == 0, "%s: batch sessions: %s", name, err.msg);
+        for (int i = 0; i < 3 && !st; i++) {
+            const ref_prompt *r = &refs[i % n_ref];
+            st = llorch_forward(sg, i, r->ids, r->n_ids, NULL, &err) || llorch_forward(sc, i, r->ids, r->n_ids, NULL, &err);
+        }
+        int ids[3] = {100, 200, 300}, cur[3], nx[3];
+        double worst = 0;
+        for (int t = 0; t < 5 && !st; t++) {
+            for (int i = 0; i < 3; i++) cur[i] = i == 1 && (t == 1 || t == 2) ? -1 : ids[i];
+            st = cuda_step(sg, cur, NULL, nx, lgp, &err);
+            if (!st) st = cuda_step(sc, cur, NULL, nx, lcp, &err);
+            for (int i = 0; i < 3 && !st; i++) {
+                if (cur[i] < 0) continue;
+                double e = rel_err(lgp + (size_t)i * vocab, lcp + (size_t)i * vocab, vocab);
+                if (e > worst) worst = e;
+                ids[i] = argmax_f(lcp + (size_t)i * vocab, vocab);
+            }
+        }
+        CHECK(st == 0 && worst <= 2e-2, "%s batch of 3 (one idle): cuda vs cpu relative error %.3g (%s)", name, worst,
+              st ? err.msg : "");
+        llorch_session_free(sg);
+        llorch_session_free(sc);
+    }
+    /* the device sampler against the host's on the same logits and history */
+    {
+        llorch_session *sg = NULL;
+        llorch_session_opts so = {96, 3};
+        st = llorch_session_new(&sg, g, &so, &err);
+        for (int i = 0; i < 3 && !st; i++) st = llorch_forward(sg, i, refs[0].ids, refs[0].n_ids, NULL, &err);
+        llorch_sample_params sp[3] = {{0.8f, 0.9f, 1.3f, 40, 0}, {1.0f, 1.0f, 1.0f, 0, 0}, {0.0f, 1.0f, 1.5f, 0, 0}};
+        int ids[3] = {5, 6, 7}, nx[3], mism = 0, total = 0;
+        uint64_t rng = 7;
+        float *tmp = (float *)malloc((size_t)vocab * sizeof *tmp);
+        for (int t = 0; t < 30 && !st; t++) {
+            for (int i = 0; i < 3; i++) sp[i].u = llorch_rand(&rng);
+            sp[0].top_k = t % 3 ? 40 : 1 + t;
+            sp[1].top_p = t % 2 ? 1.0f : 0.6f;
+            st = cuda_step(sg, ids, sp, nx, lgp, &err);
+            for (int i = 0; i < 3 && !st; i++) {
+                memcpy(tmp, lgp + (size_t)i * vocab, (size_t)vocab * sizeof *tmp);
+                int want = llorch_sample_logits(tmp, vocab, &sp[i], sg->tokens + (size_t)i * sg->ctx, sg->pos[i]);
+                mism += want != nx[i];
+                total++;
+                ids[i] = nx[i];
+            }
+        }
+        CHECK(st == 0 && mism <= 1, "%s: device sampler differs from llorch_sample_logits in %d of %d draws (%s)", name,
+              mism, total, st ? err.msg : "");
+        free(tmp);
+        llorch_session_free(sg);
+    }
+    free(lgp);
+    free(lcp);
+    free(ref_logits);
+    llorch_free(g);
+    llorch_free(c);
+}
+
+static void test_reference_cuda(void) {
+    if (!g_shared) { SKIP("cuda: no shared data"); return; }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/models/tiny-llama-bf16", g_shared);
+    llorch_model *m = NULL;
+    llorch_error err;
+    llorch_load_opts lo = {"cuda", 0};
+    if (llorch_load(&m, dir, &lo, &err)) { /* no CUDA in this build, or no GPU here */
+        CHECK(err.status == LLORCH_E_DEVICE, "cuda unavailable, but not as a device error: %s", err.msg);
+        SKIP("cuda: %s", err.msg);
+        return;
+    }
+    llorch_free(m);
+    const char *models[] = {"tiny-llama-f32", "tiny-llama-bf16", "tiny-llama-f16"};
+    for (int i = 0; i < 3; i++) check_cuda_model(models[i]);
+    llorch_load_opts bad = {"cuda:999", 0};
+    int st = llorch_load(&m, dir, &bad, &err);
+    CHECK(st == LLORCH_E_DEVICE && strstr(err.msg, "cuda:999"), "cuda:999 gives a device error naming it: %s", err.msg);
+    llorch_free(m);
+}
+
 /* ======================================================================== */
 /* Bad input: every broken file gives an error naming it, never a crash      */
 /* ======================================================================== */
@@ -1368,6 +1526,7 @@ int main(int argc, char **argv) {
     static const test_group groups[] = {
         {"tokenizer", test_tokenizer, 0},
         {"reference_cpu", test_reference_cpu, 0},
+        {"reference_cuda", test_reference_cuda, 0},
         {"sampler", test_sampler, 0},
         {"generation", test_generation, 0},
         {"bad_weights", test_bad_weights, 0},

@@ -1,0 +1,2153 @@
+/* llorch_cuda.cu - the CUDA backend: hand-written kernels, CUDA runtime only.
+ *
+ * What lives on the device
+ *   Weights, uploaded once at load in the model's matrix type T (bf16 or f16;
+ *   f32 checkpoints are converted to bf16 on upload, norms are kept in f32).
+ *   Two layout changes are made on upload, both invisible in the results:
+ *   - wq, wk, wv become one matrix wqkv, and inside every q and k head the
+ *     rows are reordered (i, i + head_dim/2) -> (2i, 2i + 1), so that the two
+ *     halves RoPE rotates together are neighbouring outputs. q and k get the
+ *     same reordering, so q.k (and attention) is unchanged; the KV cache
+ *     holds k in this order.
+ *   - w_gate and w_up become one matrix wgu with gate row j at 2j and up row
+ *     j at 2j + 1, so SwiGLU is a function of two neighbouring outputs.
+ *   Every matrix kernel therefore produces outputs in neighbouring pairs and
+ *   hands each pair to one epilogue (epi_pair): store, add to the residual,
+ *   SwiGLU, or RoPE + KV-cache write.
+ *   A session holds the KV cache ([layer][seq][kv_head][ctx][head_dim], T),
+ *   scratch for a prefill chunk, and a mirror of each sequence's tokens for
+ *   the repetition penalty.
+ *
+ * Decode, one sequence: a CUDA graph replayed every token (copy the step
+ * record in, 5 kernels a layer, lm_head, sampler, copy the ids out; 112
+ * kernels for TinyLlama). Per layer:
+ *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
+ *   attention (8 warps split the keys of a head; split over blocks past 256 keys)
+ *   gemv(wo) + residual   gemv(wgu, RMSNorm fused) -> SwiGLU   gemv(wdown) + residual
+ * then gemv(lm_head, RMSNorm fused) with per-block argmax, and the sampler.
+ * The GEMVs are weight streams (cp.async rings, 2 blocks per SM). Kernels are
+ * chained with programmatic dependent launch: each lets its successor launch
+ * at once; the successor queues its first weights and an L2 prefetch, and only
+ * then waits (griddepcontrol.wait) for the activations it needs.
+ * (Measured and dropped: a persistent kernel with grid barriers for the whole
+ * step, and a bulk-copy (TMA) GEMV; both were slower here.)
+ * Decode, n sequences: the same with a tensor-core "skinny" GEMM that reads
+ * each weight once for all sequences (n <= 64) or the tiled GEMM (n > 64).
+ * Prefill, in chunks of up to 512 tokens: the tiled tensor-core GEMM
+ * (mma.sync, f32 accumulate, deterministic split-K when the tiles don't fill
+ * the GPU) for chunks over 64 tokens, the skinny one below, and a
+ * flash-attention kernel (head_dim 64 or 128; the attention kernel above
+ * otherwise).
+ */
+#include "llorch.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef __nv_bfloat16 bf16;
+typedef __half f16;
+
+/* ======================================================================== */
+/* Device helpers                                                            */
+/* ======================================================================== */
+
+/* Eight weights of type T in a uint4; conversions of pairs. */
+template <class T> struct Ty;
+template <> struct Ty<bf16> {
+    static __device__ __forceinline__ float2 f2(uint32_t u) {
+        return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
+    }
+    static __device__ __forceinline__ uint32_t pack(float a, float b) {
+        __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+        return *reinterpret_cast<uint32_t *>(&v);
+    }
+    static __device__ __forceinline__ float f(bf16 v) { return __bfloat162float(v); }
+    static __device__ __forceinline__ bf16 from(float v) { return __float2bfloat16(v); }
+};
+template <> struct Ty<f16> {
+    static __device__ __forceinline__ float2 f2(uint32_t u) {
+        __half2 h = *reinterpret_cast<__half2 *>(&u);
+        return __half22float2(h);
+    }
+    static __device__ __forceinline__ uint32_t pack(float a, float b) {
+        __half2 v = __floats2half2_rn(a, b);
+        return *reinterpret_cast<uint32_t *>(&v);
+    }
+    static __device__ __forceinline__ float f(f16 v) { return __half2float(v); }
+    static __device__ __forceinline__ f16 from(float v) { return __float2half(v); }
+};
+
+template <class T>
+__device__ __forceinline__ float dot8(uint4 w, float4 x0, float4 x1, float acc) {
+    float2 a = Ty<T>::f2(w.x), b = Ty<T>::f2(w.y), c = Ty<T>::f2(w.z), d = Ty<T>::f2(w.w);
+    acc = fmaf(a.x, x0.x, acc);
+    acc = fmaf(a.y, x0.y, acc);
+    acc = fmaf(b.x, x0.z, acc);
+    acc = fmaf(b.y, x0.w, acc);
+    acc = fmaf(c.x, x1.x, acc);
+    acc = fmaf(c.y, x1.y, acc);
+    acc = fmaf(d.x, x1.z, acc);
+    acc = fmaf(d.y, x1.w, acc);
+    return acc;
+}
+
+/* Weights are read once per step: bypass L1. */
+__device__ __forceinline__ uint4 ld_stream(const void *p) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Programmatic dependent launch (sm_90): wait for the previous kernel's
+ * results / let the next kernel be scheduled. No-ops elsewhere. */
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+/* Tensor-core primitives (sm_80+): D = A(16x16, row) * B(16x8, col) + D. */
+template <class T>
+__device__ __forceinline__ void mma16816(float *c, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<bf16>(float *c, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                               uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<f16>(float *c, uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                              uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void ldsm_x4(uint32_t *r, const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t *r, const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_u32(p)));
+}
+
+/* 16-byte global -> shared copy; zero-filled when !valid. */
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem_u32(smem)), "l"(gmem),
+                 "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
+
+/* ======================================================================== */
+/* Epilogues: what a matrix kernel does with a pair of neighbouring outputs  */
+/* ======================================================================== */
+
+enum { EPI_STORE, EPI_ADD, EPI_SWIGLU, EPI_QKV };
+
+/* Which sequence and position each activation row is. */
+struct Rows {
+    const int *pos; /* per row (decode: -1 = idle sequence), or NULL: pos0 + row */
+    int pos0, seq0, seq_step;
+};
+__device__ __forceinline__ int row_pos(const Rows &r, int i) { return r.pos ? r.pos[i] : r.pos0 + i; }
+__device__ __forceinline__ int row_seq(const Rows &r, int i) { return r.seq0 + i * r.seq_step; }
+
+struct Epi {
+    int mode, n;          /* n: output features (the vocabulary may be odd) */
+    float *f;             /* f32 destination: STORE, ADD, SWIGLU or q (QKV) */
+    int ldf;
+    void *t;              /* T destination when f is NULL: SWIGLU or q (QKV) */
+    int ldt;
+    Rows rows;
+    void *kc, *vc;        /* QKV: this layer's cache [seq][kv_head][ctx][head_dim] */
+    const float *inv_freq;
+    int hd, q_dim, kv_dim, ctx;
+};
+
+/* Outputs n and n+1 (n even) of activation row r. */
+template <class T> __device__ __forceinline__ void epi_pair(const Epi &e, int r, int n, float v0, float v1) {
+    switch (e.mode) {
+    case EPI_STORE: {
+        float *o = e.f + (size_t)r * e.ldf + n;
+        o[0] = v0;
+        if (n + 1 < e.n) o[1] = v1;
+        break;
+    }
+    case EPI_ADD: {
+        float2 *o = reinterpret_cast<float2 *>(e.f + (size_t)r * e.ldf + n);
+        float2 x = __ldcg(o);
+        x.x += v0;
+        x.y += v1;
+        *o = x;
+        break;
+    }
+    case EPI_SWIGLU: { /* gate at n, up at n + 1 */
+        float h = v0 / (1.0f + expf(-v0)) * v1;
+        if (e.f) e.f[(size_t)r * e.ldf + (n >> 1)] = h;
+        else ((T *)e.t)[(size_t)r * e.ldt + (n >> 1)] = Ty<T>::from(h);
+        break;
+    }
+    case EPI_QKV: {
+        int pos = row_pos(e.rows, r);
+        if (pos < 0) return; /* idle sequence: leave its cache alone */
+        int d = n % e.hd;
+        if (n < e.q_dim + e.kv_dim) { /* q or k: rotate the pair (RoPE, Hugging Face's rotate_half) */
+            float s, c;
+            sincosf((float)pos * e.inv_freq[d >> 1], &s, &c);
+            float a = v0 * c - v1 * s, b = v1 * c + v0 * s;
+            v0 = a;
+            v1 = b;
+        }
+        if (n < e.q_dim) {
+            if (e.f) *reinterpret_cast<float2 *>(e.f + (size_t)r * e.ldf + n) = make_float2(v0, v1);
+            else *reinterpret_cast<uint32_t *>((T *)e.t + (size_t)r * e.ldt + n) = Ty<T>::pack(v0, v1);
+        } else {
+            int nn = n - e.q_dim;
+            T *cache = (T *)e.kc;
+            if (nn >= e.kv_dim) {
+                nn -= e.kv_dim;
+                cache = (T *)e.vc;
+            }
+            int n_kv = e.kv_dim / e.hd, kvh = nn / e.hd;
+            size_t idx = (((size_t)row_seq(e.rows, r) * n_kv + kvh) * e.ctx + pos) * e.hd + d;
+            *reinterpret_cast<uint32_t *>(cache + idx) = Ty<T>::pack(v0, v1);
+        }
+        break;
+    }
+    }
+}
+
+/* ======================================================================== */
+/* GEMV: one activation row (decode of one sequence)                         */
+/* ======================================================================== */
+/* y = W x for W [N][K] in T and x f32, optionally RMS-normalised first.
+ * Bandwidth is everything here, so the kernel is a weight stream:
+ * - block b owns a contiguous range of row pairs (2p, 2p+1), the same number
+ *   of bytes for every block; its work is cut into units of one row pair x
+ *   GV_SEG columns, dealt round-robin to its warps;
+ * - each lane streams its own 16-byte pieces of its units through a
+ *   GV_S-deep cp.async ring in shared memory (a lane only reads what it
+ *   copied itself, so the ring needs no barriers), keeping ~48 KB per SM in
+ *   flight all the time;
+ * - before griddepcontrol.wait (programmatic dependent launch) it fills the
+ *   ring and asks L2 to prefetch the start of its rows, so the next layer's
+ *   weights stream while the previous kernel finishes;
+ * - partial dot products land in shared memory and are added per pair in a
+ *   fixed order (deterministic), then the epilogue runs on each pair.
+ * Two blocks per SM, each under a quarter of an SM's registers, so the next
+ * kernel's blocks fit beside them. */
+/* the configuration used: warps, 16-byte pieces per lane per row per unit, ring depth */
+#define GV_NW 8
+#define GV_U 2
+#define GV_S 4
+
+__device__ __forceinline__ void l2_prefetch(const void *p, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+#endif
+}
+
+template <class T, int NW, int U, int S>
+__global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 registers */
+    k_gemv(const T *__restrict__ W, int N, int K, const float *__restrict__ x, const float *__restrict__ normw,
+           float eps, Epi e, float2 *__restrict__ amax, int pf, int early, const T *__restrict__ embed,
+           const int *__restrict__ ids, int *__restrict__ hist) {
+    constexpr int GV_THREADS = NW * 32, GV_SEG = 32 * U * 8, GV_RING = S * U * 2 * GV_THREADS * 16;
+    extern __shared__ uint4 gvs[];
+    uint4 *ring = gvs;                                          /* [GV_S][U][2][threads] */
+    float *xs = reinterpret_cast<float *>(gvs + GV_RING / 16);  /* [K] */
+    float *part = xs + K;                                       /* [units][2] */
+    float4 *xs4 = reinterpret_cast<float4 *>(xs);
+    __shared__ float red[NW];
+    __shared__ int redi[NW];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nw = NW;
+    const int pairs = (N + 1) >> 1, KC = K >> 3, nseg = (K + GV_SEG - 1) / GV_SEG;
+    const int pb0 = (int)((long long)blockIdx.x * pairs / gridDim.x);
+    const int pb1 = (int)((long long)(blockIdx.x + 1) * pairs / gridDim.x);
+    const int units = (pb1 - pb0) * nseg;
+    int iu = warp, si = 0;
+    auto issue = [&]() {
+        if (iu < units) {
+            const int pl = iu / nseg, sg = iu - pl * nseg, p = pb0 + pl;
+            const T *r0 = W + (size_t)(2 * p) * K, *r1 = 2 * p + 1 < N ? r0 + K : r0;
+#pragma unroll
+            for (int v = 0; v < U; v++) {
+                const int ci = sg * 32 * U + v * 32 + lane;
+                const bool ok = ci < KC;
+                cp_async16(ring + ((si * U + v) * 2 + 0) * GV_THREADS + tid, ok ? r0 + (size_t)ci * 8 : W, ok);
+                cp_async16(ring + ((si * U + v) * 2 + 1) * GV_THREADS + tid, ok ? r1 + (size_t)ci * 8 : W, ok);
+            }
+        }
+        cp_async_commit();
+        iu += nw;
+        si = si + 1 == S ? 0 : si + 1;
+    };
+    if (early) pdl_trigger();
+#pragma unroll
+    for (int s = 0; s < S - 1; s++) issue();
+    if (tid == 0 && pb1 > pb0) {
+        size_t rows = (size_t)min(N, 2 * pb1) - 2 * (size_t)pb0, bytes = rows * K * sizeof(T);
+        if (bytes > (size_t)pf) bytes = (size_t)pf;
+        if (bytes >= 16) l2_prefetch(W + (size_t)2 * pb0 * K, (unsigned)(bytes & ~(size_t)15));
+    }
+    pdl_wait();
+    pdl_trigger();
+
+    /* x -> shared memory, RMS-normalised when normw is given */
+    float ss = 0;
+    if (embed) { /* layer 0 of a decode step: x is the token's embedding; each block stores its share of it */
+        int id = ids[0];
+        const int pos = e.rows.pos[0];
+        if (blockIdx.x == 0 && tid == 0 && pos >= 0 && id >= 0) hist[pos] = id;
+        if (id < 0) id = 0;
+        const uint4 *er = reinterpret_cast<const uint4 *>(embed + (size_t)id * K);
+        for (int i = tid; i < K / 8; i += GV_THREADS) {
+            const uint4 v = er[i];
+            const float2 p0 = Ty<T>::f2(v.x), p1 = Ty<T>::f2(v.y), p2 = Ty<T>::f2(v.z), p3 = Ty<T>::f2(v.w);
+            xs4[2 * i] = make_float4(p0.x, p0.y, p1.x, p1.y);
+            xs4[2 * i + 1] = make_float4(p2.x, p2.y, p3.x, p3.y);
+            ss += p0.x * p0.x + p0.y * p0.y + p1.x * p1.x + p1.y * p1.y + p2.x * p2.x + p2.y * p2.y + p3.x * p3.x +
+                  p3.y * p3.y;
+        }
+        __syncthreads();
+        const int q0 = (int)((long long)blockIdx.x * (K / 4) / gridDim.x), q1 = (int)((long long)(blockIdx.x + 1) * (K / 4) / gridDim.x);
+        for (int i = q0 + tid; i < q1; i += GV_THREADS) reinterpret_cast<float4 *>(const_cast<float *>(x))[i] = xs4[i];
+    } else {
+        const float4 *x4 = reinterpret_cast<const float4 *>(x);
+        for (int i = tid; i < K / 4; i += GV_THREADS) {
+            float4 v = x4[i];
+            xs4[i] = v;
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+    }
+    if (normw) {
+        ss = warp_sum(ss);
+        if (lane == 0) red[warp] = ss;
+        __syncthreads();
+        ss = 0;
+#pragma unroll
+        for (int w = 0; w < nw; w++) ss += red[w];
+        const float sc = rsqrtf(ss / (float)K + eps);
+        const float4 *w4 = reinterpret_cast<const float4 *>(normw);
+        for (int i = tid; i < K / 4; i += GV_THREADS) {
+            float4 v = xs4[i], w = w4[i];
+            v.x *= sc * w.x;
+            v.y *= sc * w.y;
+            v.z *= sc * w.z;
+            v.w *= sc * w.w;
+            xs4[i] = v;
+        }
+    }
+    __syncthreads();
+
+    int sc = 0;
+    for (int u = warp; u < units; u += nw) {
+        issue();
+        cp_async_wait<S - 1>();
+        const int sg = u % nseg;
+        float a0 = 0, a1 = 0;
+#pragma unroll
+        for (int v = 0; v < U; v++) {
+            const int ci = sg * 32 * U + v * 32 + lane;
+            if (ci < KC) {
+                const uint4 w0 = ring[((sc * U + v) * 2 + 0) * GV_THREADS + tid];
+                const uint4 w1 = ring[((sc * U + v) * 2 + 1) * GV_THREADS + tid];
+                const float4 x0 = xs4[2 * ci], x1 = xs4[2 * ci + 1];
+                a0 = dot8<T>(w0, x0, x1, a0);
+                a1 = dot8<T>(w1, x0, x1, a1);
+            }
+        }
+        a0 = warp_sum(a0);
+        a1 = warp_sum(a1);
+        if (lane == 0) part[2 * u] = a0, part[2 * u + 1] = a1;
+        sc = sc + 1 == S ? 0 : sc + 1;
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+    float best = -INFINITY;
+    int besti = 0x7fffffff;
+    for (int pl = tid; pl < pb1 - pb0; pl += GV_THREADS) {
+        float v0 = 0, v1 = 0;
+        for (int sg = 0; sg < nseg; sg++) v0 += part[2 * (pl * nseg + sg)], v1 += part[2 * (pl * nseg + sg) + 1];
+        const int n = 2 * (pb0 + pl);
+        epi_pair<T>(e, 0, n, v0, v1);
+        if (amax) {
+            if (v0 > best) best = v0, besti = n;
+            if (n + 1 < N && v1 > best) best = v1, besti = n + 1;
+        }
+    }
+    if (amax) { /* this block's largest output, lowest index on ties */
+#pragma unroll
+        for (int o = 16; o; o >>= 1) {
+            float v2 = __shfl_xor_sync(0xffffffffu, best, o);
+            int i2 = __shfl_xor_sync(0xffffffffu, besti, o);
+            if (v2 > best || (v2 == best && i2 < besti)) best = v2, besti = i2;
+        }
+        if (lane == 0) red[warp] = best, redi[warp] = besti;
+        __syncthreads();
+        if (tid == 0) {
+            for (int w = 1; w < nw; w++)
+                if (red[w] > best || (red[w] == best && redi[w] < besti)) best = red[w], besti = redi[w];
+            amax[blockIdx.x] = make_float2(best, __int_as_float(besti));
+        }
+    }
+}
+
+/* shared memory of one k_gemv block */
+static size_t gemv_smem(int N, int K, int grid, int nw = GV_NW, int u = GV_U, int st = GV_S) {
+    int pairs = (N + 1) / 2, ppb = (pairs + grid - 1) / grid, nseg = (K + 256 * u - 1) / (256 * u);
+    return (size_t)st * u * 2 * nw * 32 * 16 + (size_t)K * 4 + (size_t)ppb * nseg * 8;
+}
+
+/* ======================================================================== */
+/* Skinny GEMM: a few activation rows (batched decode, short prefill)        */
+/* ======================================================================== */
+/* Y[r][n] = sum_k X[r][k] W[n][k] for R <= 8*NT rows, on tensor cores with
+ * the weights as the 16-row A operand and the activations as B. No shared
+ * memory staging of operands: lane (g, t) loads the 8 consecutive k at 8t of
+ * weight rows g and g+8 and of activation row g, and these 8 k fill the
+ * slots {2t, 2t+1, 2t+8, 2t+9} of two m16n8k16 products; A and B use the
+ * same k order, so the dot products are unchanged.
+ * As in the GEMV, block b owns a contiguous, equal share of the rows, walks
+ * it in tiles of 32 rows; its 8 warps split K in units of 32 columns; the
+ * weights and the activations of each unit stream through a per-lane
+ * cp.async ring, sk_stages() deep. Per tile the warps add up through shared
+ * memory and the epilogue runs on row pairs. */
+#define SK_THREADS 256
+
+template <int NT> __host__ __device__ constexpr int sk_stages() { return NT <= 4 ? 4 : 3; }
+template <int NT> __host__ __device__ constexpr int sk_ring() { return sk_stages<NT>() * (4 + NT) * SK_THREADS * 16; }
+template <int NT> constexpr int skinny_smem() { return sk_ring<NT>() + 8 * 32 * 8 * NT * 4; }
+
+template <class T, int NT>
+__global__ void __launch_bounds__(SK_THREADS)
+    k_skinny(const T *__restrict__ W, int N, int K, const T *__restrict__ X, int ldx, int R, Epi e) {
+    constexpr int CB = 8 * NT, SK_S = sk_stages<NT>(), Q = 4 + NT;
+    extern __shared__ uint4 sks[];
+    uint4 *ring = sks;                                             /* [SK_S][4 + NT][threads] */
+    float *red = reinterpret_cast<float *>(sks + sk_ring<NT>() / 16); /* [8 warps][32][CB] */
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+    const int pairs = (N + 1) >> 1;
+    const int rb0 = 2 * (int)((long long)blockIdx.x * pairs / gridDim.x);
+    const int rb1 = min(N, 2 * (int)((long long)(blockIdx.x + 1) * pairs / gridDim.x));
+    const int ntiles = (rb1 - rb0 + 31) >> 5, units = (K + 31) >> 5;
+    int it = 0, iu = warp, si = 0;
+    auto issue = [&](bool dow, bool dox, bool commit) {
+        if (it < ntiles && iu < units) {
+            const int k = iu * 32 + t * 8;
+#pragma unroll
+            for (int q = 0; q < 4; q++) { /* rows g, g+8, g+16, g+24 of the tile */
+                if (!dow) break;
+                const int row = rb0 + it * 32 + q * 8 + g;
+                const bool ok = k < K && row < rb1;
+                cp_async16(ring + (si * Q + q) * SK_THREADS + tid, ok ? W + (size_t)row * K + k : W, ok);
+            }
+#pragma unroll
+            for (int j = 0; j < NT; j++) { /* activation rows g, g+8, ... */
+                if (!dox) break;
+                const int rr = j * 8 + g;
+                const bool ok = k < K && rr < R;
+                cp_async16(ring + (si * Q + 4 + j) * SK_THREADS + tid, ok ? X + (size_t)rr * ldx + k : X, ok);
+            }
+        }
+        if (commit) cp_async_commit();
+        iu += 8;
+        if (iu >= units) iu = warp, it++;
+        si = si + 1 == SK_S ? 0 : si + 1;
+    };
+    /* the first units' weights before griddepcontrol.wait, their activations
+       (the previous kernel's output) after it; one cp.async group per unit */
+#pragma unroll
+    for (int s = 0; s < SK_S - 1; s++) issue(true, false, false);
+    it = 0, iu = warp, si = 0;
+    pdl_wait();
+    pdl_trigger();
+#pragma unroll
+    for (int s = 0; s < SK_S - 1; s++) issue(false, true, true);
+    int sc = 0;
+    for (int tile = 0; tile < ntiles; tile++) {
+        float acc[2][NT][4];
+#pragma unroll
+        for (int m = 0; m < 2; m++)
+#pragma unroll
+            for (int j = 0; j < NT; j++) acc[m][j][0] = acc[m][j][1] = acc[m][j][2] = acc[m][j][3] = 0;
+        for (int u = warp; u < units; u += 8) {
+            issue(true, true, true);
+            cp_async_wait<SK_S - 1>();
+            uint4 w[4], xa[NT];
+#pragma unroll
+            for (int q = 0; q < 4; q++) w[q] = ring[(sc * Q + q) * SK_THREADS + tid];
+#pragma unroll
+            for (int j = 0; j < NT; j++) xa[j] = ring[(sc * Q + 4 + j) * SK_THREADS + tid];
+#pragma unroll
+            for (int m = 0; m < 2; m++)
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    mma16816<T>(acc[m][j], w[2 * m].x, w[2 * m + 1].x, w[2 * m].y, w[2 * m + 1].y, xa[j].x, xa[j].y);
+                    mma16816<T>(acc[m][j], w[2 * m].z, w[2 * m + 1].z, w[2 * m].w, w[2 * m + 1].w, xa[j].z, xa[j].w);
+                }
+            sc = sc + 1 == SK_S ? 0 : sc + 1;
+        }
+        float *rw = red + warp * 32 * CB;
+#pragma unroll
+        for (int m = 0; m < 2; m++)
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                const int r = m * 16 + g, c = j * 8 + 2 * t;
+                rw[r * CB + c] = acc[m][j][0];
+                rw[r * CB + c + 1] = acc[m][j][1];
+                rw[(r + 8) * CB + c] = acc[m][j][2];
+                rw[(r + 8) * CB + c + 1] = acc[m][j][3];
+            }
+        __syncthreads();
+        for (int idx = tid; idx < 16 * R; idx += SK_THREADS) {
+            const int pi = idx / R, b = idx - pi * R, n = rb0 + tile * 32 + 2 * pi;
+            if (n >= rb1) continue;
+            float v0 = 0, v1 = 0;
+#pragma unroll
+            for (int w2 = 0; w2 < 8; w2++) {
+                v0 += red[(w2 * 32 + 2 * pi) * CB + b];
+                v1 += red[(w2 * 32 + 2 * pi + 1) * CB + b];
+            }
+            epi_pair<T>(e, b, n, v0, v1);
+        }
+        __syncthreads();
+    }
+    cp_async_wait<0>();
+}
+
+/* ======================================================================== */
+/* Tiled GEMM: prefill chunks over 64 tokens, batches over 64 sequences      */
+/* ======================================================================== */
+/* Y[m][n] = sum_k X[m][k] W[n][k]: a BM x 128 tile per block, 8 warps (2 x 4),
+ * k in steps of 32 through a 4-stage cp.async pipeline; mma.sync m16n8k16
+ * with f32 accumulators, operands from shared memory by ldmatrix. Rows of 32
+ * elements (64 bytes) are stored with their four 16-byte chunks XOR-swizzled
+ * by (row >> 1) & 3, which makes every ldmatrix phase conflict-free.
+ * gridDim.z > 1 splits K: every split parks its partial tile in ws and the
+ * last one to finish (an atomic per tile) adds them in split order, so the
+ * result does not depend on which finished last. */
+#define GM_BN 128
+#define GM_BK 32
+#define GM_STAGES 4
+#define GM_THREADS 256
+
+__device__ __forceinline__ int gm_swz(int row, int c) { return row * GM_BK + ((c ^ ((row >> 1) & 3)) << 3); }
+
+template <int BM> constexpr int gemm_smem() { return GM_STAGES * (BM + GM_BN) * GM_BK * 2; }
+
+template <class T, int BM>
+__global__ void __launch_bounds__(GM_THREADS, 2)
+    k_gemm(const T *__restrict__ X, int ldx, const T *__restrict__ W, int M, int N, int K, Epi e, float *__restrict__ ws,
+           int *__restrict__ flags) {
+    extern __shared__ __align__(128) unsigned char gsm[];
+    T *As = reinterpret_cast<T *>(gsm);
+    T *Bs = As + GM_STAGES * BM * GM_BK;
+    constexpr int WM = BM / 2, MI = WM / 16, NJ = 4;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wm = warp >> 2, wn = warp & 3;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * GM_BN, kall = (K + GM_BK - 1) / GM_BK, splits = gridDim.z;
+    /* split-K: this block's share of the k tiles */
+    const int kt0 = (int)((long long)blockIdx.z * kall / splits), ktiles = (int)((long long)(blockIdx.z + 1) * kall / splits) - kt0;
+
+    auto load_a = [&](int s, int kt) {
+        T *as = As + s * BM * GM_BK;
+#pragma unroll
+        for (int i = 0; i < BM * 4 / GM_THREADS; i++) {
+            int id = tid + i * GM_THREADS, row = id >> 2, c = id & 3, gk = kt * GM_BK + c * 8;
+            bool ok = m0 + row < M && gk < K;
+            cp_async16(as + gm_swz(row, c), ok ? X + (size_t)(m0 + row) * ldx + gk : X, ok);
+        }
+    };
+    auto load_b = [&](int s, int kt) {
+        T *bs = Bs + s * GM_BN * GM_BK;
+#pragma unroll
+        for (int i = 0; i < GM_BN * 4 / GM_THREADS; i++) {
+            int id = tid + i * GM_THREADS, row = id >> 2, c = id & 3, gk = kt * GM_BK + c * 8;
+            bool ok = n0 + row < N && gk < K;
+            cp_async16(bs + gm_swz(row, c), ok ? W + (size_t)(n0 + row) * K + gk : W, ok);
+        }
+    };
+
+    float acc[MI][NJ][4];
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
+
+    /* the first stages' weights before griddepcontrol.wait, the activations after */
+#pragma unroll
+    for (int s = 0; s < GM_STAGES - 1; s++)
+        if (s < ktiles) load_b(s, kt0 + s);
+    pdl_wait();
+#pragma unroll
+    for (int s = 0; s < GM_STAGES - 1; s++) {
+        if (s < ktiles) load_a(s, kt0 + s);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < ktiles; kt++) {
+        cp_async_wait<GM_STAGES - 2>();
+        __syncthreads();
+        int nk = kt + GM_STAGES - 1;
+        if (nk < ktiles) load_a(nk % GM_STAGES, kt0 + nk), load_b(nk % GM_STAGES, kt0 + nk);
+        cp_async_commit();
+        const T *as = As + (kt % GM_STAGES) * BM * GM_BK, *bs = Bs + (kt % GM_STAGES) * GM_BN * GM_BK;
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+            uint32_t af[MI][4], bfr[NJ][2];
+#pragma unroll
+            for (int i = 0; i < MI; i++) {
+                int row = wm * WM + i * 16 + (lane & 15), c = kk * 2 + (lane >> 4);
+                ldsm_x4(af[i], as + gm_swz(row, c));
+            }
+#pragma unroll
+            for (int jj = 0; jj < NJ / 2; jj++) {
+                uint32_t r[4];
+                int row = wn * 32 + jj * 16 + (lane & 7) + ((lane >> 4) << 3), c = kk * 2 + ((lane >> 3) & 1);
+                ldsm_x4(r, bs + gm_swz(row, c));
+                bfr[2 * jj][0] = r[0];
+                bfr[2 * jj][1] = r[1];
+                bfr[2 * jj + 1][0] = r[2];
+                bfr[2 * jj + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++)
+                    mma16816<T>(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bfr[j][0], bfr[j][1]);
+        }
+    }
+    cp_async_wait<0>();
+    pdl_trigger();
+    if (splits > 1) { /* every split parks its partial tile; the last one adds them in split order */
+        __shared__ int s_last;
+        const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+        float *mine = ws + (size_t)(tile * splits + blockIdx.z) * (MI * NJ * 4) * GM_THREADS + tid;
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) mine[((i * NJ + j) * 4 + q) * GM_THREADS] = acc[i][j][q];
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) {
+            s_last = atomicAdd(flags + tile, 1) == splits - 1;
+            if (s_last) flags[tile] = 0;
+        }
+        __syncthreads();
+        if (!s_last) return;
+        __threadfence();
+        const float *all = ws + (size_t)tile * splits * (MI * NJ * 4) * GM_THREADS + tid;
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[i][j][q] = 0;
+        for (int z = 0; z < splits; z++) /* in split order: the same sums whichever block is last */
+#pragma unroll
+            for (int i = 0; i < MI; i++) {
+                float v[NJ * 4];
+#pragma unroll
+                for (int jq = 0; jq < NJ * 4; jq++)
+                    v[jq] = __ldcg(all + ((size_t)z * (MI * NJ * 4) + i * NJ * 4 + jq) * GM_THREADS);
+#pragma unroll
+                for (int jq = 0; jq < NJ * 4; jq++) acc[i][jq >> 2][jq & 3] += v[jq];
+            }
+    }
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            int row = m0 + wm * WM + i * 16 + (lane >> 2), col = n0 + wn * 32 + j * 8 + (lane & 3) * 2;
+            if (col < N) {
+                if (row < M) epi_pair<T>(e, row, col, acc[i][j][0], acc[i][j][1]);
+                if (row + 8 < M) epi_pair<T>(e, row + 8, col, acc[i][j][2], acc[i][j][3]);
+            }
+        }
+}
+
+/* ======================================================================== */
+/* Attention over the KV cache (decode; prefill for unusual head sizes)      */
+/* ======================================================================== */
+/* One block per (split, query head, row); a row is a decoding sequence or a
+ * prefill token and sees keys 0 .. pos. The 8 warps of a block split the keys
+ * of its split, 32 at a time (one key per lane for q.k, lanes own dimension
+ * pairs for p.V, an online softmax per warp) and merge in shared memory, so up
+ * to 256 keys cost one round trip to memory. Longer contexts are also split
+ * over blocks (flash-decoding): the last block of a (row, head) to finish
+ * merges the splits (an atomic counter, reset for the next step). All loads
+ * of the tile (a key per lane, the values of KB keys) are issued together,
+ * before the query is even staged. */
+template <class T, int P> /* P: dimension pairs per lane, head_dim <= 64 * P */
+__global__ void __launch_bounds__(256)
+    k_attn(const float *__restrict__ qf, const T *__restrict__ qt, int ldq, const T *__restrict__ kc,
+           const T *__restrict__ vc, float *__restrict__ of, T *__restrict__ ot, int ldo, Rows rows, int n_heads,
+           int n_kv, int hd, int ctx, float scale, int s_max, int min_chunk, float *__restrict__ part,
+           int *__restrict__ counters) {
+    constexpr int KB = P <= 2 ? 32 : 16; /* keys whose values are loaded at once */
+    extern __shared__ float4 ash[];
+    float *qs = reinterpret_cast<float *>(ash); /* [hd] */
+    float *mb = qs + hd;                        /* [8 warps][hd + 2] */
+    const float4 *qs4 = ash;
+    __shared__ int s_last;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int split = blockIdx.x, h = blockIdx.y, r = blockIdx.z, kvh = h / (n_heads / n_kv);
+    pdl_trigger();
+    pdl_wait();
+    const int pos = row_pos(rows, r);
+    if (pos < 0) return; /* idle sequence */
+    const int len = pos + 1;
+    int chunk = (len + s_max - 1) / s_max;
+    if (chunk < min_chunk) chunk = min_chunk;
+    const int s_eff = (len + chunk - 1) / chunk;
+    if (split >= s_eff) return;
+    const int k0 = split * chunk, k1 = min(len, k0 + chunk);
+    const size_t base = ((size_t)row_seq(rows, r) * n_kv + kvh) * ctx * hd;
+    const T *K = kc + base, *V = vc + base;
+    const int HC = hd >> 3, np = hd >> 1; /* lanes own dimension pairs 2(lane + 32i), +1 */
+
+    uint4 kv[8 * P];
+    uint32_t vv[KB][P];
+    auto load_k = [&](int kb) {
+        const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)min(kb + lane, k1 - 1) * hd);
+#pragma unroll
+        for (int c = 0; c < 8 * P; c++) kv[c] = c < HC ? __ldcg(kr + c) : make_uint4(0, 0, 0, 0);
+    };
+    auto load_v = [&](int kb) {
+#pragma unroll
+        for (int jj = 0; jj < KB; jj++) {
+            const unsigned *vr = reinterpret_cast<const unsigned *>(V + (size_t)min(kb + jj, k1 - 1) * hd);
+#pragma unroll
+            for (int i = 0; i < P; i++) vv[jj][i] = lane + 32 * i < np ? __ldcg(vr + lane + 32 * i) : 0u;
+        }
+    };
+    const int kb0 = k0 + 32 * warp;
+    if (kb0 < k1) load_k(kb0), load_v(kb0);
+    for (int d = tid; d < hd; d += 256)
+        qs[d] = (qf ? __ldcg(qf + (size_t)r * ldq + h * hd + d) : Ty<T>::f(qt[(size_t)r * ldq + h * hd + d])) * scale;
+    __syncthreads();
+
+    float m = -INFINITY, l = 0, acc[2 * P];
+#pragma unroll
+    for (int i = 0; i < 2 * P; i++) acc[i] = 0;
+    for (int kb = kb0; kb < k1; kb += 256) {
+        if (kb != kb0) load_k(kb), load_v(kb);
+        const int key = kb + lane;
+        float t = 0;
+#pragma unroll
+        for (int c = 0; c < 8 * P; c++)
+            if (c < HC) t = dot8<T>(kv[c], qs4[2 * c], qs4[2 * c + 1], t);
+        const float sc = key < k1 ? t : -INFINITY;
+        const float mn = fmaxf(m, warp_max(sc));
+        const float p = key < k1 ? expf(sc - mn) : 0.0f, alpha = expf(m - mn);
+        l = l * alpha + warp_sum(p);
+        m = mn;
+#pragma unroll
+        for (int i = 0; i < 2 * P; i++) acc[i] *= alpha;
+#pragma unroll
+        for (int half = 0; half < 32 / KB; half++) {
+            if (half) load_v(kb + KB); /* head_dim > 128: the second 16 keys' values */
+#pragma unroll
+            for (int jj = 0; jj < KB; jj++) {
+                const float pj = __shfl_sync(0xffffffffu, p, half * KB + jj);
+#pragma unroll
+                for (int i = 0; i < P; i++) {
+                    const float2 v = Ty<T>::f2(vv[jj][i]);
+                    acc[2 * i] = fmaf(pj, v.x, acc[2 * i]);
+                    acc[2 * i + 1] = fmaf(pj, v.y, acc[2 * i + 1]);
+                }
+            }
+        }
+    }
+    /* the 8 warps' states -> one (in shared memory) */
+    {
+        float *w = mb + warp * (hd + 2);
+#pragma unroll
+        for (int i = 0; i < P; i++) {
+            const int d = 2 * (lane + 32 * i);
+            if (d < hd) w[d] = acc[2 * i], w[d + 1] = acc[2 * i + 1];
+        }
+        if (lane == 0) w[hd] = m, w[hd + 1] = l;
+    }
+    __syncthreads();
+    float M = -INFINITY, L = 0, o[2 * P];
+    if (warp == 0) {
+#pragma unroll
+        for (int w = 0; w < 8; w++) M = fmaxf(M, mb[w * (hd + 2) + hd]);
+#pragma unroll
+        for (int i = 0; i < 2 * P; i++) o[i] = 0;
+#pragma unroll
+        for (int w = 0; w < 8; w++) {
+            const float *src = mb + w * (hd + 2);
+            const float f = src[hd] == -INFINITY ? 0.0f : expf(src[hd] - M);
+            L += f * src[hd + 1];
+#pragma unroll
+            for (int i = 0; i < P; i++) {
+                const int d = 2 * (lane + 32 * i);
+                if (d < hd) o[2 * i] += f * src[d], o[2 * i + 1] += f * src[d + 1];
+            }
+        }
+        if (s_eff > 1) { /* park this split's state */
+            float *pp = part + (((size_t)r * n_heads + h) * s_max + split) * (hd + 2);
+#pragma unroll
+            for (int i = 0; i < P; i++) {
+                const int d = 2 * (lane + 32 * i);
+                if (d < hd) *reinterpret_cast<float2 *>(pp + d) = make_float2(o[2 * i], o[2 * i + 1]);
+            }
+            if (lane == 0) pp[hd] = M, pp[hd + 1] = L;
+        }
+    }
+    if (s_eff > 1) { /* the last split of this (row, head) to finish merges them all */
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) {
+            int *cnt = counters + (size_t)r * n_heads + h;
+            s_last = atomicAdd(cnt, 1) == s_eff - 1;
+            if (s_last) *cnt = 0;
+        }
+        __syncthreads();
+        if (!s_last || warp != 0) return;
+        __threadfence();
+        const float *pp = part + ((size_t)r * n_heads + h) * s_max * (hd + 2);
+        const float mv = lane < s_eff ? __ldcg(pp + lane * (hd + 2) + hd) : -INFINITY;
+        const float lv = lane < s_eff ? __ldcg(pp + lane * (hd + 2) + hd + 1) : 0.0f;
+        M = warp_max(mv);
+        const float w = lane < s_eff ? expf(mv - M) : 0.0f;
+        L = warp_sum(w * lv);
+#pragma unroll
+        for (int i = 0; i < 2 * P; i++) o[i] = 0;
+        for (int s0 = 0; s0 < s_eff; s0 += 16) { /* 16 splits' values in flight at once */
+            float2 pv[16][P];
+#pragma unroll
+            for (int j = 0; j < 16; j++) {
+                const float *q = pp + min(s0 + j, s_eff - 1) * (hd + 2);
+#pragma unroll
+                for (int i = 0; i < P; i++) {
+                    const int d = 2 * (lane + 32 * i);
+                    pv[j][i] = d < hd ? __ldcg(reinterpret_cast<const float2 *>(q + d)) : make_float2(0, 0);
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < 16; j++) {
+                const float wj = __shfl_sync(0xffffffffu, w, (s0 + j) & 31) * (s0 + j < s_eff ? 1.0f : 0.0f);
+#pragma unroll
+                for (int i = 0; i < P; i++) o[2 * i] = fmaf(wj, pv[j][i].x, o[2 * i]), o[2 * i + 1] = fmaf(wj, pv[j][i].y, o[2 * i + 1]);
+            }
+        }
+    } else if (warp != 0) {
+        return;
+    }
+    const float inv = 1.0f / L;
+#pragma unroll
+    for (int i = 0; i < P; i++) {
+        const int d = 2 * (lane + 32 * i);
+        if (d < hd) {
+            if (of) *reinterpret_cast<float2 *>(of + (size_t)r * ldo + h * hd + d) = make_float2(o[2 * i] * inv, o[2 * i + 1] * inv);
+            else *reinterpret_cast<uint32_t *>(ot + (size_t)r * ldo + h * hd + d) = Ty<T>::pack(o[2 * i] * inv, o[2 * i + 1] * inv);
+        }
+    }
+}
+
+/* ======================================================================== */
+/* Flash attention for prefill (head_dim 64 or 128)                          */
+/* ======================================================================== */
+/* Causal attention of a chunk of n queries at positions pos0.. over keys
+ * 0 .. pos0+n-1 of the cache (the chunk's own keys were written by the QKV
+ * epilogue). A block takes 64 queries of one head (4 warps x 16), walks the
+ * keys in tiles of 64 (double-buffered with cp.async), S = QK^T and O += PV
+ * on tensor cores, online softmax in registers; P is reused from the S
+ * accumulators as the A operand. Shared rows are XOR-swizzled by row & 7. */
+#define FA_BQ 64
+#define FA_BKV 64
+
+template <int HD> constexpr int flash_smem() { return (FA_BQ + 4 * FA_BKV) * HD * 2; }
+
+template <class T, int HD>
+__global__ void __launch_bounds__(128)
+    k_flash(const T *__restrict__ Q, int ldq, const T *__restrict__ kc, const T *__restrict__ vc, T *__restrict__ O,
+            int ldo, int n, int pos0, int seq, int n_heads, int n_kv, int ctx, float scale_log2) {
+    constexpr int CH = HD / 8;
+    extern __shared__ __align__(128) unsigned char fsm[];
+    T *Qs = reinterpret_cast<T *>(fsm), *Ks = Qs + FA_BQ * HD, *Vs = Ks + 2 * FA_BKV * HD;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+    const int qtile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, kvh = h / (n_heads / n_kv);
+    const int q0 = qtile * FA_BQ, nq = min(FA_BQ, n - q0), nkeys = pos0 + q0 + nq;
+    const int ntiles = (nkeys + FA_BKV - 1) / FA_BKV;
+    const size_t base = ((size_t)seq * n_kv + kvh) * ctx * HD;
+    const T *Kb = kc + base, *Vb = vc + base;
+    auto swz = [](int row, int c) { return row * HD + ((c ^ (row & 7)) << 3); };
+
+    pdl_wait();
+    for (int i = tid; i < FA_BQ * CH; i += 128) {
+        int row = i / CH, c = i % CH;
+        bool ok = row < nq;
+        cp_async16(Qs + swz(row, c), ok ? Q + (size_t)(q0 + row) * ldq + h * HD + c * 8 : Q, ok);
+    }
+    auto load_kv = [&](int buf, int kt) {
+        T *ks = Ks + buf * FA_BKV * HD, *vs = Vs + buf * FA_BKV * HD;
+        for (int i = tid; i < FA_BKV * CH; i += 128) {
+            int row = i / CH, c = i % CH, key = kt * FA_BKV + row;
+            bool ok = key < nkeys;
+            cp_async16(ks + swz(row, c), ok ? Kb + (size_t)key * HD + c * 8 : Kb, ok);
+            cp_async16(vs + swz(row, c), ok ? Vb + (size_t)key * HD + c * 8 : Vb, ok);
+        }
+    };
+    load_kv(0, 0);
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+
+    uint32_t qf[HD / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < HD / 16; ks++) {
+        int row = warp * 16 + (lane & 15), c = ks * 2 + (lane >> 4);
+        ldsm_x4(qf[ks], Qs + swz(row, c));
+    }
+    float o[HD / 8][4];
+#pragma unroll
+    for (int j = 0; j < HD / 8; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0;
+    float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0, 0};
+    const int qpos = pos0 + q0 + warp * 16 + g; /* row g; row g + 8 is qpos + 8 */
+
+    for (int kt = 0; kt < ntiles; kt++) {
+        if (kt + 1 < ntiles) load_kv((kt + 1) & 1, kt + 1);
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        const T *ks = Ks + (kt & 1) * FA_BKV * HD, *vs = Vs + (kt & 1) * FA_BKV * HD;
+        float s[8][4];
+#pragma unroll
+        for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0;
+#pragma unroll
+        for (int kd = 0; kd < HD / 16; kd++)
+#pragma unroll
+            for (int jj = 0; jj < 4; jj++) {
+                uint32_t b[4];
+                int row = jj * 16 + (lane & 7) + ((lane >> 4) << 3), c = kd * 2 + ((lane >> 3) & 1);
+                ldsm_x4(b, ks + swz(row, c));
+                mma16816<T>(s[2 * jj], qf[kd][0], qf[kd][1], qf[kd][2], qf[kd][3], b[0], b[1]);
+                mma16816<T>(s[2 * jj + 1], qf[kd][0], qf[kd][1], qf[kd][2], qf[kd][3], b[2], b[3]);
+            }
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int key = kt * FA_BKV + j * 8 + 2 * t;
+            s[j][0] = key <= qpos ? s[j][0] * scale_log2 : -INFINITY;
+            s[j][1] = key + 1 <= qpos ? s[j][1] * scale_log2 : -INFINITY;
+            s[j][2] = key <= qpos + 8 ? s[j][2] * scale_log2 : -INFINITY;
+            s[j][3] = key + 1 <= qpos + 8 ? s[j][3] * scale_log2 : -INFINITY;
+            mx0 = fmaxf(mx0, fmaxf(s[j][0], s[j][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[j][2], s[j][3]));
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float mn0 = fmaxf(mrow[0], mx0), mn1 = fmaxf(mrow[1], mx1);
+        const float al0 = exp2f(mrow[0] - mn0), al1 = exp2f(mrow[1] - mn1);
+        float ls0 = 0, ls1 = 0;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            s[j][0] = exp2f(s[j][0] - mn0);
+            s[j][1] = exp2f(s[j][1] - mn0);
+            s[j][2] = exp2f(s[j][2] - mn1);
+            s[j][3] = exp2f(s[j][3] - mn1);
+            ls0 += s[j][0] + s[j][1];
+            ls1 += s[j][2] + s[j][3];
+        }
+        lrow[0] = lrow[0] * al0 + ls0;
+        lrow[1] = lrow[1] * al1 + ls1;
+        mrow[0] = mn0;
+        mrow[1] = mn1;
+#pragma unroll
+        for (int j = 0; j < HD / 8; j++) o[j][0] *= al0, o[j][1] *= al0, o[j][2] *= al1, o[j][3] *= al1;
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            uint32_t a0 = Ty<T>::pack(s[2 * kk][0], s[2 * kk][1]), a1 = Ty<T>::pack(s[2 * kk][2], s[2 * kk][3]);
+            uint32_t a2 = Ty<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                     a3 = Ty<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+            for (int dd = 0; dd < HD / 16; dd++) {
+                uint32_t b[4];
+                int row = kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3), c = dd * 2 + (lane >> 4);
+                ldsm_x4_t(b, vs + swz(row, c));
+                mma16816<T>(o[2 * dd], a0, a1, a2, a3, b[0], b[1]);
+                mma16816<T>(o[2 * dd + 1], a0, a1, a2, a3, b[2], b[3]);
+            }
+        }
+        __syncthreads(); /* before the next iteration refills this buffer */
+    }
+    pdl_trigger();
+    lrow[0] += __shfl_xor_sync(0xffffffffu, lrow[0], 1);
+    lrow[0] += __shfl_xor_sync(0xffffffffu, lrow[0], 2);
+    lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], 1);
+    lrow[1] += __shfl_xor_sync(0xffffffffu, lrow[1], 2);
+    const float i0 = 1.0f / lrow[0], i1 = 1.0f / lrow[1];
+    const int r0 = q0 + warp * 16 + g;
+#pragma unroll
+    for (int j = 0; j < HD / 8; j++) {
+        int col = h * HD + j * 8 + 2 * t;
+        if (r0 < n) *reinterpret_cast<uint32_t *>(O + (size_t)r0 * ldo + col) = Ty<T>::pack(o[j][0] * i0, o[j][1] * i0);
+        if (r0 + 8 < n)
+            *reinterpret_cast<uint32_t *>(O + (size_t)(r0 + 8) * ldo + col) = Ty<T>::pack(o[j][2] * i1, o[j][3] * i1);
+    }
+}
+
+/* ======================================================================== */
+/* Small kernels: embedding, RMSNorm                                         */
+/* ======================================================================== */
+
+/* x[r] = embed[ids[r]] in f32; records the id in the sequence's history. */
+template <class T>
+__global__ void k_embed(const T *__restrict__ E, int dim, const int *__restrict__ ids, Rows rows, float *__restrict__ x,
+                        int *__restrict__ hist, int ctx) {
+    const int r = blockIdx.x;
+    pdl_wait();
+    pdl_trigger();
+    int id = ids[r];
+    const int pos = row_pos(rows, r);
+    if (threadIdx.x == 0 && pos >= 0 && id >= 0) hist[(size_t)row_seq(rows, r) * ctx + pos] = id;
+    if (id < 0) id = 0; /* idle sequence: any row will do */
+    const uint4 *src = reinterpret_cast<const uint4 *>(E + (size_t)id * dim);
+    float4 *dst = reinterpret_cast<float4 *>(x + (size_t)r * dim);
+    for (int i = threadIdx.x; i < dim / 8; i += blockDim.x) {
+        uint4 v = src[i];
+        float2 a = Ty<T>::f2(v.x), b = Ty<T>::f2(v.y), c = Ty<T>::f2(v.z), d = Ty<T>::f2(v.w);
+        dst[2 * i] = make_float4(a.x, a.y, b.x, b.y);
+        dst[2 * i + 1] = make_float4(c.x, c.y, d.x, d.y);
+    }
+}
+
+/* out[r] = x[r] * rsqrt(mean(x[r]^2) + eps) * w, in T (input of the GEMMs). */
+template <class T>
+__global__ void __launch_bounds__(256)
+    k_rmsnorm(const float *__restrict__ x, int dim, const float *__restrict__ w, float eps, T *__restrict__ out) {
+    __shared__ float red[8];
+    const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    pdl_wait();
+    pdl_trigger();
+    const float4 *x4 = reinterpret_cast<const float4 *>(x + (size_t)r * dim);
+    float ss = 0;
+    for (int i = threadIdx.x; i < dim / 4; i += 256) {
+        float4 v = x4[i];
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    ss = warp_sum(ss);
+    if (lane == 0) red[warp] = ss;
+    __syncthreads();
+    ss = 0;
+    for (int i = 0; i < 8; i++) ss += red[i];
+    const float sc = rsqrtf(ss / (float)dim + eps);
+    const float4 *w4 = reinterpret_cast<const float4 *>(w);
+    uint2 *o = reinterpret_cast<uint2 *>(out + (size_t)r * dim);
+    for (int i = threadIdx.x; i < dim / 4; i += 256) {
+        float4 v = x4[i], g = w4[i];
+        o[i] = make_uint2(Ty<T>::pack(v.x * sc * g.x, v.y * sc * g.y), Ty<T>::pack(v.z * sc * g.z, v.w * sc * g.w));
+    }
+}
+
+/* ======================================================================== */
+/* Sampling on the device                                                    */
+/* ======================================================================== */
+/* One block of 1024 threads per sequence; only the chosen id leaves the GPU.
+ * Mirrors llorch_sample_logits: repetition penalty over the distinct tokens
+ * of the history, greedy argmax (lowest index on ties), or unnormalised
+ * probabilities e = exp((l - max) / T), a top-k threshold (the k-th largest
+ * e, found by a radix select on the float bits), a top-p threshold (the
+ * largest tau whose mass {e >= tau} reaches top_p of the kept mass, by a
+ * radix search weighted by mass), and the first kept index, in index order,
+ * whose running sum exceeds u * (kept mass). */
+#define SAMPLE_THREADS 1024
+
+struct SampleArgs {
+    const float *logits;
+    int vocab;
+    const float2 *amax; /* per-block (max, index) from the lm_head GEMV, or NULL */
+    int n_amax;
+    const int *pos;     /* per sequence; -1 idle */
+    const llorch_sample_params *sp;
+    const int *hist;
+    int ctx;
+    float *work;
+    unsigned *seen;
+    int *next;
+};
+
+/* Block-wide argmax with the lowest index on ties; the result in all threads. */
+__device__ void block_argmax(float &v, int &i) {
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int o = 16; o; o >>= 1) {
+        float v2 = __shfl_xor_sync(0xffffffffu, v, o);
+        int i2 = __shfl_xor_sync(0xffffffffu, i, o);
+        if (v2 > v || (v2 == v && i2 < i)) v = v2, i = i2;
+    }
+    __syncthreads();
+    if (lane == 0) sv[warp] = v, si[warp] = i;
+    __syncthreads();
+    v = sv[0];
+    i = si[0];
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++)
+        if (sv[w] > v || (sv[w] == v && si[w] < i)) v = sv[w], i = si[w];
+}
+
+__device__ float block_sum(float v) {
+    __shared__ float sv[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) sv[warp] = v;
+    __syncthreads();
+    float t = 0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += sv[w];
+    return t;
+}
+
+__device__ int block_min_int(int v) {
+    __shared__ int sv[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int o = 16; o; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if (lane == 0) sv[warp] = v;
+    __syncthreads();
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) v = min(v, sv[w]);
+    return v;
+}
+
+/* Exclusive prefix sum over the block's threads. */
+__device__ float block_exscan(float v, float *total) {
+    __shared__ float sv[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    float incl = v;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        float y = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += y;
+    }
+    __syncthreads();
+    if (lane == 31) sv[warp] = incl;
+    __syncthreads();
+    float before = 0, all = 0;
+    for (int w = 0; w < nw; w++) {
+        if (w < warp) before += sv[w];
+        all += sv[w];
+    }
+    *total = all;
+    return before + incl - v;
+}
+
+/* The k-th largest of e[0..V) (all >= 0), by 8-bit digits of the float bits. */
+__device__ float radix_kth(const float *e, int V, int k) {
+    __shared__ unsigned hist[256];
+    __shared__ unsigned s_digit, s_krem;
+    unsigned prefix = 0, mask = 0, krem = (unsigned)k;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+            unsigned u = __float_as_uint(e[i]);
+            if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255], 1u);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            unsigned cum = 0;
+            int d = 255;
+            for (; d > 0; d--) {
+                if (cum + hist[d] >= krem) break;
+                cum += hist[d];
+            }
+            s_digit = (unsigned)d;
+            s_krem = krem - cum;
+        }
+        __syncthreads();
+        prefix |= s_digit << shift;
+        mask |= 255u << shift;
+        krem = s_krem;
+        __syncthreads();
+    }
+    return __uint_as_float(prefix);
+}
+
+/* The largest tau with sum{e >= tau, e >= lo} >= target, by mass per digit. */
+__device__ float radix_top_p(const float *e, int V, float lo, float target) {
+    __shared__ float hm[256];
+    __shared__ unsigned hc[256];
+    __shared__ unsigned s_digit;
+    __shared__ float s_above;
+    unsigned prefix = 0, mask = 0;
+    float above = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x) hm[i] = 0, hc[i] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+            float v = e[i];
+            unsigned u = __float_as_uint(v);
+            if (v >= lo && (u & mask) == prefix) {
+                atomicAdd(&hm[(u >> shift) & 255], v);
+                atomicAdd(&hc[(u >> shift) & 255], 1u);
+            }
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            float cum = above;
+            int chosen = -1, lowest = 0;
+            for (int d = 255; d >= 0; d--) {
+                if (!hc[d]) continue;
+                lowest = d;
+                if (cum + hm[d] >= target) {
+                    chosen = d;
+                    break;
+                }
+                cum += hm[d];
+            }
+            if (chosen < 0) { /* rounding left the target unreached: keep all of them */
+                chosen = lowest;
+                cum -= hm[lowest];
+            }
+            s_digit = (unsigned)chosen;
+            s_above = cum;
+        }
+        __syncthreads();
+        prefix |= s_digit << shift;
+        mask |= 255u << shift;
+        above = s_above;
+        __syncthreads();
+    }
+    return __uint_as_float(prefix);
+}
+
+__global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
+    pdl_wait();
+    pdl_trigger();
+    const int b = blockIdx.x, tid = threadIdx.x, V = a.vocab;
+    const int pos = a.pos[b];
+    if (pos < 0) {
+        if (tid == 0) a.next[b] = -1;
+        return;
+    }
+    const llorch_sample_params sp = a.sp[b];
+    const bool pen = sp.repetition_penalty > 0 && sp.repetition_penalty != 1.0f;
+    const float *src = a.logits + (size_t)b * V;
+    if (!pen && !(sp.temperature > 0) && a.amax) { /* greedy: the lm_head GEMV left per-block maxima */
+        float v = -INFINITY;
+        int i = 0x7fffffff;
+        for (int j = tid; j < a.n_amax; j += SAMPLE_THREADS) {
+            float2 c = a.amax[j];
+            int ci = __float_as_int(c.y);
+            if (c.x > v || (c.x == v && ci < i)) v = c.x, i = ci;
+        }
+        block_argmax(v, i);
+        if (tid == 0) a.next[b] = i == 0x7fffffff ? 0 : i;
+        return;
+    }
+    float *w = a.work + (size_t)b * V;
+    if (pen) {
+        for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i];
+        __syncthreads();
+        const int *hist = a.hist + (size_t)b * a.ctx;
+        unsigned *seen = a.seen + (size_t)b * V;
+        const float rp = sp.repetition_penalty;
+        for (int j = tid; j <= pos; j += SAMPLE_THREADS) {
+            int t = hist[j];
+            if (t >= 0 && t < V && atomicExch(&seen[t], 1u) == 0) w[t] = w[t] > 0 ? w[t] / rp : w[t] * rp;
+        }
+        __syncthreads();
+        for (int j = tid; j <= pos; j += SAMPLE_THREADS) {
+            int t = hist[j];
+            if (t >= 0 && t < V) seen[t] = 0;
+        }
+        __syncthreads();
+        src = w;
+    }
+    float v = -INFINITY;
+    int bi = 0x7fffffff;
+    for (int i = tid; i < V; i += SAMPLE_THREADS)
+        if (src[i] > v) v = src[i], bi = i;
+    block_argmax(v, bi);
+    if (!(sp.temperature > 0)) {
+        if (tid == 0) a.next[b] = bi == 0x7fffffff ? 0 : bi;
+        return;
+    }
+    const float mx = v, inv_t = 1.0f / sp.temperature;
+    for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = expf((src[i] - mx) * inv_t);
+    __syncthreads();
+    float tau = 0;
+    if (sp.top_k > 0 && sp.top_k < V) tau = radix_kth(w, V, sp.top_k);
+    if (sp.top_p > 0 && sp.top_p < 1) {
+        float kept = 0;
+        for (int i = tid; i < V; i += SAMPLE_THREADS) kept += w[i] >= tau ? w[i] : 0.0f;
+        kept = block_sum(kept);
+        tau = radix_top_p(w, V, tau, sp.top_p * kept);
+    }
+    /* running sums in index order: contiguous segments per thread, scanned */
+    const int seg = (V + SAMPLE_THREADS - 1) / SAMPLE_THREADS, i0 = tid * seg, i1 = min(V, i0 + seg);
+    float local = 0;
+    int lastkept = -1;
+    for (int i = i0; i < i1; i++)
+        if (w[i] >= tau) local += w[i], lastkept = i;
+    float total;
+    float run = block_exscan(local, &total);
+    const float r = sp.u * total;
+    int cand = 0x7fffffff;
+    for (int i = i0; i < i1; i++) {
+        if (w[i] < tau) continue;
+        run += w[i];
+        if (run > r) {
+            cand = i;
+            break;
+        }
+    }
+    cand = block_min_int(cand);
+    if (cand == 0x7fffffff) cand = -block_min_int(-lastkept); /* the last kept token */
+    if (tid == 0) a.next[b] = cand < 0 ? bi : cand;
+}
+
+/* ======================================================================== */
+/* Host side: model                                                          */
+/* ======================================================================== */
+
+typedef struct {
+    void *wqkv, *wo, *wgu, *wdown;
+    float *attn_norm, *ffn_norm;
+} cu_layer;
+
+typedef struct {
+    int dev, sms, cc;
+    int is_f16;            /* matrices in f16; else bf16 */
+    char *wbuf;            /* one allocation for everything below */
+    size_t wbytes;
+    cu_layer *L;
+    void *embed, *lm_head; /* lm_head == embed when tied */
+    float *norm, *inv_freq;
+    int q_dim, kv_dim;
+} cu_model;
+
+static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+static float cu_elem_f32(const llorch_tensor *t, size_t i) {
+    if (t->dtype == LLORCH_F32) return ((const float *)t->data)[i];
+    uint16_t h = ((const uint16_t *)t->data)[i];
+    return t->dtype == LLORCH_BF16 ? llorch_bf16_to_f32(h) : llorch_f16_to_f32(h);
+}
+
+/* Row r of tensor t into dst (cols elements of the device type). */
+static void cu_convert_row(uint16_t *dst, const llorch_tensor *t, int64_t r, int is_f16) {
+    const int64_t cols = t->cols;
+    const llorch_dtype want = is_f16 ? LLORCH_F16 : LLORCH_BF16;
+    if (t->dtype == want) {
+        memcpy(dst, (const uint16_t *)t->data + r * cols, (size_t)cols * 2);
+        return;
+    }
+    for (int64_t c = 0; c < cols; c++) {
+        float f = cu_elem_f32(t, (size_t)(r * cols + c));
+        if (is_f16) {
+            __half h = __float2half_rn(f);
+            memcpy(dst + c, &h, 2);
+        } else {
+            dst[c] = llorch_f32_to_bf16(f);
+        }
+    }
+}
+
+/* Build a device matrix from rows of source tensors on the host, then copy it. */
+typedef struct {
+    const llorch_tensor *t;
+    int64_t row;
+} cu_src_row;
+
+static cudaError_t cu_upload_rows(void *dev, const cu_src_row *rows, int64_t n, int64_t cols, int is_f16,
+                                  uint16_t *stage, int64_t stage_rows) {
+    for (int64_t r0 = 0; r0 < n; r0 += stage_rows) {
+        int64_t nr = n - r0 < stage_rows ? n - r0 : stage_rows;
+        for (int64_t r = 0; r < nr; r++) cu_convert_row(stage + r * cols, rows[r0 + r].t, rows[r0 + r].row, is_f16);
+        cudaError_t e = cudaMemcpy((uint16_t *)dev + r0 * cols, stage, (size_t)(nr * cols * 2), cudaMemcpyHostToDevice);
+        if (e != cudaSuccess) return e;
+    }
+    return cudaSuccess;
+}
+
+static cudaError_t cu_upload_vec(float *dev, const llorch_tensor *t, int64_t n) {
+    float *h = (float *)malloc((size_t)n * 4);
+    if (!h) return cudaErrorMemoryAllocation;
+    for (int64_t i = 0; i < n; i++) h[i] = cu_elem_f32(t, (size_t)i);
+    cudaError_t e = cudaMemcpy(dev, h, (size_t)n * 4, cudaMemcpyHostToDevice);
+    free(h);
+    return e;
+}
+
+/* Raise the shared-memory limit of every kernel the model can use. This also
+ * loads each kernel now, rather than on its first launch. */
+template <class T> static cudaError_t cu_prepare_kernels(int smem) {
+    cudaError_t e = cudaSuccess, x;
+    cudaFuncAttributes fa;
+#define CU_SMEM(k)                                                                                   \
+    if ((x = cudaFuncGetAttributes(&fa, k)) == cudaSuccess)                                          \
+        x = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem - (int)fa.sharedSizeBytes); \
+    if (x && !e) e = x;
+    CU_SMEM((k_gemv<T, GV_NW, GV_U, GV_S>));
+    CU_SMEM((k_skinny<T, 1>));
+    CU_SMEM((k_skinny<T, 2>));
+    CU_SMEM((k_skinny<T, 4>));
+    CU_SMEM((k_skinny<T, 8>));
+    CU_SMEM((k_gemm<T, 128>));
+    CU_SMEM((k_flash<T, 64>));
+    CU_SMEM((k_flash<T, 128>));
+    CU_SMEM((k_attn<T, 1>));
+    CU_SMEM((k_attn<T, 2>));
+    CU_SMEM((k_attn<T, 4>));
+    CU_SMEM(k_embed<T>);
+    CU_SMEM(k_rmsnorm<T>);
+    CU_SMEM(k_sample);
+#undef CU_SMEM
+    return e;
+}
+
+static void cu_model_free(llorch_model *m) {
+    cu_model *M = (cu_model *)m->backend_data;
+    if (!M) return;
+    cudaSetDevice(M->dev);
+    if (M->wbuf) cudaFree(M->wbuf);
+    free(M->L);
+    free(M);
+    m->backend_data = NULL;
+    m->device_bytes = 0;
+}
+
+static int cu_check_tensor(const llorch_tensor *t, int64_t rows, int64_t cols, const char *what, int layer,
+                           llorch_error *err) {
+    if (t->dtype != LLORCH_F32 && t->dtype != LLORCH_F16 && t->dtype != LLORCH_BF16)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: layer %d %s: unsupported dtype", layer, what);
+    if (t->rows != rows || t->cols != cols)
+        return llorch_fail(err, LLORCH_E_FORMAT, "cuda: layer %d %s is [%lld, %lld], expected [%lld, %lld]", layer,
+                           what, (long long)t->rows, (long long)t->cols, (long long)rows, (long long)cols);
+    return 0;
+}
+
+static int cu_model_init(llorch_model *m, llorch_error *err) {
+    const llorch_config *c = &m->cfg;
+    int ndev = 0;
+    cudaError_t e = cudaGetDeviceCount(&ndev);
+    if (e != cudaSuccess || ndev <= 0) {
+        cudaGetLastError();
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda: no CUDA device found (%s)",
+                           e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports none");
+    }
+    if (m->device_index < 0 || m->device_index >= ndev)
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda: no device cuda:%d (this machine has %d CUDA device%s)",
+                           m->device_index, ndev, ndev == 1 ? "" : "s");
+    if ((e = cudaSetDevice(m->device_index)) != cudaSuccess)
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: %s", m->device_index, cudaGetErrorString(e));
+    cudaDeviceProp prop;
+    if ((e = cudaGetDeviceProperties(&prop, m->device_index)) != cudaSuccess)
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: %s", m->device_index, cudaGetErrorString(e));
+    if (prop.major < 8)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED,
+                           "cuda:%d (%s) has compute capability %d.%d; the CUDA backend needs 8.0 or newer",
+                           m->device_index, prop.name, prop.major, prop.minor);
+    /* shapes the kernels take: 16-byte rows, even RoPE pairs, up to 256 per head */
+    if (c->dim % 8) return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: hidden_size %d is not a multiple of 8", c->dim);
+    if (c->hidden_dim % 8)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: intermediate_size %d is not a multiple of 8", c->hidden_dim);
+    if (c->head_dim % 8 || c->head_dim > 256)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: head_dim %d is not a multiple of 8 up to 256", c->head_dim);
+    if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: num_attention_heads %d is not a multiple of num_key_value_heads %d",
+                           c->n_heads, c->n_kv_heads);
+    const int64_t dim = c->dim, hid = c->hidden_dim, hd = c->head_dim, V = c->vocab_size;
+    const int64_t qd = (int64_t)c->n_heads * hd, kvd = (int64_t)c->n_kv_heads * hd;
+    const llorch_weights *w = &m->w;
+    int st;
+    for (int l = 0; l < c->n_layers; l++) {
+        const llorch_layer *ly = &w->layers[l];
+        if ((st = cu_check_tensor(&ly->wq, qd, dim, "q_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->wk, kvd, dim, "k_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->wv, kvd, dim, "v_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->wo, dim, qd, "o_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->w_gate, hid, dim, "gate_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->w_up, hid, dim, "up_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->w_down, dim, hid, "down_proj", l, err)) ||
+            (st = cu_check_tensor(&ly->attn_norm, 1, dim, "input_layernorm", l, err)) ||
+            (st = cu_check_tensor(&ly->ffn_norm, 1, dim, "post_attention_layernorm", l, err)))
+            return st;
+    }
+    if ((st = cu_check_tensor(&w->embed, V, dim, "embed_tokens", -1, err)) ||
+        (st = cu_check_tensor(&w->lm_head, V, dim, "lm_head", -1, err)) ||
+        (st = cu_check_tensor(&w->norm, 1, dim, "norm", -1, err)))
+        return st;
+
+    cu_model *M = (cu_model *)calloc(1, sizeof *M);
+    if (!M) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    M->L = (cu_layer *)calloc((size_t)c->n_layers, sizeof *M->L);
+    if (!M->L) {
+        free(M);
+        return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    }
+    M->dev = m->device_index;
+    M->sms = prop.multiProcessorCount;
+    M->cc = prop.major * 10 + prop.minor;
+    /* f16 checkpoints stay f16; bf16 stays bf16; f32 matrices become bf16 */
+    M->is_f16 = c->dtype == LLORCH_F16;
+    M->q_dim = (int)qd;
+    M->kv_dim = (int)kvd;
+    const int tied = w->lm_head.data == w->embed.data;
+
+    /* one allocation: per layer wqkv, wo, wgu, wdown, two norms; then the rest */
+    size_t off = 0;
+    const size_t sz_qkv = align256((size_t)(qd + 2 * kvd) * dim * 2), sz_o = align256((size_t)dim * qd * 2),
+                 sz_gu = align256((size_t)2 * hid * dim * 2), sz_down = align256((size_t)dim * hid * 2),
+                 sz_norm = align256((size_t)dim * 4), sz_layer = sz_qkv + sz_o + sz_gu + sz_down + 2 * sz_norm;
+    off = sz_layer * (size_t)c->n_layers;
+    const size_t off_embed = off;
+    off += align256((size_t)V * dim * 2);
+    const size_t off_head = off;
+    if (!tied) off += align256((size_t)V * dim * 2);
+    const size_t off_norm = off;
+    off += sz_norm;
+    const size_t off_freq = off;
+    off += align256((size_t)hd / 2 * 4);
+
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    if ((e = cudaMalloc((void **)&M->wbuf, off)) != cudaSuccess) {
+        cudaGetLastError();
+        free(M->L);
+        free(M);
+        return llorch_fail(err, LLORCH_E_NOMEM, "cuda:%d: out of device memory for the weights (%zu MB needed, %zu MB free)",
+                           m->device_index, off >> 20, free_b >> 20);
+    }
+    M->wbytes = off;
+    m->backend_data = M;
+    m->device_bytes = off;
+    for (int l = 0; l < c->n_layers; l++) {
+        char *p = M->wbuf + sz_layer * (size_t)l;
+        M->L[l].wqkv = p;
+        M->L[l].wo = p + sz_qkv;
+        M->L[l].wgu = p + sz_qkv + sz_o;
+        M->L[l].wdown = p + sz_qkv + sz_o + sz_gu;
+        M->L[l].attn_norm = (float *)(p + sz_qkv + sz_o + sz_gu + sz_down);
+        M->L[l].ffn_norm = (float *)(p + sz_qkv + sz_o + sz_gu + sz_down + sz_norm);
+    }
+    M->embed = M->wbuf + off_embed;
+    M->lm_head = tied ? M->embed : M->wbuf + off_head;
+    M->norm = (float *)(M->wbuf + off_norm);
+    M->inv_freq = (float *)(M->wbuf + off_freq);
+
+    /* host staging: rows of the largest matrix, at most 32 MB at a time */
+    int64_t maxcols = dim > hid ? dim : hid;
+    if (qd > maxcols) maxcols = qd;
+    int64_t stage_rows = ((int64_t)32 << 20) / (maxcols * 2);
+    if (stage_rows < 1) stage_rows = 1;
+    int64_t maxrows = V;
+    if (2 * hid > maxrows) maxrows = 2 * hid;
+    if (qd + 2 * kvd > maxrows) maxrows = qd + 2 * kvd;
+    uint16_t *stage = (uint16_t *)malloc((size_t)(stage_rows * maxcols * 2));
+    cu_src_row *rows = (cu_src_row *)malloc((size_t)maxrows * sizeof *rows);
+    float *freq = (float *)malloc((size_t)hd / 2 * 4);
+    if (!stage || !rows || !freq) {
+        free(stage);
+        free(rows);
+        free(freq);
+        cu_model_free(m);
+        return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    }
+    e = cudaSuccess;
+    for (int l = 0; l < c->n_layers && e == cudaSuccess; l++) {
+        const llorch_layer *ly = &w->layers[l];
+        int64_t n = 0;
+        /* q and k rows (i, i + hd/2) of each head become neighbours (2i, 2i+1) */
+        for (int64_t h = 0; h < c->n_heads; h++)
+            for (int64_t i = 0; i < hd / 2; i++) {
+                rows[n++] = (cu_src_row){&ly->wq, h * hd + i};
+                rows[n++] = (cu_src_row){&ly->wq, h * hd + i + hd / 2};
+            }
+        for (int64_t h = 0; h < c->n_kv_heads; h++)
+            for (int64_t i = 0; i < hd / 2; i++) {
+                rows[n++] = (cu_src_row){&ly->wk, h * hd + i};
+                rows[n++] = (cu_src_row){&ly->wk, h * hd + i + hd / 2};
+            }
+        for (int64_t i = 0; i < kvd; i++) rows[n++] = (cu_src_row){&ly->wv, i};
+        e = cu_upload_rows(M->L[l].wqkv, rows, n, dim, M->is_f16, stage, stage_rows);
+        for (int64_t i = 0; i < dim; i++) rows[i] = (cu_src_row){&ly->wo, i};
+        if (!e) e = cu_upload_rows(M->L[l].wo, rows, dim, qd, M->is_f16, stage, stage_rows);
+        /* gate row j at 2j, up row j at 2j + 1 */
+        for (int64_t i = 0; i < hid; i++) {
+            rows[2 * i] = (cu_src_row){&ly->w_gate, i};
+            rows[2 * i + 1] = (cu_src_row){&ly->w_up, i};
+        }
+        if (!e) e = cu_upload_rows(M->L[l].wgu, rows, 2 * hid, dim, M->is_f16, stage, stage_rows);
+        for (int64_t i = 0; i < dim; i++) rows[i] = (cu_src_row){&ly->w_down, i};
+        if (!e) e = cu_upload_rows(M->L[l].wdown, rows, dim, hid, M->is_f16, stage, stage_rows);
+        if (!e) e = cu_upload_vec(M->L[l].attn_norm, &ly->attn_norm, dim);
+        if (!e) e = cu_upload_vec(M->L[l].ffn_norm, &ly->ffn_norm, dim);
+    }
+    if (!e) {
+        for (int64_t i = 0; i < V; i++) rows[i] = (cu_src_row){&w->embed, i};
+        e = cu_upload_rows(M->embed, rows, V, dim, M->is_f16, stage, stage_rows);
+    }
+    if (!e && !tied) {
+        for (int64_t i = 0; i < V; i++) rows[i] = (cu_src_row){&w->lm_head, i};
+        e = cu_upload_rows(M->lm_head, rows, V, dim, M->is_f16, stage, stage_rows);
+    }
+    if (!e) e = cu_upload_vec(M->norm, &w->norm, dim);
+    if (!e) { /* RoPE inverse frequencies, as the CPU backend computes them */
+        for (int64_t i = 0; i < hd / 2; i++) freq[i] = (float)(1.0 / pow((double)c->rope_theta, (double)(2 * i) / hd));
+        e = cudaMemcpy(M->inv_freq, freq, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice);
+    }
+    free(stage);
+    free(rows);
+    free(freq);
+    /* the GEMV keeps its input vector in shared memory */
+    size_t need = gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms);
+    if (gemv_smem((int)dim, (int)qd, M->sms) > need) need = gemv_smem((int)dim, (int)qd, M->sms);
+    if (gemv_smem((int)(2 * hid), (int)dim, M->sms) > need) need = gemv_smem((int)(2 * hid), (int)dim, M->sms);
+    if (gemv_smem((int)dim, (int)hid, M->sms) > need) need = gemv_smem((int)dim, (int)hid, M->sms);
+    if (gemv_smem((int)V, (int)dim, M->sms) > need) need = gemv_smem((int)V, (int)dim, M->sms);
+    need += 1024; /* the kernels' static shared memory */
+    if (!e && need > (size_t)prop.sharedMemPerBlockOptin) {
+        cu_model_free(m);
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED,
+                           "cuda: intermediate_size %lld / vocab_size %lld need %zu bytes of shared memory (the device has %zu)",
+                           (long long)hid, (long long)V, need, (size_t)prop.sharedMemPerBlockOptin);
+    }
+    if (!e) e = M->is_f16 ? cu_prepare_kernels<f16>((int)prop.sharedMemPerBlockOptin)
+                          : cu_prepare_kernels<bf16>((int)prop.sharedMemPerBlockOptin);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        cu_model_free(m);
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: uploading the weights: %s", m->device_index,
+                           cudaGetErrorString(e));
+    }
+    snprintf(m->device_name, sizeof m->device_name, "cuda:%d", M->dev);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Host side: session                                                        */
+/* ======================================================================== */
+
+typedef struct {
+    int B, ctx, PF, R;      /* sequences, positions, prefill chunk, activation rows */
+    int s_max, min_chunk;   /* attention splits */
+    int gemv_grid, n_amax;
+    int pdl;                /* programmatic dependent launch in use */
+    int gv_pf, gv_early;    /* GEMV: L2 prefetch bytes per block; trigger the next launch before waiting */
+    cudaStream_t st;
+    cudaGraphExec_t graph;
+    int graph_nodes;
+    char *buf;
+    size_t bytes;
+    void *kc, *vc;          /* [layer][seq][kv_head][ctx][head_dim] */
+    size_t kv_layer;        /* elements per layer */
+    float *x, *qf, *attf, *hf, *logits, *part, *work;
+    void *xn, *att, *h, *qt;
+    float2 *amax;
+    float *gws;             /* split-K partial tiles */
+    int *counters, *hist, *d_ids, *d_step, *d_next, *gflags;
+    unsigned *seen;
+    int *h_step, *h_next;   /* pinned: ids[B], pos[B], sample params[B]; next[B] */
+} cu_session;
+
+static int *cu_step_pos(int *step, int B) { return step + B; }
+static llorch_sample_params *cu_step_sp(int *step, int B) { return (llorch_sample_params *)(step + 2 * B); }
+static size_t cu_step_bytes(int B) { return (size_t)B * (2 * sizeof(int) + sizeof(llorch_sample_params)); }
+
+/* Launch with programmatic dependent launch when pdl is set. */
+template <typename... KArgs, typename... Args>
+static void cu_launch(cudaError_t *err, int pdl, void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                      cudaStream_t st, Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    cudaLaunchAttribute at[1];
+    int na = 0;
+    if (pdl & 1) {
+        at[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[na++].val.programmaticStreamSerializationAllowed = 1;
+    }
+    cfg.attrs = at;
+    cfg.numAttrs = na;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, k, ((KArgs)args)...);
+    if (e != cudaSuccess && *err == cudaSuccess) *err = e;
+}
+
+static Epi cu_epi(int mode, int n) {
+    Epi e;
+    memset(&e, 0, sizeof e);
+    e.mode = mode;
+    e.n = n;
+    return e;
+}
+
+/* Y = X W^T over R activation rows in T, by the skinny or the tiled GEMM. */
+template <class T>
+static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pdl, const T *X, int ldx, int R,
+                      const void *W, int N, int K, const Epi &e) {
+    const T *Wt = (const T *)W;
+    if (R <= 64) {
+        const int pairs = (N + 1) / 2, grid = pairs < M->sms ? pairs : M->sms;
+        if (R <= 8) cu_launch(err, pdl, k_skinny<T, 1>, dim3(grid), SK_THREADS, skinny_smem<1>(), S->st, Wt, N, K, X, ldx, R, e);
+        else if (R <= 16) cu_launch(err, pdl, k_skinny<T, 2>, dim3(grid), SK_THREADS, skinny_smem<2>(), S->st, Wt, N, K, X, ldx, R, e);
+        else if (R <= 32) cu_launch(err, pdl, k_skinny<T, 4>, dim3(grid), SK_THREADS, skinny_smem<4>(), S->st, Wt, N, K, X, ldx, R, e);
+        else cu_launch(err, pdl, k_skinny<T, 8>, dim3(grid), SK_THREADS, skinny_smem<8>(), S->st, Wt, N, K, X, ldx, R, e);
+        return;
+    }
+    /* 128 x 128 tiles; when they do not fill the GPU twice over, split K too */
+    const int nb = (N + GM_BN - 1) / GM_BN, mb = (R + 127) / 128, tiles = nb * mb, kall = (K + GM_BK - 1) / GM_BK;
+    int splits = 1;
+    if (tiles < M->sms) {
+        splits = 2 * M->sms / tiles;
+        if (splits > 4) splits = 4;
+        if (splits > kall / 4) splits = kall / 4;
+        if (splits < 1) splits = 1;
+    }
+    cu_launch(err, pdl, k_gemm<T, 128>, dim3(nb, mb, splits), GM_THREADS, gemm_smem<128>(), S->st, X, ldx, Wt, R, N, K,
+              e, S->gws, S->gflags);
+}
+
+template <class T>
+static void cu_gemv(cudaError_t *err, cu_session *S, int pdl, const void *W, int N, int K, const float *x,
+                    const float *normw, float eps, const Epi &e, float2 *amax, const void *embed = NULL) {
+    const int pairs = (N + 1) / 2, grid = pairs < S->gemv_grid ? pairs : S->gemv_grid;
+    cu_launch(err, pdl, k_gemv<T, GV_NW, GV_U, GV_S>, dim3(grid), GV_NW * 32, gemv_smem(N, K, grid), S->st,
+              (const T *)W, N, K, x, normw, eps, e, amax, S->gv_pf, S->gv_early, (const T *)embed,
+              (const int *)S->d_step, S->hist);
+}
+
+/* attention of R rows: splits x heads x rows blocks */
+template <class T>
+static void cu_attention(cudaError_t *err, const llorch_config *c, cu_session *S, int pdl, int splits, int R,
+                         const float *qf, const T *qt, int ldq, const T *kc, const T *vc, float *of, T *ot, int ldo,
+                         Rows rows) {
+    const int hd = c->head_dim;
+    void (*k)(const float *, const T *, int, const T *, const T *, float *, T *, int, Rows, int, int, int, int, float,
+              int, int, float *, int *) = hd <= 64 ? k_attn<T, 1> : hd <= 128 ? k_attn<T, 2> : k_attn<T, 4>;
+    cu_launch(err, pdl, k, dim3(splits, c->n_heads, R), dim3(256), (size_t)(hd + 8 * (hd + 2)) * 4, S->st, qf, qt, ldq,
+              kc, vc, of, ot, ldo, rows, c->n_heads, c->n_kv_heads, hd, S->ctx, 1.0f / sqrtf((float)hd), splits,
+              S->min_chunk, S->part, S->counters);
+}
+
+static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, int l, Rows rows) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    Epi e = cu_epi(EPI_QKV, M->q_dim + 2 * M->kv_dim);
+    e.rows = rows;
+    e.kc = (char *)S->kc + (size_t)l * S->kv_layer * 2;
+    e.vc = (char *)S->vc + (size_t)l * S->kv_layer * 2;
+    e.inv_freq = M->inv_freq;
+    e.hd = c->head_dim;
+    e.q_dim = M->q_dim;
+    e.kv_dim = M->kv_dim;
+    e.ctx = S->ctx;
+    return e;
+}
+
+/* Enqueue one decode step for all S->B sequences (ids/pos/params already in
+ * d_step). This is what the graph captures. */
+template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_session *S) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    const int B = S->B, dim = c->dim, hid = c->hidden_dim, qd = M->q_dim, kvd = M->kv_dim, V = c->vocab_size;
+    const int pdl = S->pdl;
+    const float eps = c->norm_eps, scale = 1.0f / sqrtf((float)c->head_dim);
+    cudaError_t err = cudaSuccess;
+    Rows rows = {cu_step_pos(S->d_step, B), 0, 0, 1};
+    SampleArgs sa;
+    memset(&sa, 0, sizeof sa);
+    sa.logits = S->logits;
+    sa.vocab = V;
+    sa.pos = cu_step_pos(S->d_step, B);
+    sa.sp = cu_step_sp(S->d_step, B);
+    sa.hist = S->hist;
+    sa.ctx = S->ctx;
+    sa.work = S->work;
+    sa.seen = S->seen;
+    sa.next = S->d_next;
+    if (B > 1) /* (one sequence: layer 0's QKV GEMV reads the embedding itself) */
+        cu_launch(&err, 0, k_embed<T>, dim3(B), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
+                  rows, S->x, S->hist, S->ctx);
+    for (int l = 0; l < c->n_layers; l++) {
+        const cu_layer *L = &M->L[l];
+        Epi eq = cu_epi_qkv(m, S, l, rows);
+        eq.f = S->qf;
+        eq.ldf = qd;
+        const T *kc = (const T *)eq.kc, *vc = (const T *)eq.vc;
+        Epi eo = cu_epi(EPI_ADD, dim);
+        eo.f = S->x;
+        eo.ldf = dim;
+        Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
+        Epi ed = eo;
+        if (B == 1) {
+            cu_gemv<T>(&err, S, l ? pdl : 0, L->wqkv, qd + 2 * kvd, dim, S->x, L->attn_norm, eps, eq, NULL,
+                       l ? NULL : M->embed);
+            cu_attention<T>(&err, c, S, pdl, S->s_max, 1, (const float *)S->qf, (const T *)NULL, qd, kc, vc, S->attf,
+                            (T *)NULL, qd, rows);
+            cu_gemv<T>(&err, S, pdl, L->wo, dim, qd, S->attf, NULL, eps, eo, NULL);
+            eg.f = S->hf;
+            eg.ldf = hid;
+            cu_gemv<T>(&err, S, pdl, L->wgu, 2 * hid, dim, S->x, L->ffn_norm, eps, eg, NULL);
+            cu_gemv<T>(&err, S, pdl, L->wdown, dim, hid, S->hf, NULL, eps, ed, NULL);
+        } else {
+            cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim,
+                      (const float *)L->attn_norm, eps, (T *)S->xn);
+            cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, B, L->wqkv, qd + 2 * kvd, dim, eq);
+            cu_attention<T>(&err, c, S, pdl, S->s_max, B, (const float *)S->qf, (const T *)NULL, qd, kc, vc, (float *)NULL,
+                            (T *)S->att, qd, rows);
+            cu_matmul<T>(&err, M, S, pdl, (const T *)S->att, qd, B, L->wo, dim, qd, eo);
+            cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim,
+                      (const float *)L->ffn_norm, eps, (T *)S->xn);
+            eg.t = S->h;
+            eg.ldt = hid;
+            cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, B, L->wgu, 2 * hid, dim, eg);
+            cu_matmul<T>(&err, M, S, pdl, (const T *)S->h, hid, B, L->wdown, dim, hid, ed);
+        }
+    }
+    Epi el = cu_epi(EPI_STORE, V);
+    el.f = S->logits;
+    el.ldf = V;
+    if (B == 1) {
+        cu_gemv<T>(&err, S, pdl, M->lm_head, V, dim, S->x, M->norm, eps, el, S->amax);
+        sa.amax = S->amax;
+        sa.n_amax = S->n_amax;
+    } else {
+        cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim, (const float *)M->norm,
+                  eps, (T *)S->xn);
+        cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, B, M->lm_head, V, dim, el);
+    }
+    cu_launch(&err, pdl, k_sample, dim3(B), dim3(SAMPLE_THREADS), 0, S->st, sa);
+    return err;
+}
+
+/* Prefill n tokens of sequence seq at positions pos0.. (n <= S->PF). */
+template <class T> static cudaError_t cu_enqueue_prefill(llorch_model *m, cu_session *S, int seq, int pos0, int n) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    const int dim = c->dim, hid = c->hidden_dim, qd = M->q_dim, kvd = M->kv_dim, hd = c->head_dim;
+    const int pdl = S->pdl;
+    const float eps = c->norm_eps, scale = 1.0f / sqrtf((float)hd);
+    cudaError_t err = cudaSuccess;
+    Rows rows = {NULL, pos0, seq, 0};
+    cu_launch(&err, 0, k_embed<T>, dim3(n), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_ids, rows,
+              S->x, S->hist, S->ctx);
+    for (int l = 0; l < c->n_layers; l++) {
+        const cu_layer *L = &M->L[l];
+        Epi eq = cu_epi_qkv(m, S, l, rows);
+        eq.t = S->qt;
+        eq.ldt = qd;
+        const T *kc = (const T *)eq.kc, *vc = (const T *)eq.vc;
+        cu_launch(&err, pdl, k_rmsnorm<T>, dim3(n), dim3(256), 0, S->st, (const float *)S->x, dim,
+                  (const float *)L->attn_norm, eps, (T *)S->xn);
+        cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, n, L->wqkv, qd + 2 * kvd, dim, eq);
+        const int qtiles = (n + FA_BQ - 1) / FA_BQ;
+        if (hd == 64)
+            cu_launch(&err, pdl, k_flash<T, 64>, dim3(qtiles, c->n_heads), dim3(128), flash_smem<64>(), S->st,
+                      (const T *)S->qt, qd, kc, vc, (T *)S->att, qd, n, pos0, seq, c->n_heads, c->n_kv_heads, S->ctx,
+                      scale * 1.4426950408889634f);
+        else if (hd == 128)
+            cu_launch(&err, pdl, k_flash<T, 128>, dim3(qtiles, c->n_heads), dim3(128), flash_smem<128>(), S->st,
+                      (const T *)S->qt, qd, kc, vc, (T *)S->att, qd, n, pos0, seq, c->n_heads, c->n_kv_heads, S->ctx,
+                      scale * 1.4426950408889634f);
+        else
+            cu_attention<T>(&err, c, S, pdl, 1, n, (const float *)NULL, (const T *)S->qt, qd, kc, vc, (float *)NULL,
+                            (T *)S->att, qd, rows);
+        Epi eo = cu_epi(EPI_ADD, dim);
+        eo.f = S->x;
+        eo.ldf = dim;
+        cu_matmul<T>(&err, M, S, pdl, (const T *)S->att, qd, n, L->wo, dim, qd, eo);
+        cu_launch(&err, pdl, k_rmsnorm<T>, dim3(n), dim3(256), 0, S->st, (const float *)S->x, dim,
+                  (const float *)L->ffn_norm, eps, (T *)S->xn);
+        Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
+        eg.t = S->h;
+        eg.ldt = hid;
+        cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, n, L->wgu, 2 * hid, dim, eg);
+        cu_matmul<T>(&err, M, S, pdl, (const T *)S->h, hid, n, L->wdown, dim, hid, eo);
+    }
+    return err;
+}
+
+/* logits of activation row r (after the final norm) into S->logits. */
+template <class T> static cudaError_t cu_enqueue_logits(llorch_model *m, cu_session *S, int r) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    cudaError_t err = cudaSuccess;
+    Epi el = cu_epi(EPI_STORE, c->vocab_size);
+    el.f = S->logits;
+    el.ldf = c->vocab_size;
+    cu_gemv<T>(&err, S, S->pdl, M->lm_head, c->vocab_size, c->dim, S->x + (size_t)r * c->dim, M->norm, c->norm_eps, el,
+               (float2 *)NULL);
+    return err;
+}
+
+static void cu_session_free(llorch_session *s) {
+    cu_session *S = (cu_session *)s->backend_data;
+    if (!S) return;
+    const cu_model *M = (const cu_model *)s->m->backend_data;
+    cudaSetDevice(M->dev);
+    if (S->graph) cudaGraphExecDestroy(S->graph);
+    if (S->st) cudaStreamDestroy(S->st);
+    if (S->buf) cudaFree(S->buf);
+    if (S->h_step) cudaFreeHost(S->h_step);
+    if (S->h_next) cudaFreeHost(S->h_next);
+    cudaGetLastError();
+    free(S);
+    s->backend_data = NULL;
+    s->bytes = 0;
+}
+
+/* Capture the decode step as a graph: step record in, kernels, chosen ids out. */
+static cudaError_t cu_capture(llorch_session *s, cu_session *S) {
+    const cu_model *M = (const cu_model *)s->m->backend_data;
+    const int B = S->B;
+    const size_t step_bytes = cu_step_bytes(B);
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamBeginCapture(S->st, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) return e;
+    cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step, step_bytes, cudaMemcpyHostToDevice, S->st);
+    cudaError_t e2 = M->is_f16 ? cu_enqueue_decode<f16>(s->m, S) : cu_enqueue_decode<bf16>(s->m, S);
+    cudaError_t e3 = cudaMemcpyAsync(S->h_next, S->d_next, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost, S->st);
+    e = cudaStreamEndCapture(S->st, &g);
+    if (e == cudaSuccess) e = e1 ? e1 : e2 ? e2 : e3;
+    if (e == cudaSuccess) {
+        size_t nodes = 0;
+        cudaGraphGetNodes(g, NULL, &nodes);
+        S->graph_nodes = (int)nodes;
+        e = cudaGraphInstantiate(&S->graph, g, 0);
+    }
+    if (g) cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+        S->graph = NULL;
+        cudaGetLastError();
+    }
+    return e;
+}
+
+static int cu_session_init(llorch_session *s, llorch_error *err) {
+    llorch_model *m = s->m;
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    cudaSetDevice(M->dev);
+    cu_session *S = (cu_session *)calloc(1, sizeof *S);
+    if (!S) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    const int B = s->n_seq, ctx = s->ctx, dim = c->dim, hid = c->hidden_dim, hd = c->head_dim, V = c->vocab_size;
+    const int qd = M->q_dim, kvd = M->kv_dim;
+    S->B = B;
+    S->ctx = ctx;
+    S->PF = ctx < 512 ? ctx : 512;
+    S->R = S->PF > B ? S->PF : B;
+    S->min_chunk = 256; /* keys per attention block before the context is split over blocks */
+    S->s_max = (ctx + S->min_chunk - 1) / S->min_chunk;
+    if (S->s_max > 32) S->s_max = 32;
+    S->gemv_grid = 2 * M->sms;
+    {   /* per-block maxima written by the lm_head GEMV: one per block of its grid */
+        int pairs = (V + 1) / 2;
+        S->n_amax = pairs < S->gemv_grid ? pairs : S->gemv_grid;
+    }
+    S->pdl = M->cc >= 90;
+    S->gv_early = 1;      /* measured: letting the next kernel launch before waiting saves ~2% */
+    S->gv_pf = 32 << 10; /* measured: 32 KB beats 0 and 128 KB */
+    const size_t R = (size_t)S->R, Bz = (size_t)B;
+
+    /* one allocation: KV cache, then scratch */
+    S->kv_layer = Bz * (size_t)kvd * (size_t)ctx;
+    size_t off = 0;
+    size_t o_kc = off; off += align256(S->kv_layer * 2 * c->n_layers);
+    size_t o_vc = off; off += align256(S->kv_layer * 2 * c->n_layers);
+    size_t o_x = off; off += align256(R * dim * 4);
+    size_t o_xn = off; off += align256(R * dim * 2);
+    size_t o_att = off; off += align256(R * qd * 2);
+    size_t o_h = off; off += align256(R * hid * 2);
+    size_t o_qt = off; off += align256((size_t)S->PF * qd * 2);
+    size_t o_qf = off; off += align256(Bz * qd * 4);
+    size_t o_attf = off; off += align256((size_t)qd * 4);
+    size_t o_hf = off; off += align256((size_t)hid * 4);
+    size_t o_logits = off; off += align256(Bz * V * 4);
+    size_t o_work = off; off += align256(Bz * V * 4);
+    size_t o_seen = off; off += align256(Bz * V * 4);
+    size_t o_amax = off; off += align256((size_t)S->n_amax * 8);
+    size_t o_part = off; off += align256(Bz * c->n_heads * S->s_max * (hd + 2) * 4);
+    size_t o_cnt = off; off += align256(Bz * c->n_heads * 4);
+    size_t o_gws = off; off += align256((size_t)2 * M->sms * 128 * GM_BN * 4);
+    size_t o_gfl = off; off += align256((size_t)2 * M->sms * 4);
+    size_t o_hist = off; off += align256(Bz * ctx * 4);
+    size_t o_ids = off; off += align256((size_t)S->PF * 4);
+    size_t o_step = off; off += align256(cu_step_bytes(B));
+    size_t o_next = off; off += align256(Bz * 4);
+
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    cudaError_t e = cudaMalloc((void **)&S->buf, off);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        free(S);
+        return llorch_fail(err, LLORCH_E_NOMEM,
+                           "cuda:%d: out of device memory for a session of %d x %d positions (%zu MB needed, %zu MB free)",
+                           M->dev, B, ctx, off >> 20, free_b >> 20);
+    }
+    S->bytes = off;
+    s->backend_data = S;
+    s->bytes = off;
+    char *b = S->buf;
+    S->kc = b + o_kc;
+    S->vc = b + o_vc;
+    S->x = (float *)(b + o_x);
+    S->xn = b + o_xn;
+    S->att = b + o_att;
+    S->h = b + o_h;
+    S->qt = b + o_qt;
+    S->qf = (float *)(b + o_qf);
+    S->attf = (float *)(b + o_attf);
+    S->hf = (float *)(b + o_hf);
+    S->logits = (float *)(b + o_logits);
+    S->work = (float *)(b + o_work);
+    S->seen = (unsigned *)(b + o_seen);
+    S->amax = (float2 *)(b + o_amax);
+    S->part = (float *)(b + o_part);
+    S->counters = (int *)(b + o_cnt);
+    S->gws = (float *)(b + o_gws);
+    S->gflags = (int *)(b + o_gfl);
+    S->hist = (int *)(b + o_hist);
+    S->d_ids = (int *)(b + o_ids);
+    S->d_step = (int *)(b + o_step);
+    S->d_next = (int *)(b + o_next);
+
+    const size_t step_bytes = cu_step_bytes(B);
+    if ((e = cudaMemset(S->buf, 0, off)) == cudaSuccess &&
+        (e = cudaStreamCreateWithFlags(&S->st, cudaStreamNonBlocking)) == cudaSuccess &&
+        (e = cudaMallocHost((void **)&S->h_step, step_bytes)) == cudaSuccess)
+        e = cudaMallocHost((void **)&S->h_next, Bz * 4);
+    if (e != cudaSuccess) {
+        cu_session_free(s);
+        return llorch_fail(err, e == cudaErrorMemoryAllocation ? LLORCH_E_NOMEM : LLORCH_E_DEVICE, "cuda:%d: %s", M->dev,
+                           cudaGetErrorString(e));
+    }
+    /* the decode graph; without programmatic launch if this runtime can't capture it */
+    e = cu_capture(s, S);
+    if (e != cudaSuccess && S->pdl) {
+        S->pdl = 0;
+        e = cu_capture(s, S);
+    }
+    /* warm-up: one step with every sequence idle (reads all weights, writes no cache) */
+    if (e == cudaSuccess) {
+        for (int i = 0; i < B; i++) {
+            S->h_step[i] = -1;
+            cu_step_pos(S->h_step, B)[i] = -1;
+            llorch_sample_params *p = cu_step_sp(S->h_step, B) + i;
+            memset(p, 0, sizeof *p);
+            p->repetition_penalty = 1;
+            p->top_p = 1;
+        }
+        e = cudaGraphLaunch(S->graph, S->st);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
+    }
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        cu_session_free(s);
+        return llorch_fail(err, e == cudaErrorMemoryAllocation ? LLORCH_E_NOMEM : LLORCH_E_DEVICE,
+                           "cuda:%d: preparing the decode step: %s", M->dev, cudaGetErrorString(e));
+    }
+    return 0;
+}
+
+static int cu_prefill(llorch_session *s, int seq, const int *ids, int n, float *logits, llorch_error *err) {
+    llorch_model *m = s->m;
+    const cu_model *M = (const cu_model *)m->backend_data;
+    cu_session *S = (cu_session *)s->backend_data;
+    cudaSetDevice(M->dev);
+    cudaError_t e = cudaSuccess;
+    int done = 0;
+    while (done < n && e == cudaSuccess) {
+        int nc = n - done < S->PF ? n - done : S->PF;
+        e = cudaMemcpyAsync(S->d_ids, ids + done, (size_t)nc * sizeof(int), cudaMemcpyHostToDevice, S->st);
+        if (e == cudaSuccess)
+            e = M->is_f16 ? cu_enqueue_prefill<f16>(m, S, seq, s->pos[seq] + done, nc)
+                          : cu_enqueue_prefill<bf16>(m, S, seq, s->pos[seq] + done, nc);
+        if (e == cudaSuccess && done + nc == n && logits)
+            e = M->is_f16 ? cu_enqueue_logits<f16>(m, S, nc - 1) : cu_enqueue_logits<bf16>(m, S, nc - 1);
+        done += nc;
+        /* the next chunk's ids overwrite d_ids: finish this one first */
+        if (e == cudaSuccess && done < n) e = cudaStreamSynchronize(S->st);
+    }
+    if (e == cudaSuccess && logits)
+        e = cudaMemcpyAsync(logits, S->logits, (size_t)m->cfg.vocab_size * 4, cudaMemcpyDeviceToHost, S->st);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: prefill: %s", M->dev, cudaGetErrorString(e));
+    }
+    return 0;
+}
+
+static int cu_decode(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
+                     llorch_error *err) {
+    const cu_model *M = (const cu_model *)s->m->backend_data;
+    cu_session *S = (cu_session *)s->backend_data;
+    const int B = S->B;
+    cudaSetDevice(M->dev);
+    int *pos = cu_step_pos(S->h_step, B), active = 0;
+    llorch_sample_params *p = cu_step_sp(S->h_step, B);
+    for (int i = 0; i < B; i++) {
+        S->h_step[i] = ids[i];
+        pos[i] = ids[i] < 0 ? -1 : s->pos[i];
+        active += ids[i] >= 0;
+        if (sp) p[i] = sp[i];
+        else {
+            memset(p + i, 0, sizeof *p);
+            p[i].repetition_penalty = 1;
+            p[i].top_p = 1;
+        }
+    }
+    if (!active) return 0;
+    cudaError_t e = cudaGraphLaunch(S->graph, S->st);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
+    if (e == cudaSuccess && logits)
+        e = cudaMemcpy(logits, S->logits, (size_t)B * s->m->cfg.vocab_size * 4, cudaMemcpyDeviceToHost);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: decode: %s", M->dev, cudaGetErrorString(e));
+    }
+    if (sp && next)
+        for (int i = 0; i < B; i++) next[i] = S->h_next[i];
+    return 0;
+}
+
+extern "C" const llorch_backend llorch_cuda_backend = {"cuda",          cu_model_init, cu_model_free, cu_session_init,
+                                                       cu_session_free, cu_prefill,    cu_decode};
