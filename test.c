@@ -1291,7 +1291,8 @@ static void test_soak(void) {
     llorch_free(m);
 }
 
-/* A session that cannot fit is refused before anything is allocated. */
+/* A session that cannot fit is refused before anything is allocated. The
+ * sizes asked for follow this machine's free memory. */
 static void test_limits(void) {
     make_tmpdir();
     char dir[4200];
@@ -1303,14 +1304,24 @@ static void test_limits(void) {
     llorch_session *s = NULL;
     llorch_error err;
     CHECK(llorch_load(&m, dir, NULL, &err) == 0, "load: %s", err.msg);
-    llorch_session_opts huge = {1 << 24, 4096};
-    int st = m ? llorch_session_new(&s, m, &huge, &err) : -1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "MemAvailable: %llu kB", &kb) != 1) {}
+    if (f) fclose(f);
+    if (!m || !kb) { SKIP("limits: no model or no /proc/meminfo"); llorch_free(m); return; }
+    double tokens = kb * 1024.0 / 4; /* a token history (4 bytes a position) of all free memory */
+    if (tokens * 2 > 4096.0 * (1 << 24)) { SKIP("limits: more memory than a session can ask for"); llorch_free(m); return; }
+    llorch_session_opts huge = {1 << 24, (int)(tokens * 2 / (1 << 24)) + 1};
+    int st = llorch_session_new(&s, m, &huge, &err);
     CHECK(st == LLORCH_E_NOMEM && s == NULL && strstr(err.msg, "needs") && strstr(err.msg, "available"),
           "a token history larger than memory is refused: %s", err.msg);
-    llorch_session_opts cache = {1 << 22, 64}; /* 1 GiB of history, 32 GiB of KV cache */
-    st = m ? llorch_session_new(&s, m, &cache, &err) : -1;
+    /* a quarter of memory for the history, so 8x memory for the KV cache (128 bytes a position) */
+    llorch_session_opts cache = {1 << 24, (int)(tokens / 4 / (1 << 24)) + 1};
+    st = llorch_session_new(&s, m, &cache, &err);
     CHECK(st == LLORCH_E_NOMEM && s == NULL && strstr(err.msg, "KV cache") && strstr(err.msg, "available"),
           "a KV cache larger than memory is refused: %s", err.msg);
+    llorch_session_free(s);
     llorch_free(m);
 }
 
