@@ -190,7 +190,10 @@ typedef struct {
 typedef struct {
     float temperature, top_p, repetition_penalty;
     int top_k;
-    float u; /* uniform in [0,1), drawn on the host */
+    float u;      /* uniform in [0,1), drawn on the host */
+    float u_next; /* u of this sequence's next step if it will follow with the
+                     token sampled now, else -1: lets a backend start that step
+                     before this one's token reaches the host */
 } llorch_sample_params;
 
 typedef struct llorch_backend llorch_backend;
@@ -1163,18 +1166,19 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
     return last;
 }
 
-static llorch_sample_params llorch_params(const llorch_sampler_opts *o, float u) {
+static llorch_sample_params llorch_params(const llorch_sampler_opts *o, float u, float u_next) {
     llorch_sample_params p;
     p.temperature = o->temperature;
     p.top_k = o->top_k;
     p.top_p = o->top_p;
     p.repetition_penalty = o->repetition_penalty;
     p.u = u;
+    p.u_next = u_next;
     return p;
 }
 
 int llorch_sample(const llorch_sampler_opts *o, float *logits, int vocab, const int *history, int n_history, float u) {
-    llorch_sample_params p = llorch_params(o, u);
+    llorch_sample_params p = llorch_params(o, u, -1);
     return llorch_sample_logits(logits, vocab, &p, history, n_history);
 }
 
@@ -1194,6 +1198,7 @@ typedef struct {
     int active;
     int produced;
     uint64_t rng;
+    float u;      /* the draw for the next step */
     tk_stream text;
 } llorch_gen_seq;
 
@@ -1230,6 +1235,7 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
         g[i].cur = prompts[i][n_prompt[i] - 1];
         g[i].active = max_new > 0;
         g[i].rng = o[i].seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+        g[i].u = llorch_rand(&g[i].rng);
         tk_stream_init(&g[i].text, s->m->tok, 0, 1);
     }
     while (!st) {
@@ -1240,7 +1246,11 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
             if (!g[i].active) continue;
             any = 1;
             s->tokens[(size_t)i * s->ctx + s->pos[i]] = g[i].cur;
-            sp[i] = llorch_params(&o[i], llorch_rand(&g[i].rng));
+            /* one draw ahead, so the backend knows the next step's u */
+            float u = g[i].u;
+            g[i].u = llorch_rand(&g[i].rng);
+            int more = g[i].produced + 1 < max_new && s->pos[i] + 1 < s->ctx;
+            sp[i] = llorch_params(&o[i], u, more ? g[i].u : -1.0f);
         }
         if (!any) break;
         if ((st = s->m->backend->decode(s, ids, sp, next, NULL, err))) break;

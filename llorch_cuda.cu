@@ -27,8 +27,12 @@
  * then gemv(lm_head, RMSNorm fused) with per-block argmax, and the sampler.
  * The GEMVs are weight streams (cp.async rings, 2 blocks per SM). Kernels are
  * chained with programmatic dependent launch: each lets its successor launch
- * at once; the successor queues its first weights and an L2 prefetch, and only
- * then waits (griddepcontrol.wait) for the activations it needs.
+ * at once; the successor queues its first weights and an L2 prefetch (the
+ * attention kernel: the keys and values of earlier positions), and only then
+ * waits (griddepcontrol.wait) for the activations it needs.
+ * While generating, the next step is queued before this step's token reaches
+ * the host: it takes its input token from the device (cu_decode), so the GPU
+ * does not wait for the host between steps.
  * (Measured and dropped: a persistent kernel with grid barriers for the whole
  * step, and a bulk-copy (TMA) GEMV; both were slower here.)
  * Decode, n sequences: the same with a tensor-core "skinny" GEMM that reads
@@ -186,6 +190,14 @@ struct Rows {
 __device__ __forceinline__ int row_pos(const Rows &r, int i) { return r.pos ? r.pos[i] : r.pos0 + i; }
 __device__ __forceinline__ int row_seq(const Rows &r, int i) { return r.seq0 + i * r.seq_step; }
 
+/* A decode step record's id CU_CHAIN means "the token the previous step
+ * chose" (chosen[r]): that step may still be running when this one is queued. */
+#define CU_CHAIN (-2)
+__device__ __forceinline__ int step_id(const int *ids, const int *chosen, int r) {
+    const int id = ids[r];
+    return id == CU_CHAIN && chosen ? chosen[r] : id;
+}
+
 struct Epi {
     int mode, n;          /* n: output features (the vocabulary may be odd) */
     float *f;             /* f32 destination: STORE, ADD, SWIGLU or q (QKV) */
@@ -285,7 +297,7 @@ template <class T, int NW, int U, int S>
 __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 registers */
     k_gemv(const T *__restrict__ W, int N, int K, const float *__restrict__ x, const float *__restrict__ normw,
            float eps, Epi e, float2 *__restrict__ amax, int pf, int early, const T *__restrict__ embed,
-           const int *__restrict__ ids, int *__restrict__ hist) {
+           const int *__restrict__ ids, const int *__restrict__ chosen, int *__restrict__ hist) {
     constexpr int GV_THREADS = NW * 32, GV_SEG = 32 * U * 8, GV_RING = S * U * 2 * GV_THREADS * 16;
     extern __shared__ uint4 gvs[];
     uint4 *ring = gvs;                                          /* [GV_S][U][2][threads] */
@@ -327,52 +339,52 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
     pdl_wait();
     pdl_trigger();
 
-    /* x -> shared memory, RMS-normalised when normw is given */
+    /* x -> shared memory, times the RMSNorm weight when normw is given; the
+       norm's scale is a single number, applied to the dot products at the
+       end, so the weights can be consumed as soon as x is staged */
+    const float4 *g4 = reinterpret_cast<const float4 *>(normw);
     float ss = 0;
+    auto stage = [&](int i4, float4 v) {
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        if (normw) {
+            const float4 g = g4[i4];
+            v.x *= g.x, v.y *= g.y, v.z *= g.z, v.w *= g.w;
+        }
+        xs4[i4] = v;
+    };
     if (embed) { /* layer 0 of a decode step: x is the token's embedding; each block stores its share of it */
-        int id = ids[0];
+        int id = step_id(ids, chosen, 0);
         const int pos = e.rows.pos[0];
         if (blockIdx.x == 0 && tid == 0 && pos >= 0 && id >= 0) hist[pos] = id;
         if (id < 0) id = 0;
         const uint4 *er = reinterpret_cast<const uint4 *>(embed + (size_t)id * K);
+        float4 *xg = reinterpret_cast<float4 *>(const_cast<float *>(x));
+        const int q0 = (int)((long long)blockIdx.x * (K / 4) / gridDim.x), q1 = (int)((long long)(blockIdx.x + 1) * (K / 4) / gridDim.x);
         for (int i = tid; i < K / 8; i += GV_THREADS) {
             const uint4 v = er[i];
             const float2 p0 = Ty<T>::f2(v.x), p1 = Ty<T>::f2(v.y), p2 = Ty<T>::f2(v.z), p3 = Ty<T>::f2(v.w);
-            xs4[2 * i] = make_float4(p0.x, p0.y, p1.x, p1.y);
-            xs4[2 * i + 1] = make_float4(p2.x, p2.y, p3.x, p3.y);
-            ss += p0.x * p0.x + p0.y * p0.y + p1.x * p1.x + p1.y * p1.y + p2.x * p2.x + p2.y * p2.y + p3.x * p3.x +
-                  p3.y * p3.y;
+            const float4 a = make_float4(p0.x, p0.y, p1.x, p1.y), b = make_float4(p2.x, p2.y, p3.x, p3.y);
+            if (2 * i >= q0 && 2 * i < q1) xg[2 * i] = a;
+            if (2 * i + 1 >= q0 && 2 * i + 1 < q1) xg[2 * i + 1] = b;
+            stage(2 * i, a);
+            stage(2 * i + 1, b);
         }
-        __syncthreads();
-        const int q0 = (int)((long long)blockIdx.x * (K / 4) / gridDim.x), q1 = (int)((long long)(blockIdx.x + 1) * (K / 4) / gridDim.x);
-        for (int i = q0 + tid; i < q1; i += GV_THREADS) reinterpret_cast<float4 *>(const_cast<float *>(x))[i] = xs4[i];
     } else {
         const float4 *x4 = reinterpret_cast<const float4 *>(x);
-        for (int i = tid; i < K / 4; i += GV_THREADS) {
-            float4 v = x4[i];
-            xs4[i] = v;
-            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-        }
+        for (int i = tid; i < K / 4; i += GV_THREADS) stage(i, x4[i]);
     }
     if (normw) {
         ss = warp_sum(ss);
         if (lane == 0) red[warp] = ss;
-        __syncthreads();
+    }
+    __syncthreads();
+    float rs = 1; /* the RMSNorm scale */
+    if (normw) {
         ss = 0;
 #pragma unroll
         for (int w = 0; w < nw; w++) ss += red[w];
-        const float sc = rsqrtf(ss / (float)K + eps);
-        const float4 *w4 = reinterpret_cast<const float4 *>(normw);
-        for (int i = tid; i < K / 4; i += GV_THREADS) {
-            float4 v = xs4[i], w = w4[i];
-            v.x *= sc * w.x;
-            v.y *= sc * w.y;
-            v.z *= sc * w.z;
-            v.w *= sc * w.w;
-            xs4[i] = v;
-        }
+        rs = rsqrtf(ss / (float)K + eps);
     }
-    __syncthreads();
 
     int sc = 0;
     for (int u = warp; u < units; u += nw) {
@@ -403,6 +415,8 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
     for (int pl = tid; pl < pb1 - pb0; pl += GV_THREADS) {
         float v0 = 0, v1 = 0;
         for (int sg = 0; sg < nseg; sg++) v0 += part[2 * (pl * nseg + sg)], v1 += part[2 * (pl * nseg + sg) + 1];
+        v0 *= rs;
+        v1 *= rs;
         const int n = 2 * (pb0 + pl);
         epi_pair<T>(e, 0, n, v0, v1);
         if (amax) {
@@ -728,9 +742,11 @@ __global__ void __launch_bounds__(256)
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int split = blockIdx.x, h = blockIdx.y, r = blockIdx.z, kvh = h / (n_heads / n_kv);
     pdl_trigger();
-    pdl_wait();
-    const int pos = row_pos(rows, r);
-    if (pos < 0) return; /* idle sequence */
+    const int pos = row_pos(rows, r); /* (positions are set before the step's first kernel) */
+    if (pos < 0) {                    /* idle sequence */
+        pdl_wait();
+        return;
+    }
     const int len = pos + 1;
     int chunk = (len + s_max - 1) / s_max;
     if (chunk < min_chunk) chunk = min_chunk;
@@ -756,8 +772,26 @@ __global__ void __launch_bounds__(256)
             for (int i = 0; i < P; i++) vv[jj][i] = lane + 32 * i < np ? __ldcg(vr + lane + 32 * i) : 0u;
         }
     };
-    const int kb0 = k0 + 32 * warp;
+    /* Keys before `fresh` were cached by earlier steps or chunks: their first
+       tile loads before waiting for the kernel that writes this row's query
+       and its own keys, which are loaded after. */
+    const int kb0 = k0 + 32 * warp, fresh = rows.pos ? pos : rows.pos0;
     if (kb0 < k1) load_k(kb0), load_v(kb0);
+    pdl_wait();
+    if (kb0 < k1 && kb0 + 31 >= fresh) {
+        if (min(kb0 + lane, k1 - 1) >= fresh) {
+            const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)min(kb0 + lane, k1 - 1) * hd);
+#pragma unroll
+            for (int c = 0; c < 8 * P; c++) kv[c] = c < HC ? __ldcg(kr + c) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int jj = 0; jj < KB; jj++)
+            if (min(kb0 + jj, k1 - 1) >= fresh) {
+                const unsigned *vr = reinterpret_cast<const unsigned *>(V + (size_t)min(kb0 + jj, k1 - 1) * hd);
+#pragma unroll
+                for (int i = 0; i < P; i++) vv[jj][i] = lane + 32 * i < np ? __ldcg(vr + lane + 32 * i) : 0u;
+            }
+    }
     for (int d = tid; d < hd; d += 256)
         qs[d] = (qf ? __ldcg(qf + (size_t)r * ldq + h * hd + d) : Ty<T>::f(qt[(size_t)r * ldq + h * hd + d])) * scale;
     __syncthreads();
@@ -1034,12 +1068,12 @@ __global__ void __launch_bounds__(128)
 
 /* x[r] = embed[ids[r]] in f32; records the id in the sequence's history. */
 template <class T>
-__global__ void k_embed(const T *__restrict__ E, int dim, const int *__restrict__ ids, Rows rows, float *__restrict__ x,
-                        int *__restrict__ hist, int ctx) {
+__global__ void k_embed(const T *__restrict__ E, int dim, const int *__restrict__ ids, const int *__restrict__ chosen,
+                        Rows rows, float *__restrict__ x, int *__restrict__ hist, int ctx) {
     const int r = blockIdx.x;
     pdl_wait();
     pdl_trigger();
-    int id = ids[r];
+    int id = step_id(ids, chosen, r);
     const int pos = row_pos(rows, r);
     if (threadIdx.x == 0 && pos >= 0 && id >= 0) hist[(size_t)row_seq(rows, r) * ctx + pos] = id;
     if (id < 0) id = 0; /* idle sequence: any row will do */
@@ -1670,8 +1704,15 @@ typedef struct {
     int pdl;                /* programmatic dependent launch in use */
     int gv_pf, gv_early;    /* GEMV: L2 prefetch bytes per block; trigger the next launch before waiting */
     cudaStream_t st;
-    cudaGraphExec_t graph;
+    /* The decode step is captured twice, once per slot: each slot has its own
+     * pinned step record and result, so one step can be queued while the
+     * previous one runs (see cu_decode). */
+    cudaGraphExec_t graph[2];
+    cudaEvent_t done[2];
     int graph_nodes;
+    int last;               /* slot of the last step launched */
+    int ahead;              /* the last launch is a step queued ahead, not yet claimed */
+    int *rec;               /* host: the record a decode call asks for */
     char *buf;
     size_t bytes;
     void *kc, *vc;          /* [layer][seq][kv_head][ctx][head_dim] */
@@ -1682,7 +1723,7 @@ typedef struct {
     float *gws;             /* split-K partial tiles */
     int *counters, *hist, *d_ids, *d_step, *d_next, *gflags;
     unsigned *seen;
-    int *h_step, *h_next;   /* pinned: ids[B], pos[B], sample params[B]; next[B] */
+    int *h_step[2], *h_next[2]; /* pinned: ids[B], pos[B], sample params[B]; next[B] */
 } cu_session;
 
 static int *cu_step_pos(int *step, int B) { return step + B; }
@@ -1750,7 +1791,7 @@ static void cu_gemv(cudaError_t *err, cu_session *S, int pdl, const void *W, int
     const int pairs = (N + 1) / 2, grid = pairs < S->gemv_grid ? pairs : S->gemv_grid;
     cu_launch(err, pdl, k_gemv<T, GV_NW, GV_U, GV_S>, dim3(grid), GV_NW * 32, gemv_smem(N, K, grid), S->st,
               (const T *)W, N, K, x, normw, eps, e, amax, S->gv_pf, S->gv_early, (const T *)embed,
-              (const int *)S->d_step, S->hist);
+              (const int *)S->d_step, (const int *)S->d_next, S->hist);
 }
 
 /* attention of R rows: splits x heads x rows blocks */
@@ -1804,7 +1845,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.next = S->d_next;
     if (B > 1) /* (one sequence: layer 0's QKV GEMV reads the embedding itself) */
         cu_launch(&err, 0, k_embed<T>, dim3(B), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
-                  rows, S->x, S->hist, S->ctx);
+                  (const int *)S->d_next, rows, S->x, S->hist, S->ctx);
     for (int l = 0; l < c->n_layers; l++) {
         const cu_layer *L = &M->L[l];
         Epi eq = cu_epi_qkv(m, S, l, rows);
@@ -1866,8 +1907,8 @@ template <class T> static cudaError_t cu_enqueue_prefill(llorch_model *m, cu_ses
     const float eps = c->norm_eps, scale = 1.0f / sqrtf((float)hd);
     cudaError_t err = cudaSuccess;
     Rows rows = {NULL, pos0, seq, 0};
-    cu_launch(&err, 0, k_embed<T>, dim3(n), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_ids, rows,
-              S->x, S->hist, S->ctx);
+    cu_launch(&err, 0, k_embed<T>, dim3(n), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_ids,
+              (const int *)NULL, rows, S->x, S->hist, S->ctx);
     for (int l = 0; l < c->n_layers; l++) {
         const cu_layer *L = &M->L[l];
         Epi eq = cu_epi_qkv(m, S, l, rows);
@@ -1922,42 +1963,55 @@ static void cu_session_free(llorch_session *s) {
     if (!S) return;
     const cu_model *M = (const cu_model *)s->m->backend_data;
     cudaSetDevice(M->dev);
-    if (S->graph) cudaGraphExecDestroy(S->graph);
+    if (S->st) cudaStreamSynchronize(S->st); /* a step queued ahead may still run */
+    for (int k = 0; k < 2; k++) {
+        if (S->graph[k]) cudaGraphExecDestroy(S->graph[k]);
+        if (S->done[k]) cudaEventDestroy(S->done[k]);
+        if (S->h_step[k]) cudaFreeHost(S->h_step[k]);
+        if (S->h_next[k]) cudaFreeHost(S->h_next[k]);
+    }
     if (S->st) cudaStreamDestroy(S->st);
     if (S->buf) cudaFree(S->buf);
-    if (S->h_step) cudaFreeHost(S->h_step);
-    if (S->h_next) cudaFreeHost(S->h_next);
     cudaGetLastError();
+    free(S->rec);
     free(S);
     s->backend_data = NULL;
     s->bytes = 0;
 }
 
-/* Capture the decode step as a graph: step record in, kernels, chosen ids out. */
-static cudaError_t cu_capture(llorch_session *s, cu_session *S) {
+/* Capture the decode step of one slot as a graph: its step record in,
+ * kernels, chosen ids out to its result. */
+static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int k) {
     const cu_model *M = (const cu_model *)s->m->backend_data;
     const int B = S->B;
     const size_t step_bytes = cu_step_bytes(B);
     cudaGraph_t g = NULL;
+    if (S->graph[k]) cudaGraphExecDestroy(S->graph[k]);
+    S->graph[k] = NULL;
     cudaError_t e = cudaStreamBeginCapture(S->st, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) return e;
-    cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step, step_bytes, cudaMemcpyHostToDevice, S->st);
+    cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step[k], step_bytes, cudaMemcpyHostToDevice, S->st);
     cudaError_t e2 = M->is_f16 ? cu_enqueue_decode<f16>(s->m, S) : cu_enqueue_decode<bf16>(s->m, S);
-    cudaError_t e3 = cudaMemcpyAsync(S->h_next, S->d_next, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost, S->st);
+    cudaError_t e3 = cudaMemcpyAsync(S->h_next[k], S->d_next, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost, S->st);
     e = cudaStreamEndCapture(S->st, &g);
     if (e == cudaSuccess) e = e1 ? e1 : e2 ? e2 : e3;
     if (e == cudaSuccess) {
         size_t nodes = 0;
         cudaGraphGetNodes(g, NULL, &nodes);
         S->graph_nodes = (int)nodes;
-        e = cudaGraphInstantiate(&S->graph, g, 0);
+        e = cudaGraphInstantiate(&S->graph[k], g, 0);
     }
     if (g) cudaGraphDestroy(g);
     if (e != cudaSuccess) {
-        S->graph = NULL;
+        S->graph[k] = NULL;
         cudaGetLastError();
     }
     return e;
+}
+
+static cudaError_t cu_capture(llorch_session *s, cu_session *S) {
+    cudaError_t e = cu_capture_slot(s, S, 0);
+    return e == cudaSuccess ? cu_capture_slot(s, S, 1) : e;
 }
 
 static int cu_session_init(llorch_session *s, llorch_error *err) {
@@ -2050,10 +2104,13 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->d_next = (int *)(b + o_next);
 
     const size_t step_bytes = cu_step_bytes(B);
-    if ((e = cudaMemset(S->buf, 0, off)) == cudaSuccess &&
-        (e = cudaStreamCreateWithFlags(&S->st, cudaStreamNonBlocking)) == cudaSuccess &&
-        (e = cudaMallocHost((void **)&S->h_step, step_bytes)) == cudaSuccess)
-        e = cudaMallocHost((void **)&S->h_next, Bz * 4);
+    if ((e = cudaMemset(S->buf, 0, off)) == cudaSuccess)
+        e = cudaStreamCreateWithFlags(&S->st, cudaStreamNonBlocking);
+    for (int k = 0; k < 2 && e == cudaSuccess; k++)
+        if ((e = cudaMallocHost((void **)&S->h_step[k], step_bytes)) == cudaSuccess &&
+            (e = cudaMallocHost((void **)&S->h_next[k], Bz * 4)) == cudaSuccess)
+            e = cudaEventCreateWithFlags(&S->done[k], cudaEventDisableTiming);
+    if (e == cudaSuccess && !(S->rec = (int *)malloc(step_bytes))) e = cudaErrorMemoryAllocation;
     if (e != cudaSuccess) {
         cu_session_free(s);
         return llorch_fail(err, e == cudaErrorMemoryAllocation ? LLORCH_E_NOMEM : LLORCH_E_DEVICE, "cuda:%d: %s", M->dev,
@@ -2065,17 +2122,18 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         S->pdl = 0;
         e = cu_capture(s, S);
     }
-    /* warm-up: one step with every sequence idle (reads all weights, writes no cache) */
-    if (e == cudaSuccess) {
+    /* warm-up: one step of each slot with every sequence idle (reads all
+       weights, writes no cache) */
+    for (int k = 0; k < 2 && e == cudaSuccess; k++) {
         for (int i = 0; i < B; i++) {
-            S->h_step[i] = -1;
-            cu_step_pos(S->h_step, B)[i] = -1;
-            llorch_sample_params *p = cu_step_sp(S->h_step, B) + i;
+            S->h_step[k][i] = -1;
+            cu_step_pos(S->h_step[k], B)[i] = -1;
+            llorch_sample_params *p = cu_step_sp(S->h_step[k], B) + i;
             memset(p, 0, sizeof *p);
             p->repetition_penalty = 1;
             p->top_p = 1;
         }
-        e = cudaGraphLaunch(S->graph, S->st);
+        e = cudaGraphLaunch(S->graph[k], S->st);
         if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
     }
     if (e != cudaSuccess) {
@@ -2109,6 +2167,7 @@ static int cu_prefill(llorch_session *s, int seq, const int *ids, int n, float *
     if (e == cudaSuccess && logits)
         e = cudaMemcpyAsync(logits, S->logits, (size_t)m->cfg.vocab_size * 4, cudaMemcpyDeviceToHost, S->st);
     if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
+    S->ahead = 0; /* a step queued ahead (now finished) saw the cache before this prefill */
     if (e != cudaSuccess) {
         cudaGetLastError();
         return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: prefill: %s", M->dev, cudaGetErrorString(e));
@@ -2116,36 +2175,112 @@ static int cu_prefill(llorch_session *s, int seq, const int *ids, int n, float *
     return 0;
 }
 
+/* Sampling parameters of an idle sequence, or of logits-only steps: greedy,
+ * every field set, so that records compare equal when they mean the same. */
+static llorch_sample_params cu_plain_params(void) {
+    llorch_sample_params p;
+    memset(&p, 0, sizeof p);
+    p.repetition_penalty = 1;
+    p.top_p = 1;
+    p.u_next = -1;
+    return p;
+}
+
+/* The step record for sequences ids / pos / sp into rec; returns how many are active. */
+static int cu_fill_record(int *rec, int B, const int *ids, const int *pos, const llorch_sample_params *sp) {
+    int *rpos = cu_step_pos(rec, B), active = 0;
+    llorch_sample_params *p = cu_step_sp(rec, B);
+    for (int i = 0; i < B; i++) {
+        const int on = ids[i] >= 0;
+        rec[i] = on ? ids[i] : -1;
+        rpos[i] = on ? pos[i] : -1;
+        active += on;
+        p[i] = cu_plain_params();
+        if (on && sp) {
+            p[i].temperature = sp[i].temperature;
+            p[i].top_p = sp[i].top_p;
+            p[i].repetition_penalty = sp[i].repetition_penalty;
+            p[i].top_k = sp[i].top_k;
+            p[i].u = sp[i].u;
+        }
+    }
+    return active;
+}
+
+static cudaError_t cu_launch_slot(cu_session *S, int k) {
+    cudaError_t e = cudaGraphLaunch(S->graph[k], S->st);
+    if (e == cudaSuccess) e = cudaEventRecord(S->done[k], S->st);
+    S->last = k;
+    return e;
+}
+
+/* Is the step queued ahead in slot k the one asked for in S->rec? Its ids are
+ * CU_CHAIN where the previous step's choices (in slot k ^ 1) go in. */
+static int cu_ahead_matches(const cu_session *S, int k) {
+    const int B = S->B, *q = S->h_step[k], *chosen = S->h_next[k ^ 1];
+    for (int i = 0; i < B; i++)
+        if (S->rec[i] != (q[i] == CU_CHAIN ? chosen[i] : q[i])) return 0;
+    return !memcmp(S->rec + B, q + B, cu_step_bytes(B) - (size_t)B * sizeof(int));
+}
+
+/* Queue in slot k the step that follows the one just launched, for every
+ * sequence whose caller said it will go on (u_next >= 0) with the token this
+ * step chooses: it runs while the host reads this step's tokens. Returns
+ * whether it queued anything. */
+static int cu_queue_ahead(cu_session *S, int k, const int *pos, const llorch_sample_params *sp, int ctx) {
+    const int B = S->B;
+    int *q = S->h_step[k], *qpos = cu_step_pos(q, B), any = 0;
+    llorch_sample_params *qp = cu_step_sp(q, B);
+    memcpy(q, S->rec, cu_step_bytes(B));
+    for (int i = 0; i < B; i++) {
+        const int go = S->rec[i] >= 0 && sp[i].u_next >= 0 && pos[i] + 1 < ctx;
+        q[i] = go ? CU_CHAIN : -1;
+        qpos[i] = go ? pos[i] + 1 : -1;
+        if (go) qp[i].u = sp[i].u_next;
+        else qp[i] = cu_plain_params();
+        any |= go;
+    }
+    return any;
+}
+
+/* One decode step. With sampling and no logits asked for, the step after it
+ * is queued before this one's tokens are read (its input token is already on
+ * the device), so the GPU never waits for the host; the next call claims it
+ * if it asks for exactly that step, and otherwise lets it finish unused (it
+ * only wrote the cache position that call writes again). */
 static int cu_decode(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
                      llorch_error *err) {
     const cu_model *M = (const cu_model *)s->m->backend_data;
     cu_session *S = (cu_session *)s->backend_data;
     const int B = S->B;
     cudaSetDevice(M->dev);
-    int *pos = cu_step_pos(S->h_step, B), active = 0;
-    llorch_sample_params *p = cu_step_sp(S->h_step, B);
-    for (int i = 0; i < B; i++) {
-        S->h_step[i] = ids[i];
-        pos[i] = ids[i] < 0 ? -1 : s->pos[i];
-        active += ids[i] >= 0;
-        if (sp) p[i] = sp[i];
-        else {
-            memset(p + i, 0, sizeof *p);
-            p[i].repetition_penalty = 1;
-            p[i].top_p = 1;
-        }
+    if (!cu_fill_record(S->rec, B, ids, s->pos, sp)) return 0;
+    cudaError_t e = cudaSuccess;
+    int k;
+    if (S->ahead && cu_ahead_matches(S, S->last)) {
+        k = S->last; /* already running */
+    } else {
+        if (S->ahead) e = cudaStreamSynchronize(S->st); /* not what is asked: let it finish, unused */
+        k = S->last ^ 1;
+        memcpy(S->h_step[k], S->rec, cu_step_bytes(B));
+        if (e == cudaSuccess) e = cu_launch_slot(S, k);
     }
-    if (!active) return 0;
-    cudaError_t e = cudaGraphLaunch(S->graph, S->st);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
+    S->ahead = 0;
+    if (e == cudaSuccess && sp && next && !logits && cu_queue_ahead(S, k ^ 1, s->pos, sp, s->ctx)) {
+        e = cu_launch_slot(S, k ^ 1);
+        S->ahead = e == cudaSuccess;
+    }
+    if (e == cudaSuccess) e = cudaEventSynchronize(S->done[k]);
     if (e == cudaSuccess && logits)
         e = cudaMemcpy(logits, S->logits, (size_t)B * s->m->cfg.vocab_size * 4, cudaMemcpyDeviceToHost);
     if (e != cudaSuccess) {
         cudaGetLastError();
+        cudaStreamSynchronize(S->st);
+        S->ahead = 0;
         return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: decode: %s", M->dev, cudaGetErrorString(e));
     }
     if (sp && next)
-        for (int i = 0; i < B; i++) next[i] = S->h_next[i];
+        for (int i = 0; i < B; i++) next[i] = S->h_next[k][i];
     return 0;
 }
 

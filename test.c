@@ -650,6 +650,57 @@ static int cuda_step(llorch_session *s, const int *ids, const llorch_sample_para
     return st;
 }
 
+/* Generation queues each decode step before the previous one's token reaches
+ * the host. The tokens must equal those of the same steps run one at a time
+ * (asking for logits queues nothing), and a step queued for a token the
+ * caller then overrides must be recomputed for the caller's token. */
+static void check_cuda_queued_steps(llorch_model *g, const ref_prompt *r, float *logits) {
+    llorch_session *sa = NULL, *sb = NULL;
+    llorch_session_opts so = {96, 1};
+    llorch_error err;
+    int st = llorch_session_new(&sa, g, &so, &err) || llorch_session_new(&sb, g, &so, &err);
+    CHECK(st == 0, "queued steps: sessions: %s", err.msg);
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 0.9f;
+    o.top_k = 50;
+    o.seed = 11;
+    collected got;
+    got.n = 0;
+    if (!st) st = llorch_generate(sa, r->ids, r->n_ids, 40, &o, collect, &got, NULL, &err);
+    if (!st) st = llorch_forward(sb, 0, r->ids, r->n_ids - 1, NULL, &err);
+    uint64_t rng = o.seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull; /* llorch_generate's draws */
+    int id = r->ids[r->n_ids - 1], same = 0;
+    for (int t = 0; t < got.n && !st; t++) {
+        llorch_sample_params p = {o.temperature, o.top_p, o.repetition_penalty, o.top_k, llorch_rand(&rng), -1};
+        int nx;
+        st = cuda_step(sb, &id, &p, &nx, logits, &err);
+        same += nx == got.ids[t];
+        id = nx;
+    }
+    CHECK(st == 0 && got.n > 0 && same == got.n, "generation with queued steps equals steps one at a time: %d of %d (%s)",
+          same, got.n, st ? err.msg : "");
+    /* every fourth token overridden: queued (no logits) against one at a time */
+    int seq[2][30], vocab = llorch_model_config(g)->vocab_size;
+    for (int run = 0; run < 2 && !st; run++) {
+        llorch_session_reset(sb);
+        st = llorch_forward(sb, 0, r->ids, r->n_ids - 1, NULL, &err);
+        rng = 5;
+        float u = llorch_rand(&rng);
+        id = r->ids[r->n_ids - 1];
+        for (int t = 0; t < 30 && !st; t++) {
+            float un = llorch_rand(&rng);
+            llorch_sample_params p = {0.8f, 0.95f, 1.1f, 0, u, un};
+            st = cuda_step(sb, &id, &p, &seq[run][t], run ? logits : NULL, &err);
+            id = t % 4 == 3 ? (seq[run][t] + 7) % vocab : seq[run][t];
+            u = un;
+        }
+    }
+    CHECK(st == 0 && !memcmp(seq[0], seq[1], sizeof seq[0]), "overridden tokens: queued steps equal steps one at a time (%s)",
+          st ? err.msg : "");
+    llorch_session_free(sa);
+    llorch_session_free(sb);
+}
+
 static void check_cuda_model(const char *name) {
     char dir[4096], lpath[8192];
     snprintf(dir, sizeof dir, "%s/models/%s", g_shared, name);
@@ -740,7 +791,7 @@ static void check_cuda_model(const char *name) {
         llorch_session_opts so = {96, 3};
         st = llorch_session_new(&sg, g, &so, &err);
         for (int i = 0; i < 3 && !st; i++) st = llorch_forward(sg, i, refs[0].ids, refs[0].n_ids, NULL, &err);
-        llorch_sample_params sp[3] = {{0.8f, 0.9f, 1.3f, 40, 0}, {1.0f, 1.0f, 1.0f, 0, 0}, {0.0f, 1.0f, 1.5f, 0, 0}};
+        llorch_sample_params sp[3] = {{0.8f, 0.9f, 1.3f, 40, 0, -1}, {1.0f, 1.0f, 1.0f, 0, 0, -1}, {0.0f, 1.0f, 1.5f, 0, 0, -1}};
         int ids[3] = {5, 6, 7}, nx[3], mism = 0, total = 0;
         uint64_t rng = 7;
         float *tmp = (float *)malloc((size_t)vocab * sizeof *tmp);
@@ -762,6 +813,7 @@ static void check_cuda_model(const char *name) {
         free(tmp);
         llorch_session_free(sg);
     }
+    check_cuda_queued_steps(g, &refs[0], lgp);
     free(lgp);
     free(lcp);
     free(ref_logits);
