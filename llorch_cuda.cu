@@ -722,8 +722,8 @@ __global__ void __launch_bounds__(GM_THREADS, 2)
  * prefill token and sees keys 0 .. pos. The 8 warps of a block split the keys
  * of its split, 32 at a time (one key per lane for q.k, lanes own dimension
  * pairs for p.V, an online softmax per warp) and merge in shared memory, so up
- * to 256 keys cost one round trip to memory. Longer contexts are also split
- * over blocks (flash-decoding): the last block of a (row, head) to finish
+ * to 256 keys cost one round trip to memory. Contexts over 512 keys are also
+ * split over blocks (flash-decoding): the last block of a (row, head) to finish
  * merges the splits (an atomic counter, reset for the next step). All loads
  * of the tile (a key per lane, the values of KB keys) are issued together,
  * before the query is even staged. */
@@ -747,9 +747,10 @@ __global__ void __launch_bounds__(256)
         pdl_wait();
         return;
     }
+    /* one block up to 2 min_chunk keys (measured: a second pass costs less
+       than merging splits), beyond that splits of at least min_chunk keys */
     const int len = pos + 1;
-    int chunk = (len + s_max - 1) / s_max;
-    if (chunk < min_chunk) chunk = min_chunk;
+    const int chunk = len <= 2 * min_chunk ? len : max((len + s_max - 1) / s_max, min_chunk);
     const int s_eff = (len + chunk - 1) / chunk;
     if (split >= s_eff) return;
     const int k0 = split * chunk, k1 = min(len, k0 + chunk);
