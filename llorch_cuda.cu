@@ -37,17 +37,18 @@
  * step, and a bulk-copy (TMA) GEMV; both were slower here.)
  * Decode, n sequences: the same with a tensor-core "skinny" GEMM that reads
  * each weight once for all sequences (n <= 64) or the tiled GEMM (n > 64).
- * Prefill, in chunks of up to 512 tokens: the tiled tensor-core GEMM
- * (mma.sync, f32 accumulate, deterministic split-K when the tiles don't fill
- * the GPU) for chunks over 64 tokens, the skinny one below, and a
- * flash-attention kernel (head_dim 64 or 128; the attention kernel above
- * otherwise).
+ * Prefill, in chunks of up to 512 tokens: for chunks over 64 tokens, on
+ * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere the tiled mma.sync
+ * GEMM (both f32 accumulate, deterministic split-K when the tiles don't fill
+ * the GPU); the skinny one below; and a flash-attention kernel (head_dim 64
+ * or 128; the attention kernel above otherwise).
  */
 #include "llorch.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <cudaTypedefs.h> /* CUtensorMap and the cuTensorMapEncodeTiled type only: libcuda is not linked */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -716,6 +717,355 @@ __global__ void __launch_bounds__(GM_THREADS, 2)
 }
 
 /* ======================================================================== */
+/* Hopper GEMM (sm_90a): TMA + wgmma, warp-specialised, persistent          */
+/* ======================================================================== */
+/* Y[m][n] = sum_k X[m][k] W[n][k] with the contract of k_gemm (every output
+ * pair goes through epi_pair exactly once), for cc 9.0.
+ * - Block tile BM x BN (BM = 64 or 128, BN = 128 .. 256), k in steps of 64;
+ *   the host picks the tile per shape so the tiles fill the SMs.
+ * - 3 warpgroups. Warpgroup 0 produces: one thread issues bulk tensor copies
+ *   (TMA) of X and W into a ring of stages, each guarded by a "full" and an
+ *   "empty" mbarrier. Warpgroups 1 and 2 consume with wgmma straight from
+ *   shared memory (K-major, 128-byte swizzle, as TMA writes it): for BM = 128
+ *   each takes 64 rows (m64nBNk16), for BM = 64 each takes BN/2 columns.
+ * - Persistent: at most one block per SM, each walking the work units
+ *   blockIdx.x, + gridDim.x, ...; the producer runs ahead into the next unit
+ *   while the consumers do the epilogue of this one.
+ * - Split-K (a unit is a tile and a range of k): each split parks its
+ *   partial tile in ws, the last to finish adds them in split order, so the
+ *   result does not depend on which one finished last.
+ * - The epilogue passes the accumulators through shared memory, so that a
+ *   half-warp hands epi_pair 16 consecutive pairs of one row.
+ * - Ragged edges: TMA reads zeros past the matrix; the epilogue skips rows
+ *   >= M and columns >= N.
+ * Shared memory bandwidth bounds the main loop (TMA writes plus wgmma reads
+ * of both operands: 128 x 256 tiles reach the tensor cores' peak, 128 x 128
+ * about 80%), the epilogue and the split-K round trip cost several us a tile:
+ * hence few, large units, and 64-row tiles rather than split-K for narrow
+ * matrices. Measured on an H100 (M = 512, us, f32 store epilogue; k_gemm in
+ * brackets): qkv 20.3 (34.8), o 16.2 (30.6), gate_up 52.7 (107.7), down 28.4
+ * (52.4); 264, 265, 448, 415 TFLOP/s.
+ * (Tried and dropped: clusters of 2 or 4 blocks sharing the weight tile by
+ * TMA multicast, 1.5-2x slower as measured.) */
+
+#define WG_BK 64 /* 64 elements = 128 bytes: one swizzle row */
+#define WG_THREADS 384
+#define WG_SMEM_MAX (232448 - 64) /* the sm_90 limit per block, less room for static shared memory */
+#define WG_EPI_LD 40              /* epilogue staging row, floats: conflict-free float2 writes and reads */
+#define WG_EPI_BYTES (8 * 16 * WG_EPI_LD * 4) /* 16 rows for each of the 8 consumer warps */
+
+template <int BM, int BN> struct WgCfg {
+    static constexpr int WN = BM == 128 ? BN : BN / 2; /* columns of a consumer warpgroup: the wgmma N */
+    static constexpr int R = WN / 2;                   /* accumulators per consumer thread */
+    static constexpr int A_BYTES = BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2, STAGE = A_BYTES + B_BYTES;
+    /* 1024 to align the stages (the 128-byte swizzle repeats every 1024 bytes), 256 for the mbarriers */
+    static constexpr int FIT = (WG_SMEM_MAX - 1024 - 256 - WG_EPI_BYTES) / STAGE;
+    static constexpr int STAGES = FIT > 8 ? 8 : FIT;
+    static constexpr int SMEM = 1024 + STAGES * STAGE + 256 + WG_EPI_BYTES;
+};
+
+/* Work unit u -> tile (m0, n0), split z, k blocks [kb0, kb1). The m tiles of
+ * one (n, z) are neighbours in u, so blocks running together share weights in L2. */
+struct WgUnit {
+    int tile, z, m0, n0, kb0, kb1;
+};
+__device__ __forceinline__ WgUnit wg_unit(int u, int mt, int splits, int kall, int bm, int bn) {
+    WgUnit w;
+    const int m = u % mt, r = u / mt;
+    w.z = r % splits;
+    const int n = r / splits;
+    w.tile = n * mt + m;
+    w.m0 = m * bm;
+    w.n0 = n * bn;
+    w.kb0 = (int)((long long)w.z * kall / splits);
+    w.kb1 = (int)((long long)(w.z + 1) * kall / splits);
+    return w;
+}
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+/* mbarriers (shared::cta addresses) */
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, int bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+/* Wait until the phase of the given parity has completed. */
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    uint32_t done;
+    do {
+        asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
+/* TMA: the box of the tensor at (c0 = k, c1 = row) into shared memory; the
+ * bytes are counted on bar. */
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map, int c0, int c1, uint32_t bar) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+                 ::"r"(dst), "l"(map), "r"(c0), "r"(c1), "r"(bar)
+                 : "memory");
+}
+
+/* wgmma shared-memory descriptor: K-major, 128-byte swizzle, 8-row groups
+ * 1024 bytes apart (SBO); the leading offset is unused for this layout. The
+ * next 16 k (32 bytes) of a swizzled row is start address + 32 bytes. */
+__device__ __forceinline__ uint64_t wg_desc(uint32_t addr) {
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+}
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wg_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+/* Keep the compiler from moving accumulator reads above wg_wait. */
+template <int R> __device__ __forceinline__ void wg_fence_acc(float *d) {
+#pragma unroll
+    for (int i = 0; i < R; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+/* wgmma operand lists: the N/2 f32 accumulators of a thread, then the two descriptors and the scale-d flag */
+#define WG_D64 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p"
+#define WG_S64 "%34"
+#define WG_O64(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+#define WG_D80 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39}, %40, %41, p"
+#define WG_S80 "%42"
+#define WG_O80(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39])
+#define WG_D96 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47}, %48, %49, p"
+#define WG_S96 "%50"
+#define WG_O96(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47])
+#define WG_D128 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p"
+#define WG_S128 "%66"
+#define WG_O128(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+#define WG_D160 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79}, %80, %81, p"
+#define WG_S160 "%82"
+#define WG_O160(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79])
+#define WG_D176 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87}, %88, %89, p"
+#define WG_S176 "%90"
+#define WG_O176(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87])
+#define WG_D192 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95}, %96, %97, p"
+#define WG_S192 "%98"
+#define WG_O192(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
+#define WG_D256 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127}, %128, %129, p"
+#define WG_S256 "%130"
+#define WG_O256(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+/* D(64 x N) (+)= A(64 x 16) B(N x 16)^T, both from shared memory; acc = 0: D = A B. */
+template <class T, int N> __device__ void wg_mma(float *d, uint64_t a, uint64_t b, int acc);
+#define WG_MMA(T, TY, N)                                                                                           \
+    template <> __device__ __forceinline__ void wg_mma<T, N>(float *d, uint64_t a, uint64_t b, int acc) {          \
+        asm volatile("{ .reg .pred p; setp.ne.b32 p, " WG_S##N ", 0;\n"                                            \
+                     "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TY "." TY " " WG_D##N ", 1, 1, 0, 0; }"    \
+                     : WG_O##N(d)                                                                                  \
+                     : "l"(a), "l"(b), "r"(acc)                                                                    \
+                     : "memory");                                                                                  \
+    }
+#define WG_MMA_N(N) WG_MMA(bf16, "bf16", N) WG_MMA(f16, "f16", N)
+WG_MMA_N(64)
+WG_MMA_N(80)
+WG_MMA_N(96)
+WG_MMA_N(128)
+WG_MMA_N(160)
+WG_MMA_N(176)
+WG_MMA_N(192)
+WG_MMA_N(256)
+#undef WG_MMA_N
+#undef WG_MMA
+
+/* Producer (one thread): TMA loads for every (unit, k block) of this block,
+ * in the order the consumers use them; load i goes to stage i % STAGES. The
+ * weights of the first round of stages are requested before waiting for the
+ * previous kernel, the activations after. */
+template <int BM, int BN>
+__device__ __forceinline__ void wg_produce(const CUtensorMap *tx, const CUtensorMap *tw, uint32_t smem, uint32_t full,
+                                           uint32_t empty, int units, int mt, int splits, int kall) {
+    typedef WgCfg<BM, BN> C;
+    int pre = 0; /* loads whose weights went out before pdl_wait */
+    for (int u = blockIdx.x; u < units && pre < C::STAGES; u += gridDim.x) {
+        const WgUnit w = wg_unit(u, mt, splits, kall, BM, BN);
+        for (int kb = w.kb0; kb < w.kb1 && pre < C::STAGES; kb++, pre++) {
+            mbar_expect_tx(full + 8 * pre, C::STAGE);
+            tma_load_2d(smem + pre * C::STAGE + C::A_BYTES, tw, kb * WG_BK, w.n0, full + 8 * pre);
+        }
+    }
+    pdl_wait();
+    int i = 0;
+    for (int u = blockIdx.x; u < units; u += gridDim.x) {
+        const WgUnit w = wg_unit(u, mt, splits, kall, BM, BN);
+        for (int kb = w.kb0; kb < w.kb1; kb++, i++) {
+            const int s = i % C::STAGES;
+            const uint32_t st = smem + s * C::STAGE, fb = full + 8 * s;
+            if (i >= pre) {
+                mbar_wait(empty + 8 * s, ((i / C::STAGES) & 1) ^ 1); /* the consumers freed the stage */
+                mbar_expect_tx(fb, C::STAGE);
+                tma_load_2d(st + C::A_BYTES, tw, kb * WG_BK, w.n0, fb);
+            }
+            tma_load_2d(st, tx, kb * WG_BK, w.m0, fb);
+        }
+    }
+}
+
+/* Split-K: park this split's partial tile (acc) in ws; the last split of the
+ * tile to arrive gets the sum of all splits, in split order, back in acc and
+ * returns true. ct: consumer thread 0..255. */
+template <int R>
+__device__ __forceinline__ bool wg_split_reduce(float *acc, const WgUnit &w, int splits, int ct, float *ws,
+                                                int *flags, int *s_last) {
+    constexpr int TILE = 256 * R; /* floats of a tile */
+    float *mine = ws + ((size_t)w.tile * splits + w.z) * TILE + ct;
+#pragma unroll
+    for (int i = 0; i < R; i++) __stcg(mine + i * 256, acc[i]);
+    __threadfence();
+    asm volatile("bar.sync 1, 256;" ::: "memory"); /* the consumer warpgroups only */
+    if (ct == 0) {
+        const int last = atomicAdd(flags + w.tile, 1) == splits - 1;
+        if (last) flags[w.tile] = 0; /* ready for the next GEMM */
+        *s_last = last;
+    }
+    asm volatile("bar.sync 1, 256;" ::: "memory");
+    if (!*(volatile int *)s_last) return false;
+    __threadfence();
+    const float *all = ws + (size_t)w.tile * splits * TILE + ct;
+#pragma unroll
+    for (int i = 0; i < R; i++) acc[i] = __ldcg(all + i * 256);
+    for (int z = 1; z < splits; z++)
+#pragma unroll
+        for (int i = 0; i < R; i++) acc[i] += __ldcg(all + (size_t)z * TILE + i * 256);
+    return true;
+}
+
+/* The four accumulators of column group j: columns 8j + 2(lane%4) + {0, 1}
+ * of rows lane/4 (x, y) and lane/4 + 8 (z, w) of the warp's 16. A switch, as
+ * registers cannot be indexed at run time; zeros past the end. */
+template <int R> __device__ __forceinline__ float4 wg_pick(const float *acc, int j) {
+    switch (j) {
+#define WG_PICK(k)                                                                                                 \
+    case k:                                                                                                        \
+        if (4 * (k) < R) return make_float4(acc[4 * (k)], acc[4 * (k) + 1], acc[4 * (k) + 2], acc[4 * (k) + 3]);   \
+        break;
+#define WG_PICK8(k) WG_PICK(k) WG_PICK(k + 1) WG_PICK(k + 2) WG_PICK(k + 3) WG_PICK(k + 4) WG_PICK(k + 5) WG_PICK(k + 6) WG_PICK(k + 7)
+        WG_PICK8(0) WG_PICK8(8) WG_PICK8(16) WG_PICK8(24)
+#undef WG_PICK8
+#undef WG_PICK
+    }
+    return make_float4(0.f, 0.f, 0.f, 0.f);
+}
+
+/* A warp's 16 x 2R accumulators (rows row0.., columns col0..) to epi_pair,
+ * 32 columns at a time through stg (16 rows x WG_EPI_LD floats), so that a
+ * half-warp takes 16 consecutive pairs of a row: 2 lines per store
+ * instruction rather than 8 (measured: 4-8% faster GEMMs). Loops, not
+ * unrolled: unrolled, the inlined copies of epi_pair (all its modes)
+ * overflow the instruction cache (it cost ~6 us a 128 x 128 tile). */
+template <class T, int R>
+__device__ __forceinline__ void wg_epilogue(const float *acc, float *stg, int row0, int col0, int M, int N,
+                                            const Epi &e, int lane) {
+    constexpr int WN = 2 * R;
+#pragma unroll 1
+    for (int c = 0; c < WN; c += 32) {
+#pragma unroll
+        for (int jj = 0; jj < 4; jj++) {
+            const float4 v = wg_pick<R>(acc, c / 8 + jj);
+            float *p = stg + (lane >> 2) * WG_EPI_LD + jj * 8 + (lane & 3) * 2;
+            *reinterpret_cast<float2 *>(p) = make_float2(v.x, v.y);
+            *reinterpret_cast<float2 *>(p + 8 * WG_EPI_LD) = make_float2(v.z, v.w);
+        }
+        __syncwarp();
+#pragma unroll 1
+        for (int it = 0; it < 8; it++) {
+            const int r = 2 * it + (lane >> 4), cc = c + 2 * (lane & 15), row = row0 + r, col = col0 + cc;
+            const float2 v = *reinterpret_cast<const float2 *>(stg + r * WG_EPI_LD + 2 * (lane & 15));
+            if (cc < WN && row < M && col < N) epi_pair<T>(e, row, col, v.x, v.y);
+        }
+        __syncwarp();
+    }
+}
+
+/* Consumer warpgroups (g = 0, 1): per k block, wgmma on this warpgroup's
+ * part of the stage, then hand the stage back; per unit, the epilogue. */
+template <class T, int BM, int BN>
+__device__ __forceinline__ void wg_consume(uint32_t smem, uint32_t full, uint32_t empty, float *stg, int units,
+                                           int mt, int splits, int kall, int M, int N, const Epi &e, float *ws,
+                                           int *flags, int *s_last) {
+    typedef WgCfg<BM, BN> C;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = (warp >> 2) - 1, ct = tid - 128;
+    /* BM = 128: rows g*64 .. of the stage; BM = 64: weight rows (columns) g*WN .. */
+    const uint32_t a_off = BM == 128 ? g * 64 * WG_BK * 2 : 0, b_off = C::A_BYTES + (BM == 128 ? 0 : g * C::WN * WG_BK * 2);
+    pdl_wait(); /* the epilogue reads and writes the previous kernel's buffers */
+    float acc[C::R];
+    int i = 0; /* loads consumed, in the producer's order */
+    for (int u = blockIdx.x; u < units; u += gridDim.x) {
+        const WgUnit w = wg_unit(u, mt, splits, kall, BM, BN);
+        for (int kb = w.kb0; kb < w.kb1; kb++, i++) {
+            const int s = i % C::STAGES;
+            const uint32_t st = smem + s * C::STAGE;
+            mbar_wait(full + 8 * s, (i / C::STAGES) & 1);
+            const uint64_t da = wg_desc(st + a_off), db = wg_desc(st + b_off);
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < WG_BK / 16; kk++)
+                wg_mma<T, C::WN>(acc, da + 2 * kk, db + 2 * kk, kb > w.kb0 || kk > 0);
+            wg_commit();
+            /* the previous stage's wgmmas are done: hand it back to the producer */
+            wg_wait<1>();
+            __syncwarp();
+            if (kb > w.kb0 && lane == 0) mbar_arrive(empty + 8 * ((i - 1) % C::STAGES));
+        }
+        wg_wait<0>();
+        wg_fence_acc<C::R>(acc);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(empty + 8 * ((i - 1) % C::STAGES));
+
+        if (splits > 1 && !wg_split_reduce<C::R>(acc, w, splits, ct, ws, flags, s_last)) continue;
+        wg_epilogue<T, C::R>(acc, stg + (warp - 4) * 16 * WG_EPI_LD, w.m0 + (BM == 128 ? g * 64 : 0) + (warp & 3) * 16,
+                             w.n0 + (BM == 128 ? 0 : g * C::WN), M, N, e, lane);
+    }
+}
+#endif
+
+template <class T, int BM, int BN>
+__global__ void __launch_bounds__(WG_THREADS, 1)
+    k_wg_gemm(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, int M, int N, int K,
+              int splits, Epi e, float *__restrict__ ws, int *__restrict__ flags) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    typedef WgCfg<BM, BN> C;
+    extern __shared__ unsigned char wsm[];
+    __shared__ int s_last;
+    /* [stages][full barriers, empty barriers][epilogue staging] */
+    const int align = (int)(((smem_u32(wsm) + 1023) & ~1023u) - smem_u32(wsm));
+    const uint32_t smem = smem_u32(wsm) + align, full = smem + C::STAGES * C::STAGE, empty = full + 8 * C::STAGES;
+    float *stg = reinterpret_cast<float *>(wsm + align + C::STAGES * C::STAGE + 256);
+    const int tid = threadIdx.x;
+    const int mt = (M + BM - 1) / BM, nt = (N + BN - 1) / BN, kall = (K + WG_BK - 1) / WG_BK;
+    const int units = mt * nt * splits;
+
+    if (tid == 0) {
+        for (int s = 0; s < C::STAGES; s++) {
+            mbar_init(full + 8 * s, 1);  /* the producer's expect_tx; TMA completes the bytes */
+            mbar_init(empty + 8 * s, 8); /* one arrival per consumer warp */
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];" ::"l"(&tx) : "memory");
+        asm volatile("prefetch.tensormap [%0];" ::"l"(&tw) : "memory");
+    }
+    __syncthreads();
+    /* The next kernel may launch now: it can only take SMs this grid leaves,
+     * and its own griddepcontrol.wait waits for all of this grid. */
+    pdl_trigger();
+
+    if (tid < 128) { /* producer warpgroup: one thread issues all copies */
+        if (tid == 0) wg_produce<BM, BN>(&tx, &tw, smem, full, empty, units, mt, splits, kall);
+    } else {
+        wg_consume<T, BM, BN>(smem, full, empty, stg, units, mt, splits, kall, M, N, e, ws, flags, &s_last);
+    }
+#endif
+}
+
+/* ======================================================================== */
 /* Attention over the KV cache (decode; prefill for unusual head sizes)      */
 /* ======================================================================== */
 /* One block per (split, query head, row); a row is a decoding sequence or a
@@ -1376,6 +1726,143 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
 }
 
 /* ======================================================================== */
+/* Host side: launching a kernel                                             */
+/* ======================================================================== */
+
+/* Launch with programmatic dependent launch when pdl is set. */
+template <typename... KArgs, typename... Args>
+static void cu_launch(cudaError_t *err, int pdl, void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                      cudaStream_t st, Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    cudaLaunchAttribute at[1];
+    int na = 0;
+    if (pdl & 1) {
+        at[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[na++].val.programmaticStreamSerializationAllowed = 1;
+    }
+    cfg.attrs = at;
+    cfg.numAttrs = na;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, k, ((KArgs)args)...);
+    if (e != cudaSuccess && *err == cudaSuccess) *err = e;
+}
+
+/* ======================================================================== */
+/* Host side: the Hopper GEMM's tensor maps, plan and launch                */
+/* ======================================================================== */
+
+/* cuTensorMapEncodeTiled through the runtime (we do not link libcuda). */
+static PFN_cuTensorMapEncodeTiled_v12000 cu_wg_encoder() {
+    static const PFN_cuTensorMapEncodeTiled_v12000 fn = []() { /* once, thread-safe */
+        void *p = NULL;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) ==
+                cudaSuccess &&
+            q == cudaDriverEntryPointSuccess)
+            return (PFN_cuTensorMapEncodeTiled_v12000)p;
+        cudaGetLastError();
+        return (PFN_cuTensorMapEncodeTiled_v12000)NULL;
+    }();
+    return fn;
+}
+
+template <class T> static CUtensorMapDataType cu_wg_dtype();
+template <> CUtensorMapDataType cu_wg_dtype<bf16>() { return CU_TENSOR_MAP_DATA_TYPE_BFLOAT16; }
+template <> CUtensorMapDataType cu_wg_dtype<f16>() { return CU_TENSOR_MAP_DATA_TYPE_FLOAT16; }
+
+/* rows x cols matrix of T (row stride ld elements), read in boxes of
+ * box_rows x 64 with 128-byte swizzle; reads past the edges give zeros. */
+template <class T>
+static int cu_wg_map(CUtensorMap *map, const void *p, int rows, int cols, int ld, int box_rows) {
+    PFN_cuTensorMapEncodeTiled_v12000 enc = cu_wg_encoder();
+    if (!enc) return 0;
+    cuuint64_t dim[2] = {(cuuint64_t)cols, (cuuint64_t)rows}, stride[1] = {(cuuint64_t)ld * sizeof(T)};
+    cuuint32_t box[2] = {WG_BK, (cuuint32_t)box_rows}, one[2] = {1, 1};
+    return enc(map, cu_wg_dtype<T>(), 2, (void *)p, dim, stride, box, one, CU_TENSOR_MAP_INTERLEAVE_NONE,
+               CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+/* The tiles built (BM, BN). */
+#define WG_FOR_EACH(X) X(128, 128) X(128, 160) X(128, 176) X(128, 192) X(128, 256) X(64, 128) X(64, 160) X(64, 192) X(64, 256)
+
+/* Raise the shared-memory limit of the Hopper GEMM (once, with the other kernels). */
+template <class T> static cudaError_t cu_wg_prepare() {
+    cudaError_t e = cudaSuccess, x;
+#define WG_PREP(BM, BN)                                                                                             \
+    x = cudaFuncSetAttribute(k_wg_gemm<T, BM, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, WgCfg<BM, BN>::SMEM); \
+    if (x && !e) e = x;
+    WG_FOR_EACH(WG_PREP)
+#undef WG_PREP
+    return e;
+}
+
+/* A shape's plan: tile and split-K. */
+struct WgPlan {
+    int bm, bn, splits;
+};
+
+/* The tile and split-K with the least estimated time of the busiest block,
+ * in us on an H100 (fitted to measurements): per unit, its k blocks at the
+ * tile's shared-memory-bound rate (TMA writes + wgmma reads of a k block at
+ * ~128 B/clk), the epilogue (~2.5 us per 64 x 128 tile) and, when split, the
+ * partial tiles' round trip (~6 us). */
+static WgPlan cu_wg_plan(int R, int N, int K, int sms, size_t ws_floats, int n_flags) {
+    static const int tiles_bm_bn[][2] = {{128, 128}, {128, 160}, {128, 176}, {128, 192}, {128, 256},
+                                         {64, 128},  {64, 160},  {64, 192},  {64, 256}};
+    const int kall = (K + WG_BK - 1) / WG_BK;
+    WgPlan best = {128, 128, 1};
+    double best_t = 1e300;
+    for (auto &t : tiles_bm_bn) {
+        const int bm = t[0], bn = t[1], tiles = (R + bm - 1) / bm * ((N + bn - 1) / bn);
+        /* shared-memory bytes a k block moves (TMA writes + wgmma reads) at ~128 B/clk, 1.75 GHz */
+        const double kb_us = (bm == 128 ? 32768.0 + 384.0 * bn : 24576.0 + 256.0 * bn) / 128 / 1750;
+        for (int s = 1; s <= 8; s++) {
+            if (s > 1 && (s * 4 > kall || tiles > n_flags || (size_t)tiles * s * bm * bn > ws_floats)) break;
+            const int units = tiles * s, per_block = (units + sms - 1) / sms;
+            const double t_unit = (kall + s - 1) / s * kb_us + 2.5 * bm * bn / (64 * 128) + (s > 1 ? 6.0 : 0.0);
+            const double total = per_block * t_unit;
+            if (total < best_t * 0.999) best_t = total, best.bm = bm, best.bn = bn, best.splits = s;
+        }
+    }
+    return best;
+}
+
+/* Y = X W^T on cc 9.0 (sm_90a code): R rows of X (row stride ldx), W [N][K].
+ * ws / flags: split-K partial tiles (ws_floats floats) and per-tile counters
+ * (n_flags ints, zero before the first call; left zero). X and W must be
+ * 16-byte aligned, ldx and K multiples of 8. Returns 0 when it cannot run
+ * (no tensor-map encoder, misaligned operands): use k_gemm then.
+ * force (tuning): its non-zero fields replace the plan's. */
+template <class T>
+static int cu_matmul_wg(cudaError_t *err, int pdl, int sms, const T *X, int ldx, int R, const void *W, int N, int K,
+                        const Epi &e, cudaStream_t st, float *ws, size_t ws_floats, int *flags, int n_flags,
+                        const WgPlan *force = NULL) {
+    if (((uintptr_t)X & 15) || ((uintptr_t)W & 15) || (ldx & 7) || (K & 7) || R < 1 || N < 1) return 0;
+    WgPlan p = cu_wg_plan(R, N, K, sms, ws_floats, n_flags);
+    if (force && force->bm > 0) p.bm = force->bm;
+    if (force && force->bn > 0) p.bn = force->bn;
+    if (force && force->splits > 0) p.splits = force->splits;
+    const int kall = (K + WG_BK - 1) / WG_BK;
+    if (p.splits > kall) p.splits = kall; /* every split needs a k block */
+    CUtensorMap tx, tw;
+    if (!cu_wg_map<T>(&tx, X, R, K, ldx, p.bm) || !cu_wg_map<T>(&tw, W, N, K, K, p.bn)) return 0;
+    const int units = (R + p.bm - 1) / p.bm * ((N + p.bn - 1) / p.bn) * p.splits, grid = units < sms ? units : sms;
+#define WG_CASE(BM, BN)                                                                                              \
+    if (p.bm == BM && p.bn == BN) {                                                                                  \
+        cu_launch(err, pdl, k_wg_gemm<T, BM, BN>, dim3(grid), WG_THREADS, WgCfg<BM, BN>::SMEM, st, tx, tw, R, N, K,  \
+                  p.splits, e, ws, flags);                                                                           \
+        return 1;                                                                                                    \
+    }
+    WG_FOR_EACH(WG_CASE)
+#undef WG_CASE
+    return 0;
+}
+
+/* ======================================================================== */
 /* Host side: model                                                          */
 /* ======================================================================== */
 
@@ -1684,6 +2171,7 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     }
     if (!e) e = M->is_f16 ? cu_prepare_kernels<f16>((int)prop.sharedMemPerBlockOptin)
                           : cu_prepare_kernels<bf16>((int)prop.sharedMemPerBlockOptin);
+    if (!e && M->cc == 90) e = M->is_f16 ? cu_wg_prepare<f16>() : cu_wg_prepare<bf16>(); /* the sm_90a GEMM */
     if (e != cudaSuccess) {
         cudaGetLastError();
         cu_model_free(m);
@@ -1731,27 +2219,6 @@ static int *cu_step_pos(int *step, int B) { return step + B; }
 static llorch_sample_params *cu_step_sp(int *step, int B) { return (llorch_sample_params *)(step + 2 * B); }
 static size_t cu_step_bytes(int B) { return (size_t)B * (2 * sizeof(int) + sizeof(llorch_sample_params)); }
 
-/* Launch with programmatic dependent launch when pdl is set. */
-template <typename... KArgs, typename... Args>
-static void cu_launch(cudaError_t *err, int pdl, void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem,
-                      cudaStream_t st, Args... args) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = block;
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = st;
-    cudaLaunchAttribute at[1];
-    int na = 0;
-    if (pdl & 1) {
-        at[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        at[na++].val.programmaticStreamSerializationAllowed = 1;
-    }
-    cfg.attrs = at;
-    cfg.numAttrs = na;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, k, ((KArgs)args)...);
-    if (e != cudaSuccess && *err == cudaSuccess) *err = e;
-}
-
 static Epi cu_epi(int mode, int n) {
     Epi e;
     memset(&e, 0, sizeof e);
@@ -1760,7 +2227,8 @@ static Epi cu_epi(int mode, int n) {
     return e;
 }
 
-/* Y = X W^T over R activation rows in T, by the skinny or the tiled GEMM. */
+/* Y = X W^T over R activation rows in T, by the skinny GEMM, the Hopper
+ * GEMM (cc 9.0) or the tiled one. */
 template <class T>
 static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pdl, const T *X, int ldx, int R,
                       const void *W, int N, int K, const Epi &e) {
@@ -1773,6 +2241,9 @@ static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pd
         else cu_launch(err, pdl, k_skinny<T, 8>, dim3(grid), SK_THREADS, skinny_smem<8>(), S->st, Wt, N, K, X, ldx, R, e);
         return;
     }
+    if (M->cc == 90 && cu_matmul_wg<T>(err, pdl, M->sms, X, ldx, R, Wt, N, K, e, S->st, S->gws,
+                                       (size_t)2 * M->sms * 128 * GM_BN, S->gflags, 2 * M->sms))
+        return;
     /* 128 x 128 tiles; when they do not fill the GPU twice over, split K too */
     const int nb = (N + GM_BN - 1) / GM_BN, mb = (R + 127) / 128, tiles = nb * mb, kall = (K + GM_BK - 1) / GM_BK;
     int splits = 1;

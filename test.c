@@ -821,6 +821,8 @@ static void check_cuda_model(const char *name) {
     llorch_free(c);
 }
 
+static void check_cuda_long_context(const char *dtype);
+
 static void test_reference_cuda(void) {
     if (!g_shared) { SKIP("cuda: no shared data"); return; }
     char dir[4096];
@@ -836,6 +838,8 @@ static void test_reference_cuda(void) {
     llorch_free(m);
     const char *models[] = {"tiny-llama-f32", "tiny-llama-bf16", "tiny-llama-f16"};
     for (int i = 0; i < 3; i++) check_cuda_model(models[i]);
+    check_cuda_long_context("BF16");
+    check_cuda_long_context("F16");
     llorch_load_opts bad = {"cuda:999", 0};
     int st = llorch_load(&m, dir, &bad, &err);
     CHECK(st == LLORCH_E_DEVICE && strstr(err.msg, "cuda:999"), "cuda:999 gives a device error naming it: %s", err.msg);
@@ -1155,6 +1159,48 @@ static llorch_model *load_small(const char *name, const char *device) {
     llorch_load_opts lo = {device, 2};
     if (llorch_load(&m, dir, &lo, &err)) printf("load %s: %s\n", dir, err.msg);
     return m;
+}
+
+/* Past the tiny models' 512 positions: a synthetic model (head_dim 64, bf16
+ * or f16) fed a 1300-token prompt (prefill in chunks of 512: the large-tile
+ * GEMMs and flash attention) then decoded at positions where attention
+ * splits the keys over blocks, against the CPU. */
+static void check_cuda_long_context(const char *dtype) {
+    const ckpt_shape sh = {256, 512, 2, 4, 2, 64, 300, 2048, dtype};
+    make_tmpdir();
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/long-%s", g_tmp, dtype);
+    CHECK(write_small_model(dir, &sh) == 0, "write a %s model of 2048 positions", dtype);
+    llorch_model *g = NULL, *c = NULL;
+    llorch_session *sg = NULL, *sc = NULL;
+    llorch_error err;
+    llorch_load_opts lg = {"cuda", 0}, lc = {"cpu", 2};
+    llorch_session_opts so = {1400, 1};
+    int st = llorch_load(&g, dir, &lg, &err) || llorch_load(&c, dir, &lc, &err) ||
+             llorch_session_new(&sg, g, &so, &err) || llorch_session_new(&sc, c, &so, &err);
+    CHECK(st == 0, "long context (%s): load and sessions: %s", dtype, err.msg);
+    enum { N = 1300 };
+    int *ids = (int *)malloc(N * sizeof *ids);
+    float *lg_ = (float *)malloc(300 * sizeof *lg_), *lc_ = (float *)malloc(300 * sizeof *lc_);
+    for (int i = 0; i < N; i++) ids[i] = i ? 3 + (int)((rand_uniform() + 1) * 148) : 1;
+    if (!st) st = llorch_forward(sg, 0, ids, N, lg_, &err) || llorch_forward(sc, 0, ids, N, lc_, &err);
+    double worst = st ? 1 : rel_err(lg_, lc_, 300);
+    int id = argmax_f(lc_, 300), nx;
+    for (int t = 0; t < 4 && !st; t++) {
+        st = cuda_step(sg, &id, NULL, &nx, lg_, &err) || cuda_step(sc, &id, NULL, &nx, lc_, &err);
+        double e = rel_err(lg_, lc_, 300);
+        if (e > worst) worst = e;
+        id = argmax_f(lc_, 300);
+    }
+    CHECK(st == 0 && worst <= 2e-2, "long context (%s, 1300 positions): cuda vs cpu relative error %.3g (%s)", dtype,
+          worst, st ? err.msg : "");
+    free(ids);
+    free(lg_);
+    free(lc_);
+    llorch_session_free(sg);
+    llorch_session_free(sc);
+    llorch_free(g);
+    llorch_free(c);
 }
 
 static void test_generation(void) {
