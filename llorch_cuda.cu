@@ -19,10 +19,11 @@
  *   the repetition penalty.
  *
  * Decode, one sequence: a CUDA graph replayed every token (copy the step
- * record in, 5 kernels a layer, lm_head, sampler, copy the ids out; 112
- * kernels for TinyLlama). Per layer:
+ * record in, 5 kernels a layer, lm_head, and the sampler, which writes the
+ * chosen ids straight to pinned host memory; 112 kernels for TinyLlama).
+ * Per layer:
  *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
- *   attention (8 warps split the keys of a head; split over blocks past 256 keys)
+ *   attention (8 warps split the keys of a head; split over blocks past 512 keys)
  *   gemv(wo) + residual   gemv(wgu, RMSNorm fused) -> SwiGLU   gemv(wdown) + residual
  * then gemv(lm_head, RMSNorm fused) with per-block argmax, and the sampler.
  * The GEMVs are weight streams (cp.async rings, 2 blocks per SM). Kernels are
@@ -1490,7 +1491,8 @@ struct SampleArgs {
     int ctx;
     float *work;
     unsigned *seen;
-    int *next;
+    int *next;          /* chosen ids: on the device (the next step's input), */
+    int *next_host;     /* and in pinned host memory (the host reads them) */
 };
 
 /* Block-wide argmax with the lowest index on ties; the result in all threads. */
@@ -1639,13 +1641,18 @@ __device__ float radix_top_p(const float *e, int V, float lo, float target) {
     return __uint_as_float(prefix);
 }
 
+__device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
+    a.next[b] = id;
+    a.next_host[b] = id;
+}
+
 __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     pdl_wait();
     pdl_trigger();
     const int b = blockIdx.x, tid = threadIdx.x, V = a.vocab;
     const int pos = a.pos[b];
     if (pos < 0) {
-        if (tid == 0) a.next[b] = -1;
+        if (tid == 0) put_next(a, b, -1);
         return;
     }
     const llorch_sample_params sp = a.sp[b];
@@ -1660,7 +1667,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
             if (c.x > v || (c.x == v && ci < i)) v = c.x, i = ci;
         }
         block_argmax(v, i);
-        if (tid == 0) a.next[b] = i == 0x7fffffff ? 0 : i;
+        if (tid == 0) put_next(a, b, i == 0x7fffffff ? 0 : i);
         return;
     }
     float *w = a.work + (size_t)b * V;
@@ -1688,7 +1695,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         if (src[i] > v) v = src[i], bi = i;
     block_argmax(v, bi);
     if (!(sp.temperature > 0)) {
-        if (tid == 0) a.next[b] = bi == 0x7fffffff ? 0 : bi;
+        if (tid == 0) put_next(a, b, bi == 0x7fffffff ? 0 : bi);
         return;
     }
     const float mx = v, inv_t = 1.0f / sp.temperature;
@@ -1722,7 +1729,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     cand = block_min_int(cand);
     if (cand == 0x7fffffff) cand = -block_min_int(-lastkept); /* the last kept token */
-    if (tid == 0) a.next[b] = cand < 0 ? bi : cand;
+    if (tid == 0) put_next(a, b, cand < 0 ? bi : cand);
 }
 
 /* ======================================================================== */
@@ -2296,7 +2303,7 @@ static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, int l, Rows ro
 
 /* Enqueue one decode step for all S->B sequences (ids/pos/params already in
  * d_step). This is what the graph captures. */
-template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_session *S) {
+template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_session *S, int *next_host) {
     const cu_model *M = (const cu_model *)m->backend_data;
     const llorch_config *c = &m->cfg;
     const int B = S->B, dim = c->dim, hid = c->hidden_dim, qd = M->q_dim, kvd = M->kv_dim, V = c->vocab_size;
@@ -2315,6 +2322,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.work = S->work;
     sa.seen = S->seen;
     sa.next = S->d_next;
+    sa.next_host = next_host;
     if (B > 1) /* (one sequence: layer 0's QKV GEMV reads the embedding itself) */
         cu_launch(&err, 0, k_embed<T>, dim3(B), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
                   (const int *)S->d_next, rows, S->x, S->hist, S->ctx);
@@ -2463,10 +2471,10 @@ static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int k) {
     cudaError_t e = cudaStreamBeginCapture(S->st, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) return e;
     cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step[k], step_bytes, cudaMemcpyHostToDevice, S->st);
-    cudaError_t e2 = M->is_f16 ? cu_enqueue_decode<f16>(s->m, S) : cu_enqueue_decode<bf16>(s->m, S);
-    cudaError_t e3 = cudaMemcpyAsync(S->h_next[k], S->d_next, (size_t)B * sizeof(int), cudaMemcpyDeviceToHost, S->st);
+    /* (the sampler writes the chosen ids to h_next itself: pinned memory is mapped) */
+    cudaError_t e2 = M->is_f16 ? cu_enqueue_decode<f16>(s->m, S, S->h_next[k]) : cu_enqueue_decode<bf16>(s->m, S, S->h_next[k]);
     e = cudaStreamEndCapture(S->st, &g);
-    if (e == cudaSuccess) e = e1 ? e1 : e2 ? e2 : e3;
+    if (e == cudaSuccess) e = e1 ? e1 : e2;
     if (e == cudaSuccess) {
         size_t nodes = 0;
         cudaGraphGetNodes(g, NULL, &nodes);
