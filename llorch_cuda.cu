@@ -275,15 +275,16 @@ template <class T> __device__ __forceinline__ void epi_pair(const Epi &e, int r,
  *   GV_SEG columns, dealt round-robin to its warps;
  * - each lane streams its own 16-byte pieces of its units through a
  *   GV_S-deep cp.async ring in shared memory (a lane only reads what it
- *   copied itself, so the ring needs no barriers), keeping ~48 KB per SM in
- *   flight all the time;
+ *   copied itself, so the ring needs no barriers), keeping ~48 KB per block
+ *   in flight all the time;
  * - before griddepcontrol.wait (programmatic dependent launch) it fills the
  *   ring and asks L2 to prefetch the start of its rows, so the next layer's
  *   weights stream while the previous kernel finishes;
  * - partial dot products land in shared memory and are added per pair in a
  *   fixed order (deterministic), then the epilogue runs on each pair.
- * Two blocks per SM, each under a quarter of an SM's registers, so the next
- * kernel's blocks fit beside them. */
+ * Two blocks per SM, each under a quarter of an SM's registers and a third
+ * of its shared memory (x is kept in T), so that a block of the next kernel
+ * fits beside them. */
 /* the configuration used: warps, 16-byte pieces per lane per row per unit, ring depth */
 #define GV_NW 8
 #define GV_U 2
@@ -303,9 +304,12 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
     constexpr int GV_THREADS = NW * 32, GV_SEG = 32 * U * 8, GV_RING = S * U * 2 * GV_THREADS * 16;
     extern __shared__ uint4 gvs[];
     uint4 *ring = gvs;                                          /* [GV_S][U][2][threads] */
-    float *xs = reinterpret_cast<float *>(gvs + GV_RING / 16);  /* [K] */
-    float *part = xs + K;                                       /* [units][2] */
-    float4 *xs4 = reinterpret_cast<float4 *>(xs);
+    /* x in T: half the shared memory of f32, so that a block of the next
+       kernel fits beside this kernel's two and starts early (measured: 1%) */
+    T *xs = reinterpret_cast<T *>(gvs + GV_RING / 16);          /* [K] */
+    float *part = reinterpret_cast<float *>(xs + K);            /* [units][2] */
+    uint2 *xs2 = reinterpret_cast<uint2 *>(xs);
+    const uint4 *xs8 = reinterpret_cast<const uint4 *>(xs);
     __shared__ float red[NW];
     __shared__ int redi[NW];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nw = NW;
@@ -352,7 +356,7 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
             const float4 g = g4[i4];
             v.x *= g.x, v.y *= g.y, v.z *= g.z, v.w *= g.w;
         }
-        xs4[i4] = v;
+        xs2[i4] = make_uint2(Ty<T>::pack(v.x, v.y), Ty<T>::pack(v.z, v.w));
     };
     if (embed) { /* layer 0 of a decode step: x is the token's embedding; each block stores its share of it */
         int id = step_id(ids, chosen, 0);
@@ -400,7 +404,9 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
             if (ci < KC) {
                 const uint4 w0 = ring[((sc * U + v) * 2 + 0) * GV_THREADS + tid];
                 const uint4 w1 = ring[((sc * U + v) * 2 + 1) * GV_THREADS + tid];
-                const float4 x0 = xs4[2 * ci], x1 = xs4[2 * ci + 1];
+                const uint4 xv = xs8[ci];
+                const float2 p0 = Ty<T>::f2(xv.x), p1 = Ty<T>::f2(xv.y), p2 = Ty<T>::f2(xv.z), p3 = Ty<T>::f2(xv.w);
+                const float4 x0 = make_float4(p0.x, p0.y, p1.x, p1.y), x1 = make_float4(p2.x, p2.y, p3.x, p3.y);
                 a0 = dot8<T>(w0, x0, x1, a0);
                 a1 = dot8<T>(w1, x0, x1, a1);
             }
@@ -446,7 +452,7 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
 /* shared memory of one k_gemv block */
 static size_t gemv_smem(int N, int K, int grid, int nw = GV_NW, int u = GV_U, int st = GV_S) {
     int pairs = (N + 1) / 2, ppb = (pairs + grid - 1) / grid, nseg = (K + 256 * u - 1) / (256 * u);
-    return (size_t)st * u * 2 * nw * 32 * 16 + (size_t)K * 4 + (size_t)ppb * nseg * 8;
+    return (size_t)st * u * 2 * nw * 32 * 16 + (size_t)K * 2 + (size_t)ppb * nseg * 8;
 }
 
 /* ======================================================================== */
