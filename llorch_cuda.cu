@@ -2513,8 +2513,9 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->ctx = ctx;
     S->PF = ctx < 512 ? ctx : 512;
     S->R = S->PF > B ? S->PF : B;
-    S->min_chunk = 256; /* keys per attention block before the context is split over blocks */
-    S->s_max = (ctx + S->min_chunk - 1) / S->min_chunk;
+    S->min_chunk = 256; /* keys per attention split, at least (contexts past 2 min_chunk are split) */
+    /* attention splits: none up to 2 min_chunk keys (as k_attn decides), at most 32 */
+    S->s_max = ctx <= 2 * S->min_chunk ? 1 : (ctx + S->min_chunk - 1) / S->min_chunk;
     if (S->s_max > 32) S->s_max = 32;
     S->gemv_grid = 2 * M->sms;
     {   /* per-block maxima written by the lm_head GEMV: one per block of its grid */
