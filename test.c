@@ -650,6 +650,76 @@ static int cuda_step(llorch_session *s, const int *ids, const llorch_sample_para
     return st;
 }
 
+/* Three sequences stopped by the callback after 5, 12 and 20 tokens. */
+typedef struct {
+    int ids[32], n, stop;
+} stopping;
+
+static int collect_until(void *user, int seq, int token, const char *text, size_t len) {
+    stopping *c = (stopping *)user + seq;
+    (void)text; (void)len;
+    if (token >= 0 && c->n < 32) c->ids[c->n++] = token;
+    return c->n >= c->stop;
+}
+
+/* Batch generation, with its queued steps, against the same steps run one at
+ * a time (logits asked for), as llorch_generate_batch defines them: each
+ * sequence draws from its own seed and stops on its own. */
+static void check_cuda_queued_batch(llorch_model *g, const ref_prompt *r, float *logits) {
+    const llorch_config *cfg = llorch_model_config(g);
+    llorch_session *sa = NULL, *sb = NULL;
+    llorch_session_opts so = {96, 3};
+    llorch_error err;
+    int st = llorch_session_new(&sa, g, &so, &err) || llorch_session_new(&sb, g, &so, &err);
+    CHECK(st == 0, "queued batch: sessions: %s", err.msg);
+    llorch_sampler_opts o[3];
+    stopping got[3], want[3];
+    const int *prompts[3];
+    int n_prompt[3], cur[3], nx[3];
+    uint64_t rng[3];
+    float u[3];
+    memset(got, 0, sizeof got);
+    memset(want, 0, sizeof want);
+    for (int i = 0; i < 3; i++) {
+        o[i] = llorch_sampler_defaults();
+        o[i].temperature = 0.9f;
+        o[i].top_k = 50;
+        o[i].seed = 21 + (uint64_t)i;
+        got[i].stop = want[i].stop = i == 0 ? 5 : i == 1 ? 12 : 20;
+        prompts[i] = r->ids;
+        n_prompt[i] = r->n_ids;
+    }
+    if (!st) st = llorch_generate_batch(sa, prompts, n_prompt, 20, o, collect_until, got, NULL, &err);
+    for (int i = 0; i < 3 && !st; i++) {
+        st = llorch_forward(sb, i, r->ids, r->n_ids - 1, NULL, &err);
+        cur[i] = r->ids[r->n_ids - 1];
+        rng[i] = o[i].seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+        u[i] = llorch_rand(&rng[i]);
+    }
+    for (int active = 3; active && !st;) {
+        llorch_sample_params p[3];
+        for (int i = 0; i < 3; i++) {
+            p[i] = (llorch_sample_params){o[i].temperature, o[i].top_p, o[i].repetition_penalty, o[i].top_k, u[i], -1};
+            if (cur[i] >= 0) u[i] = llorch_rand(&rng[i]);
+        }
+        st = cuda_step(sb, cur, p, nx, logits, &err);
+        active = 0;
+        for (int i = 0; i < 3 && !st; i++) {
+            if (cur[i] < 0) continue;
+            want[i].ids[want[i].n++] = nx[i];
+            int eos = 0;
+            for (int e = 0; e < cfg->n_eos; e++) eos |= cfg->eos_ids[e] == nx[i];
+            cur[i] = eos || want[i].n >= want[i].stop ? -1 : nx[i];
+            active += cur[i] >= 0;
+        }
+    }
+    int same = st == 0;
+    for (int i = 0; i < 3 && same; i++) same = got[i].n == want[i].n && !memcmp(got[i].ids, want[i].ids, sizeof(int) * (size_t)got[i].n);
+    CHECK(same, "batch generation with queued steps equals steps one at a time (%s)", st ? err.msg : "");
+    llorch_session_free(sa);
+    llorch_session_free(sb);
+}
+
 /* Generation queues each decode step before the previous one's token reaches
  * the host. The tokens must equal those of the same steps run one at a time
  * (asking for logits queues nothing), and a step queued for a token the
@@ -699,6 +769,7 @@ static void check_cuda_queued_steps(llorch_model *g, const ref_prompt *r, float 
           st ? err.msg : "");
     llorch_session_free(sa);
     llorch_session_free(sb);
+    if (!st) check_cuda_queued_batch(g, r, logits);
 }
 
 static void check_cuda_model(const char *name) {
