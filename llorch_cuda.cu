@@ -3,7 +3,9 @@
  * What lives on the device
  *   Weights, uploaded once at load in the model's matrix type T (bf16 or f16;
  *   f32 checkpoints are converted to bf16 on upload, norms are kept in f32).
- *   Two layout changes are made on upload, both invisible in the results:
+ *   The host only hands each tensor's bytes from the mapped file to the
+ *   device; conversions and the two layout changes below are made there
+ *   (k_place), both invisible in the results:
  *   - wq, wk, wv become one matrix wqkv, and inside every q and k head the
  *     rows are reordered (i, i + head_dim/2) -> (2i, 2i + 1), so that the two
  *     halves RoPE rotates together are neighbouring outputs. q and k get the
@@ -1497,6 +1499,34 @@ __global__ void __launch_bounds__(256)
     }
 }
 
+/* How the rows of a weight tensor are placed on the device (see the file
+ * comment): as they are; within each head of hd rows, row i at 2i for
+ * i < hd/2 and at 2(i - hd/2) + 1 after (q and k); row r at 2r or 2r + 1
+ * (gate and up). */
+enum { PLACE_ROWS, PLACE_ROPE, PLACE_EVEN, PLACE_ODD };
+
+template <class D> __device__ __forceinline__ D from_f32(float v) { return Ty<D>::from(v); }
+template <> __device__ __forceinline__ float from_f32<float>(float v) { return v; }
+
+/* src (rows x cols of type sdtype, as read from the file) -> dst in D. */
+template <class D>
+__global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, int cols, D *__restrict__ dst, int how,
+                        int hd) {
+    const int64_t n = rows * cols;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t r = i / cols, c = i - r * cols, j = hd ? r % hd : 0;
+        const int64_t d = how == PLACE_ROPE ? r - j + (j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1)
+                        : how == PLACE_EVEN ? 2 * r
+                        : how == PLACE_ODD  ? 2 * r + 1
+                                            : r;
+        float v;
+        if (sdtype == LLORCH_F32) v = reinterpret_cast<const float *>(src)[i];
+        else if (sdtype == LLORCH_BF16) v = __uint_as_float((uint32_t)reinterpret_cast<const uint16_t *>(src)[i] << 16);
+        else v = __half2float(reinterpret_cast<const f16 *>(src)[i]);
+        dst[d * cols + c] = from_f32<D>(v);
+    }
+}
+
 /* ======================================================================== */
 /* Sampling on the device                                                    */
 /* ======================================================================== */
@@ -1921,55 +1951,27 @@ typedef struct {
 
 static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
 
-static float cu_elem_f32(const llorch_tensor *t, size_t i) {
-    if (t->dtype == LLORCH_F32) return ((const float *)t->data)[i];
-    uint16_t h = ((const uint16_t *)t->data)[i];
-    return t->dtype == LLORCH_BF16 ? llorch_bf16_to_f32(h) : llorch_f16_to_f32(h);
+/* Upload: each tensor's bytes go from the mapped file to the device as they
+ * are (straight into place when nothing moves or converts), and a kernel
+ * puts the rows where the kernels want them, converting the type. */
+static int cu_place_direct(const llorch_tensor *t, int how, llorch_dtype want) {
+    return how == PLACE_ROWS && t->dtype == want;
 }
 
-/* Row r of tensor t into dst (cols elements of the device type). */
-static void cu_convert_row(uint16_t *dst, const llorch_tensor *t, int64_t r, int is_f16) {
-    const int64_t cols = t->cols;
-    const llorch_dtype want = is_f16 ? LLORCH_F16 : LLORCH_BF16;
-    if (t->dtype == want) {
-        memcpy(dst, (const uint16_t *)t->data + r * cols, (size_t)cols * 2);
-        return;
-    }
-    for (int64_t c = 0; c < cols; c++) {
-        float f = cu_elem_f32(t, (size_t)(r * cols + c));
-        if (is_f16) {
-            __half h = __float2half_rn(f);
-            memcpy(dst + c, &h, 2);
-        } else {
-            dst[c] = llorch_f32_to_bf16(f);
-        }
-    }
+static size_t cu_tensor_bytes(const llorch_tensor *t) {
+    return (size_t)t->rows * (size_t)t->cols * llorch_dtype_size(t->dtype);
 }
 
-/* Build a device matrix from rows of source tensors on the host, then copy it. */
-typedef struct {
-    const llorch_tensor *t;
-    int64_t row;
-} cu_src_row;
-
-static cudaError_t cu_upload_rows(void *dev, const cu_src_row *rows, int64_t n, int64_t cols, int is_f16,
-                                  uint16_t *stage, int64_t stage_rows) {
-    for (int64_t r0 = 0; r0 < n; r0 += stage_rows) {
-        int64_t nr = n - r0 < stage_rows ? n - r0 : stage_rows;
-        for (int64_t r = 0; r < nr; r++) cu_convert_row(stage + r * cols, rows[r0 + r].t, rows[r0 + r].row, is_f16);
-        cudaError_t e = cudaMemcpy((uint16_t *)dev + r0 * cols, stage, (size_t)(nr * cols * 2), cudaMemcpyHostToDevice);
-        if (e != cudaSuccess) return e;
-    }
-    return cudaSuccess;
-}
-
-static cudaError_t cu_upload_vec(float *dev, const llorch_tensor *t, int64_t n) {
-    float *h = (float *)malloc((size_t)n * 4);
-    if (!h) return cudaErrorMemoryAllocation;
-    for (int64_t i = 0; i < n; i++) h[i] = cu_elem_f32(t, (size_t)i);
-    cudaError_t e = cudaMemcpy(dev, h, (size_t)n * 4, cudaMemcpyHostToDevice);
-    free(h);
-    return e;
+/* Tensor t into dst, of type D, its rows placed as `how` says; scratch holds
+ * the tensor's bytes when it cannot go straight into place. */
+template <class D>
+static cudaError_t cu_place(void *dst, const llorch_tensor *t, int how, int hd, llorch_dtype want, void *scratch) {
+    if (cu_place_direct(t, how, want)) return cudaMemcpy(dst, t->data, cu_tensor_bytes(t), cudaMemcpyHostToDevice);
+    cudaError_t e = cudaMemcpy(scratch, t->data, cu_tensor_bytes(t), cudaMemcpyHostToDevice);
+    if (e != cudaSuccess) return e;
+    const int64_t n = t->rows * t->cols, blocks = (n + 255) / 256;
+    k_place<D><<<(unsigned)(blocks < 8192 ? blocks : 8192), 256>>>(scratch, t->dtype, t->rows, (int)t->cols, (D *)dst, how, hd);
+    return cudaGetLastError();
 }
 
 /* Raise the shared-memory limit of every kernel the model can use. This also
@@ -2129,69 +2131,60 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     M->norm = (float *)(M->wbuf + off_norm);
     M->inv_freq = (float *)(M->wbuf + off_freq);
 
-    /* host staging: rows of the largest matrix, at most 32 MB at a time */
-    int64_t maxcols = dim > hid ? dim : hid;
-    if (qd > maxcols) maxcols = qd;
-    int64_t stage_rows = ((int64_t)32 << 20) / (maxcols * 2);
-    if (stage_rows < 1) stage_rows = 1;
-    int64_t maxrows = V;
-    if (2 * hid > maxrows) maxrows = 2 * hid;
-    if (qd + 2 * kvd > maxrows) maxrows = qd + 2 * kvd;
-    uint16_t *stage = (uint16_t *)malloc((size_t)(stage_rows * maxcols * 2));
-    cu_src_row *rows = (cu_src_row *)malloc((size_t)maxrows * sizeof *rows);
+    /* scratch for the tensors that do not go straight into place */
+    const llorch_dtype want = M->is_f16 ? LLORCH_F16 : LLORCH_BF16;
+    size_t scratch_bytes = (size_t)dim * 4; /* a norm, at most */
+    auto need_scratch = [&](const llorch_tensor *t, int how) {
+        if (!cu_place_direct(t, how, want) && cu_tensor_bytes(t) > scratch_bytes) scratch_bytes = cu_tensor_bytes(t);
+    };
+    for (int l = 0; l < c->n_layers; l++) {
+        const llorch_layer *ly = &w->layers[l];
+        need_scratch(&ly->wq, PLACE_ROPE), need_scratch(&ly->wk, PLACE_ROPE), need_scratch(&ly->wv, PLACE_ROWS);
+        need_scratch(&ly->wo, PLACE_ROWS), need_scratch(&ly->w_gate, PLACE_EVEN), need_scratch(&ly->w_up, PLACE_ODD);
+        need_scratch(&ly->w_down, PLACE_ROWS);
+    }
+    need_scratch(&w->embed, PLACE_ROWS), need_scratch(&w->lm_head, PLACE_ROWS);
+    void *scratch = NULL;
     float *freq = (float *)malloc((size_t)hd / 2 * 4);
-    if (!stage || !rows || !freq) {
-        free(stage);
-        free(rows);
-        free(freq);
+    if (!freq) {
         cu_model_free(m);
         return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
     }
-    e = cudaSuccess;
+    if ((e = cudaMalloc(&scratch, scratch_bytes)) != cudaSuccess) {
+        cudaGetLastError();
+        free(freq);
+        cu_model_free(m);
+        return llorch_fail(err, LLORCH_E_NOMEM, "cuda:%d: out of device memory for loading (%zu MB more needed)",
+                           m->device_index, scratch_bytes >> 20);
+    }
+    /* norms are f32 on the device */
+    auto place_norm = [&](float *dst, const llorch_tensor *t) {
+        return cu_place<float>(dst, t, PLACE_ROWS, 0, LLORCH_F32, scratch);
+    };
+    auto place = [&](void *dst, const llorch_tensor *t, int how) {
+        return M->is_f16 ? cu_place<f16>(dst, t, how, (int)hd, want, scratch) : cu_place<bf16>(dst, t, how, (int)hd, want, scratch);
+    };
     for (int l = 0; l < c->n_layers && e == cudaSuccess; l++) {
         const llorch_layer *ly = &w->layers[l];
-        int64_t n = 0;
-        /* q and k rows (i, i + hd/2) of each head become neighbours (2i, 2i+1) */
-        for (int64_t h = 0; h < c->n_heads; h++)
-            for (int64_t i = 0; i < hd / 2; i++) {
-                rows[n++] = (cu_src_row){&ly->wq, h * hd + i};
-                rows[n++] = (cu_src_row){&ly->wq, h * hd + i + hd / 2};
-            }
-        for (int64_t h = 0; h < c->n_kv_heads; h++)
-            for (int64_t i = 0; i < hd / 2; i++) {
-                rows[n++] = (cu_src_row){&ly->wk, h * hd + i};
-                rows[n++] = (cu_src_row){&ly->wk, h * hd + i + hd / 2};
-            }
-        for (int64_t i = 0; i < kvd; i++) rows[n++] = (cu_src_row){&ly->wv, i};
-        e = cu_upload_rows(M->L[l].wqkv, rows, n, dim, M->is_f16, stage, stage_rows);
-        for (int64_t i = 0; i < dim; i++) rows[i] = (cu_src_row){&ly->wo, i};
-        if (!e) e = cu_upload_rows(M->L[l].wo, rows, dim, qd, M->is_f16, stage, stage_rows);
-        /* gate row j at 2j, up row j at 2j + 1 */
-        for (int64_t i = 0; i < hid; i++) {
-            rows[2 * i] = (cu_src_row){&ly->w_gate, i};
-            rows[2 * i + 1] = (cu_src_row){&ly->w_up, i};
-        }
-        if (!e) e = cu_upload_rows(M->L[l].wgu, rows, 2 * hid, dim, M->is_f16, stage, stage_rows);
-        for (int64_t i = 0; i < dim; i++) rows[i] = (cu_src_row){&ly->w_down, i};
-        if (!e) e = cu_upload_rows(M->L[l].wdown, rows, dim, hid, M->is_f16, stage, stage_rows);
-        if (!e) e = cu_upload_vec(M->L[l].attn_norm, &ly->attn_norm, dim);
-        if (!e) e = cu_upload_vec(M->L[l].ffn_norm, &ly->ffn_norm, dim);
+        const cu_layer *L = &M->L[l];
+        char *qkv = (char *)L->wqkv;
+        /* q and k rows (i, i + hd/2) of each head become neighbours (2i, 2i+1); gate row j goes to 2j, up row j to 2j + 1 */
+        if ((e = place(qkv, &ly->wq, PLACE_ROPE)) || (e = place(qkv + (size_t)qd * dim * 2, &ly->wk, PLACE_ROPE)) ||
+            (e = place(qkv + (size_t)(qd + kvd) * dim * 2, &ly->wv, PLACE_ROWS)) || (e = place(L->wo, &ly->wo, PLACE_ROWS)) ||
+            (e = place(L->wgu, &ly->w_gate, PLACE_EVEN)) || (e = place(L->wgu, &ly->w_up, PLACE_ODD)) ||
+            (e = place(L->wdown, &ly->w_down, PLACE_ROWS)) || (e = place_norm(L->attn_norm, &ly->attn_norm)) ||
+            (e = place_norm(L->ffn_norm, &ly->ffn_norm)))
+            break;
     }
-    if (!e) {
-        for (int64_t i = 0; i < V; i++) rows[i] = (cu_src_row){&w->embed, i};
-        e = cu_upload_rows(M->embed, rows, V, dim, M->is_f16, stage, stage_rows);
-    }
-    if (!e && !tied) {
-        for (int64_t i = 0; i < V; i++) rows[i] = (cu_src_row){&w->lm_head, i};
-        e = cu_upload_rows(M->lm_head, rows, V, dim, M->is_f16, stage, stage_rows);
-    }
-    if (!e) e = cu_upload_vec(M->norm, &w->norm, dim);
+    if (!e) e = place(M->embed, &w->embed, PLACE_ROWS);
+    if (!e && !tied) e = place(M->lm_head, &w->lm_head, PLACE_ROWS);
+    if (!e) e = place_norm(M->norm, &w->norm);
     if (!e) { /* RoPE inverse frequencies, as the CPU backend computes them */
         for (int64_t i = 0; i < hd / 2; i++) freq[i] = (float)(1.0 / pow((double)c->rope_theta, (double)(2 * i) / hd));
         e = cudaMemcpy(M->inv_freq, freq, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice);
     }
-    free(stage);
-    free(rows);
+    if (!e) e = cudaDeviceSynchronize(); /* the placing kernels read scratch */
+    cudaFree(scratch);
     free(freq);
     /* the GEMV keeps its input vector in shared memory */
     size_t need = gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms);
