@@ -1539,7 +1539,8 @@ static void test_demo(void) {
     char again[4096];
     run_cmd(cmd, again, sizeof again, err, sizeof err);
     CHECK(rc == 0 && count_lines(out) == 1 && !strcmp(out, again), "--ids with a seed is reproducible: '%s' '%s'", out, again);
-    snprintf(cmd, sizeof cmd, "./demo -m %s -n 0 --dump-logits %s/logits.f32 ab", dir, g_tmp);
+    CHECK(snprintf(cmd, sizeof cmd, "./demo -m %s -n 0 --dump-logits %s/logits.f32 ab", dir, g_tmp) < (int)sizeof cmd,
+          "the --dump-logits command fits its buffer");
     rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
     struct stat sb;
     snprintf(cmd, sizeof cmd, "%s/logits.f32", g_tmp);
