@@ -1878,8 +1878,9 @@ struct WgPlan {
  * ~128 B/clk), the epilogue (~2.5 us per 64 x 128 tile) and, when split, the
  * partial tiles' round trip (~6 us). */
 static WgPlan cu_wg_plan(int R, int N, int K, int sms, size_t ws_floats, int n_flags) {
-    static const int tiles_bm_bn[][2] = {{128, 128}, {128, 160}, {128, 176}, {128, 192}, {128, 256},
-                                         {64, 128},  {64, 160},  {64, 192},  {64, 256}};
+#define WG_TILE(BM, BN) {BM, BN},
+    static const int tiles_bm_bn[][2] = {WG_FOR_EACH(WG_TILE)};
+#undef WG_TILE
     const int kall = (K + WG_BK - 1) / WG_BK;
     WgPlan best = {128, 128, 1};
     double best_t = 1e300;
@@ -1902,17 +1903,12 @@ static WgPlan cu_wg_plan(int R, int N, int K, int sms, size_t ws_floats, int n_f
  * ws / flags: split-K partial tiles (ws_floats floats) and per-tile counters
  * (n_flags ints, zero before the first call; left zero). X and W must be
  * 16-byte aligned, ldx and K multiples of 8. Returns 0 when it cannot run
- * (no tensor-map encoder, misaligned operands): use k_gemm then.
- * force (tuning): its non-zero fields replace the plan's. */
+ * (no tensor-map encoder, misaligned operands): use k_gemm then. */
 template <class T>
 static int cu_matmul_wg(cudaError_t *err, int pdl, int sms, const T *X, int ldx, int R, const void *W, int N, int K,
-                        const Epi &e, cudaStream_t st, float *ws, size_t ws_floats, int *flags, int n_flags,
-                        const WgPlan *force = NULL) {
+                        const Epi &e, cudaStream_t st, float *ws, size_t ws_floats, int *flags, int n_flags) {
     if (((uintptr_t)X & 15) || ((uintptr_t)W & 15) || (ldx & 7) || (K & 7) || R < 1 || N < 1) return 0;
     WgPlan p = cu_wg_plan(R, N, K, sms, ws_floats, n_flags);
-    if (force && force->bm > 0) p.bm = force->bm;
-    if (force && force->bn > 0) p.bn = force->bn;
-    if (force && force->splits > 0) p.splits = force->splits;
     const int kall = (K + WG_BK - 1) / WG_BK;
     if (p.splits > kall) p.splits = kall; /* every split needs a k block */
     CUtensorMap tx, tw;
@@ -2246,6 +2242,17 @@ typedef struct {
     int *h_step[2], *h_next[2]; /* pinned: ids[B], pos[B], sample params[B]; next[B] */
 } cu_session;
 
+/* Sampling parameters of an idle sequence, or of logits-only steps: greedy,
+ * every field set, so that records compare equal when they mean the same. */
+static llorch_sample_params cu_plain_params(void) {
+    llorch_sample_params p;
+    memset(&p, 0, sizeof p);
+    p.repetition_penalty = 1;
+    p.top_p = 1;
+    p.u_next = -1;
+    return p;
+}
+
 static int *cu_step_pos(int *step, int B) { return step + B; }
 static llorch_sample_params *cu_step_sp(int *step, int B) { return (llorch_sample_params *)(step + 2 * B); }
 static size_t cu_step_bytes(int B) { return (size_t)B * (2 * sizeof(int) + sizeof(llorch_sample_params)); }
@@ -2257,6 +2264,10 @@ static Epi cu_epi(int mode, int n) {
     e.n = n;
     return e;
 }
+
+/* split-K workspace of the tiled GEMMs: partial tiles, and a counter per tile */
+static size_t cu_gws_floats(const cu_model *M) { return (size_t)2 * M->sms * 128 * GM_BN; }
+static int cu_gflags(const cu_model *M) { return 2 * M->sms; }
 
 /* Y = X W^T over R activation rows in T, by the skinny GEMM, the Hopper
  * GEMM (cc 9.0) or the tiled one. */
@@ -2272,8 +2283,8 @@ static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pd
         else cu_launch(err, pdl, k_skinny<T, 8>, dim3(grid), SK_THREADS, skinny_smem<8>(), S->st, Wt, N, K, X, ldx, R, e);
         return;
     }
-    if (M->cc == 90 && cu_matmul_wg<T>(err, pdl, M->sms, X, ldx, R, Wt, N, K, e, S->st, S->gws,
-                                       (size_t)2 * M->sms * 128 * GM_BN, S->gflags, 2 * M->sms))
+    if (M->cc == 90 && cu_matmul_wg<T>(err, pdl, M->sms, X, ldx, R, Wt, N, K, e, S->st, S->gws, cu_gws_floats(M),
+                                       S->gflags, cu_gflags(M)))
         return;
     /* 128 x 128 tiles; when they do not fill the GPU twice over, split K too */
     const int nb = (N + GM_BN - 1) / GM_BN, mb = (R + 127) / 128, tiles = nb * mb, kall = (K + GM_BK - 1) / GM_BK;
@@ -2288,12 +2299,14 @@ static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pd
               e, S->gws, S->gflags);
 }
 
+/* blocks of a GEMV over N rows: a pair of rows at least per block */
+static int cu_gemv_grid(int N, int grid_max) { return (N + 1) / 2 < grid_max ? (N + 1) / 2 : grid_max; }
+
 template <class T>
 static void cu_gemv(cudaError_t *err, cu_session *S, int pdl, const void *W, int N, int K, const float *x,
                     const float *normw, float eps, const Epi &e, float2 *amax, const void *embed = NULL,
                     int grid_max = 0) {
-    if (!grid_max) grid_max = S->gemv_grid;
-    const int pairs = (N + 1) / 2, grid = pairs < grid_max ? pairs : grid_max;
+    const int grid = cu_gemv_grid(N, grid_max ? grid_max : S->gemv_grid);
     cu_launch(err, pdl, k_gemv<T, GV_NW, GV_U, GV_S>, dim3(grid), GV_NW * 32, gemv_smem(N, K, grid), S->st,
               (const T *)W, N, K, x, normw, eps, e, amax, S->gv_pf, S->gv_early, (const T *)embed,
               (const int *)S->d_step, (const int *)S->d_next, S->hist);
@@ -2394,7 +2407,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     if (B == 1) {
         cu_gemv<T>(&err, S, pdl, M->lm_head, V, dim, S->x, M->norm, eps, el, S->amax, NULL, S->gv_grid[2]);
         sa.amax = S->amax;
-        sa.n_amax = (V + 1) / 2 < S->gv_grid[2] ? (V + 1) / 2 : S->gv_grid[2];
+        sa.n_amax = cu_gemv_grid(V, S->gv_grid[2]);
     } else {
         cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim, (const float *)M->norm,
                   eps, (T *)S->xn);
@@ -2567,8 +2580,8 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     size_t o_amax = off; off += align256((size_t)4 * M->sms * 8); /* up to 4 lm_head blocks per SM */
     size_t o_part = off; off += align256(Bz * c->n_heads * S->s_max * (hd + 2) * 4);
     size_t o_cnt = off; off += align256(Bz * c->n_heads * 4);
-    size_t o_gws = off; off += align256((size_t)2 * M->sms * 128 * GM_BN * 4);
-    size_t o_gfl = off; off += align256((size_t)2 * M->sms * 4);
+    size_t o_gws = off; off += align256(cu_gws_floats(M) * 4);
+    size_t o_gfl = off; off += align256((size_t)cu_gflags(M) * 4);
     size_t o_hist = off; off += align256(Bz * ctx * 4);
     size_t o_ids = off; off += align256((size_t)S->PF * 4);
     size_t o_step = off; off += align256(cu_step_bytes(B));
@@ -2636,10 +2649,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         for (int i = 0; i < B; i++) {
             S->h_step[k][i] = -1;
             cu_step_pos(S->h_step[k], B)[i] = -1;
-            llorch_sample_params *p = cu_step_sp(S->h_step[k], B) + i;
-            memset(p, 0, sizeof *p);
-            p->repetition_penalty = 1;
-            p->top_p = 1;
+            cu_step_sp(S->h_step[k], B)[i] = cu_plain_params();
         }
         e = cudaGraphLaunch(S->graph[k], S->st);
         if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
@@ -2681,17 +2691,6 @@ static int cu_prefill(llorch_session *s, int seq, const int *ids, int n, float *
         return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: prefill: %s", M->dev, cudaGetErrorString(e));
     }
     return 0;
-}
-
-/* Sampling parameters of an idle sequence, or of logits-only steps: greedy,
- * every field set, so that records compare equal when they mean the same. */
-static llorch_sample_params cu_plain_params(void) {
-    llorch_sample_params p;
-    memset(&p, 0, sizeof p);
-    p.repetition_penalty = 1;
-    p.top_p = 1;
-    p.u_next = -1;
-    return p;
 }
 
 /* The step record for sequences ids / pos / sp into rec; returns how many are active. */
