@@ -67,6 +67,20 @@ typedef struct {
 
 typedef enum { LLORCH_F32, LLORCH_F16, LLORCH_BF16, LLORCH_DTYPE_OTHER } llorch_dtype;
 
+#define LLORCH_MAX_EOS 64
+
+/* Rotary position embedding: inverse frequencies as transformers computes
+ * them (ROPE_INIT_FUNCTIONS), from rope_theta and the scaling config.json asks for. */
+typedef enum { LLORCH_ROPE_DEFAULT, LLORCH_ROPE_LINEAR, LLORCH_ROPE_LLAMA3 } llorch_rope_type;
+typedef struct {
+    llorch_rope_type type;
+    float theta;              /* rope_theta */
+    float factor;             /* linear, llama3 */
+    float low_freq_factor;    /* llama3 */
+    float high_freq_factor;   /* llama3 */
+    int original_max_pos;     /* llama3: original_max_position_embeddings */
+} llorch_rope;
+
 /* What config.json says, validated against the weights. */
 typedef struct {
     int dim;          /* hidden_size */
@@ -78,12 +92,19 @@ typedef struct {
     int vocab_size;
     int max_seq_len;  /* max_position_embeddings */
     float norm_eps;   /* rms_norm_eps */
-    float rope_theta;
     int tied_embeddings;
     int bos_id;       /* -1 when none */
-    int eos_ids[8];   /* generation stops at any of these */
+    int eos_ids[LLORCH_MAX_EOS]; /* generation stops at any of these */
     int n_eos;
     llorch_dtype dtype; /* of the weight matrices */
+    /* What sets one family's layer apart from another's. The forward pass of
+     * every backend reads these flags; the tensors that go with a flag
+     * (llorch_layer) are bound exactly when it is set. */
+    char arch[48];      /* "architectures"[0], e.g. "Qwen2ForCausalLM" */
+    int qkv_bias;       /* q_proj, k_proj, v_proj have biases (Qwen2) */
+    int qk_norm;        /* RMSNorm over each q and k head before RoPE (Qwen3) */
+    int sliding_window; /* a query at position i sees keys i-W+1..i; 0 = all (Mistral) */
+    llorch_rope rope;
 } llorch_config;
 
 typedef struct {
@@ -174,9 +195,17 @@ typedef struct {
     int64_t rows, cols;
 } llorch_tensor;
 
+/* One decoder layer. Optional tensors have data == NULL when the family has
+ * none (see the flags in llorch_config). */
 typedef struct {
-    llorch_tensor attn_norm, wq, wk, wv, wo;
-    llorch_tensor ffn_norm, w_gate, w_up, w_down;
+    llorch_tensor attn_norm;      /* [dim] */
+    llorch_tensor wq, wk, wv;     /* [n_heads * head_dim, dim], [n_kv_heads * head_dim, dim] x2 */
+    llorch_tensor bq, bk, bv;     /* optional (qkv_bias): [n_heads * head_dim], [n_kv_heads * head_dim] x2 */
+    llorch_tensor q_norm, k_norm; /* optional (qk_norm): [head_dim] each */
+    llorch_tensor wo;             /* [dim, n_heads * head_dim] */
+    llorch_tensor ffn_norm;       /* [dim] */
+    llorch_tensor w_gate, w_up;   /* [hidden_dim, dim] */
+    llorch_tensor w_down;         /* [dim, hidden_dim] */
 } llorch_layer;
 
 typedef struct {
@@ -206,6 +235,7 @@ typedef struct {
 struct llorch_model {
     llorch_config cfg;
     llorch_weights w;
+    float *rope_inv_freq; /* [head_dim / 2], from llorch_rope_inv_freq */
     char *dir;
     tk_tokenizer *tok;
     llorch_mapping *maps; /* the mapped safetensors files */
@@ -262,6 +292,9 @@ size_t llorch_dtype_size(llorch_dtype t);
 float llorch_bf16_to_f32(uint16_t h);
 float llorch_f16_to_f32(uint16_t h);
 uint16_t llorch_f32_to_bf16(float f);
+/* The head_dim / 2 RoPE inverse frequencies of c, in float32 as
+ * transformers computes them; every backend rotates with these. */
+void llorch_rope_inv_freq(const llorch_config *c, float *inv_freq);
 /* The reference sampler: mutates logits, returns the chosen id. */
 int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p, const int *history, int n_history);
 
@@ -346,6 +379,31 @@ float llorch_f16_to_f32(uint16_t h) {
     float f;
     memcpy(&f, &u, 4);
     return f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* RoPE frequencies                                                          */
+/* ------------------------------------------------------------------------ */
+
+void llorch_rope_inv_freq(const llorch_config *c, float *inv_freq) {
+    const llorch_rope *r = &c->rope;
+    const int hd = c->head_dim;
+    for (int i = 0; i < hd / 2; i++) {
+        /* 1 / theta^(2i / head_dim), each step rounded to float32 as torch does */
+        float f = 1.0f / powf(r->theta, (float)(2 * i) / (float)hd);
+        if (r->type == LLORCH_ROPE_LINEAR) f /= r->factor;
+        if (r->type == LLORCH_ROPE_LLAMA3) {
+            /* long wavelengths slowed by factor, short ones kept, a smooth ramp between */
+            const float old_len = (float)r->original_max_pos, wavelen = 2.0f * (float)M_PI / f;
+            const float low_wavelen = old_len / r->low_freq_factor, high_wavelen = old_len / r->high_freq_factor;
+            if (wavelen > low_wavelen) f = f / r->factor;
+            else if (!(wavelen < high_wavelen)) {
+                float smooth = (old_len / wavelen - r->low_freq_factor) / (r->high_freq_factor - r->low_freq_factor);
+                f = (1.0f - smooth) * f / r->factor + smooth * f;
+            }
+        }
+        inv_freq[i] = f;
+    }
 }
 
 /* Read a whole (small) file into a NUL-terminated buffer. */
@@ -775,9 +833,9 @@ static int llorch_parse_config(llorch_config *c, const char *text, size_t len, c
            (st = llorch_cfg_int(&j, "vocab_size", 1, 1 << 24, -1, &c->vocab_size, path, err)) ||
            (st = llorch_cfg_int(&j, "max_position_embeddings", 1, 1 << 24, 2048, &c->max_seq_len, path, err)) ||
            (st = llorch_cfg_float(&j, "rms_norm_eps", 0, 1, 1e-6, &c->norm_eps, path, err)) ||
-           (st = llorch_cfg_float(&j, "rope_theta", 1, 1e12, 10000, &c->rope_theta, path, err)) ||
+           (st = llorch_cfg_float(&j, "rope_theta", 1, 1e12, 10000, &c->rope.theta, path, err)) ||
            (st = llorch_cfg_ids(&j, "bos_token_id", &c->bos_id, 1, &n_bos, path, err)) ||
-           (st = llorch_cfg_ids(&j, "eos_token_id", c->eos_ids, 8, &c->n_eos, path, err)));
+           (st = llorch_cfg_ids(&j, "eos_token_id", c->eos_ids, LLORCH_MAX_EOS, &c->n_eos, path, err)));
     if (!st) {
         c->tied_embeddings = llorch_cfg_bool(&j, "tie_word_embeddings", 0);
         if (!n_bos) c->bos_id = -1;
@@ -910,6 +968,11 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     if (m->threads < 1) m->threads = 1;
     if ((st = llorch_pick_backend(m, opts ? opts->device : NULL, err))) goto fail;
     if ((st = llorch_read_config(&m->cfg, dir, err))) goto fail;
+    if (!(m->rope_inv_freq = (float *)malloc((size_t)m->cfg.head_dim / 2 * sizeof(float)))) {
+        st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    llorch_rope_inv_freq(&m->cfg, m->rope_inv_freq);
     if (!(tokpath = llorch_path(dir, "tokenizer.json"))) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto fail; }
     {
         char msg[sizeof err->msg];
@@ -947,6 +1010,7 @@ void llorch_free(llorch_model *m) {
     for (int i = 0; i < m->n_maps; i++) munmap(m->maps[i].base, m->maps[i].size);
     free(m->maps);
     free(m->w.layers);
+    free(m->rope_inv_freq);
     tk_free(m->tok);
     free(m->dir);
     free(m);

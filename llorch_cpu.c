@@ -429,11 +429,10 @@ static void cpu_rmsnorm(float *out, const float *x, const llorch_tensor *w, int 
 }
 
 /* cos and sin of every rotation angle of one position, computed as Hugging
- * Face does: inverse frequencies and angles in float32. */
-static void cpu_rope_table(float *cs, int pos, int head_dim, float theta) {
+ * Face does: angles in float32. */
+static void cpu_rope_table(float *cs, int pos, int head_dim, const float *inv_freq) {
     for (int i = 0; i < head_dim / 2; i++) {
-        float inv_freq = (float)(1.0 / pow((double)theta, (double)(2 * i) / head_dim));
-        float angle = (float)pos * inv_freq;
+        float angle = (float)pos * inv_freq[i];
         cs[2 * i] = (float)cos((double)angle);
         cs[2 * i + 1] = (float)sin((double)angle);
     }
@@ -507,7 +506,7 @@ static void cpu_forward_rows(llorch_session *s, int n, int first_logit) {
     int64_t qd = (int64_t)c->n_heads * hd, kv = (int64_t)c->n_kv_heads * hd;
     for (int r = 0; r < n; r++) {
         for (int i = 0; i < dim; i++) st->x[(int64_t)r * dim + i] = weight_at(&m->w.embed, (int64_t)st->row_tok[r] * dim + i);
-        cpu_rope_table(st->rope + (int64_t)r * hd, st->row_pos[r], hd, c->rope_theta);
+        cpu_rope_table(st->rope + (int64_t)r * hd, st->row_pos[r], hd, m->rope_inv_freq);
     }
     for (int l = 0; l < c->n_layers; l++) {
         const llorch_layer *L = &m->w.layers[l];

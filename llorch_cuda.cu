@@ -2141,14 +2141,8 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     }
     need_scratch(&w->embed, PLACE_ROWS), need_scratch(&w->lm_head, PLACE_ROWS);
     void *scratch = NULL;
-    float *freq = (float *)malloc((size_t)hd / 2 * 4);
-    if (!freq) {
-        cu_model_free(m);
-        return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
-    }
     if ((e = cudaMalloc(&scratch, scratch_bytes)) != cudaSuccess) {
         cudaGetLastError();
-        free(freq);
         cu_model_free(m);
         return llorch_fail(err, LLORCH_E_NOMEM, "cuda:%d: out of device memory for loading (%zu MB more needed)",
                            m->device_index, scratch_bytes >> 20);
@@ -2175,13 +2169,9 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     if (!e) e = place(M->embed, &w->embed, PLACE_ROWS);
     if (!e && !tied) e = place(M->lm_head, &w->lm_head, PLACE_ROWS);
     if (!e) e = place_norm(M->norm, &w->norm);
-    if (!e) { /* RoPE inverse frequencies, as the CPU backend computes them */
-        for (int64_t i = 0; i < hd / 2; i++) freq[i] = (float)(1.0 / pow((double)c->rope_theta, (double)(2 * i) / hd));
-        e = cudaMemcpy(M->inv_freq, freq, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice);
-    }
+    if (!e) e = cudaMemcpy(M->inv_freq, m->rope_inv_freq, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice);
     if (!e) e = cudaDeviceSynchronize(); /* the placing kernels read scratch */
     cudaFree(scratch);
-    free(freq);
     /* the GEMV keeps its input vector in shared memory */
     size_t need = gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms);
     if (gemv_smem((int)dim, (int)qd, M->sms) > need) need = gemv_smem((int)dim, (int)qd, M->sms);
