@@ -21,8 +21,8 @@
  *   tk_json_free(&j);
  *
  * The parser validates the whole document (RFC 8259 syntax, UTF-8 in strings,
- * escapes, nesting depth) and records it as a flat array of nodes; string
- * contents are unescaped on demand.
+ * escapes, nesting depth) and records it as a flat array of 16-byte nodes,
+ * one a value; string contents are unescaped on demand.
  *
  * Tokenizer
  *   tk_tokenizer *t;
@@ -55,13 +55,12 @@ typedef enum {
     TK_JSON_STRING, TK_JSON_ARRAY, TK_JSON_OBJECT
 } tk_json_type;
 
-typedef struct {
-    tk_json_type type;
-    size_t start, end; /* bytes of the value in the source; strings exclude quotes */
-    int count;         /* arrays: elements; objects: key/value pairs */
-    int next;          /* index of the node after this value's subtree */
-    int parent;        /* enclosing array/object, -1 for the root */
-    int has_escape;    /* strings: contains a backslash */
+typedef struct {                /* 16 bytes a value */
+    uint32_t start, end;        /* bytes of the value in the source; strings exclude quotes */
+    uint32_t next;              /* the next value in the same array/object (keys and values alternate); 0: none */
+    uint32_t count : 28;        /* arrays: elements; objects: key/value pairs */
+    uint32_t type : 3;          /* a tk_json_type */
+    uint32_t has_escape : 1;    /* strings: contains a backslash */
 } tk_json_node;
 
 typedef struct {
@@ -71,11 +70,16 @@ typedef struct {
     int n, cap;
 } tk_json;
 
-/* Parse len bytes of src (which must outlive j). Node 0 is the root value. */
+/* Parse len bytes of src (which must outlive j). Node 0 is the root value.
+ * Each value costs one 16-byte node; a document of more than
+ * TK_JSON_MAX_VALUES values (or of 4 GiB or more) is refused before its
+ * nodes are allocated. */
 int tk_json_parse(tk_json *j, const char *src, size_t len, char *err, size_t errlen);
 void tk_json_free(tk_json *j);
 
-/* Object member lookup by exact key; returns the value's node or -1. */
+/* Object member lookup by exact key; returns the value's node or -1. A key
+ * given twice gives its last value, as Python's json does. One pass over
+ * the object: callers that look up many keys of a big object hash it. */
 int tk_json_get(const tk_json *j, int obj, const char *key);
 /* First child of an array (the first key of an object) or -1; next sibling or -1. */
 int tk_json_child(const tk_json *j, int node);
@@ -198,10 +202,13 @@ int tk_chat_render(const char *config_json, size_t len, const char *name, const 
 /* ======================================================================== */
 
 #define TK_JSON_MAX_DEPTH 128
+/* Values a document may hold: 512 MiB of nodes at most. The biggest real
+ * files (tokenizer.json of a 256k vocabulary, a safetensors header of 100k
+ * tensors) hold a few million. */
+#define TK_JSON_MAX_VALUES (1 << 25)
 
 typedef struct {
     tk_json *j;
-    int parent; /* the container being filled */
     size_t pos;
     char *err;
     size_t errlen;
@@ -223,7 +230,7 @@ static void tk_json_skip_ws(tk_json_parser *p) {
 static int tk_json_push(tk_json_parser *p, tk_json_type type) {
     tk_json *j = p->j;
     if (j->n == j->cap) {
-        if (j->cap > INT_MAX / 2) return tk_json_fail(p, "too many values");
+        if (j->cap >= TK_JSON_MAX_VALUES) return tk_json_fail(p, "more than 2^25 values");
         int cap = j->cap ? j->cap * 2 : 256;
         tk_json_node *nn = (tk_json_node *)realloc(j->nodes, (size_t)cap * sizeof *nn);
         if (!nn) return tk_json_fail(p, "out of memory");
@@ -233,9 +240,7 @@ static int tk_json_push(tk_json_parser *p, tk_json_type type) {
     tk_json_node *nd = &j->nodes[j->n];
     memset(nd, 0, sizeof *nd);
     nd->type = type;
-    nd->start = p->pos;
-    nd->next = -1;
-    nd->parent = p->parent;
+    nd->start = (uint32_t)p->pos;
     return j->n++;
 }
 
@@ -283,9 +288,8 @@ static int tk_json_parse_string(tk_json_parser *p) {
     while (p->pos < len) {
         unsigned char c = (unsigned char)s[p->pos];
         if (c == '"') {
-            p->j->nodes[idx].end = p->pos;
-            p->j->nodes[idx].has_escape = esc;
-            p->j->nodes[idx].next = p->j->n;
+            p->j->nodes[idx].end = (uint32_t)p->pos;
+            p->j->nodes[idx].has_escape = (unsigned)esc;
             p->pos++;
             return idx;
         }
@@ -341,19 +345,23 @@ static int tk_json_parse_number(tk_json_parser *p) {
         while (i < len && s[i] >= '0' && s[i] <= '9') i++;
     }
     p->pos = i;
-    p->j->nodes[idx].end = i;
-    p->j->nodes[idx].next = p->j->n;
+    p->j->nodes[idx].end = (uint32_t)i;
     return idx;
 }
 
 static int tk_json_parse_value(tk_json_parser *p, int depth);
 
+/* Chain the values of one container: prev (-1 for none) gets idx as its next. */
+static void tk_json_link(tk_json *j, int *prev, int idx) {
+    if (*prev >= 0) j->nodes[*prev].next = (uint32_t)idx;
+    *prev = idx;
+}
+
 static int tk_json_parse_container(tk_json_parser *p, int depth, int is_obj) {
     int idx = tk_json_push(p, is_obj ? TK_JSON_OBJECT : TK_JSON_ARRAY);
     if (idx < 0) return -1;
     char close = is_obj ? '}' : ']';
-    int count = 0, outer = p->parent;
-    p->parent = idx;
+    int count = 0, prev = -1;
     p->pos++;
     tk_json_skip_ws(p);
     if (p->pos < p->j->len && p->j->src[p->pos] == close) {
@@ -363,14 +371,17 @@ static int tk_json_parse_container(tk_json_parser *p, int depth, int is_obj) {
             tk_json_skip_ws(p);
             if (is_obj) {
                 if (p->pos >= p->j->len || p->j->src[p->pos] != '"') return tk_json_fail(p, "expected a key");
-                if (tk_json_parse_string(p) < 0) return -1;
+                int key = tk_json_parse_string(p);
+                if (key < 0) return -1;
+                tk_json_link(p->j, &prev, key);
                 tk_json_skip_ws(p);
                 if (p->pos >= p->j->len || p->j->src[p->pos] != ':') return tk_json_fail(p, "expected ':'");
                 p->pos++;
             }
-            if (tk_json_parse_value(p, depth + 1) < 0) return -1;
-            if (count == INT_MAX) return tk_json_fail(p, "too many values");
-            count++;
+            int val = tk_json_parse_value(p, depth + 1);
+            if (val < 0) return -1;
+            tk_json_link(p->j, &prev, val);
+            count++; /* below TK_JSON_MAX_VALUES, so it fits the node's count */
             tk_json_skip_ws(p);
             if (p->pos >= p->j->len) return tk_json_fail(p, "unterminated container");
             char c = p->j->src[p->pos++];
@@ -378,10 +389,8 @@ static int tk_json_parse_container(tk_json_parser *p, int depth, int is_obj) {
             if (c != ',') return tk_json_fail(p, "expected ',' or a closing bracket");
         }
     }
-    p->parent = outer;
-    p->j->nodes[idx].count = count;
-    p->j->nodes[idx].end = p->pos;
-    p->j->nodes[idx].next = p->j->n;
+    p->j->nodes[idx].count = (uint32_t)count;
+    p->j->nodes[idx].end = (uint32_t)p->pos;
     return idx;
 }
 
@@ -391,8 +400,7 @@ static int tk_json_parse_literal(tk_json_parser *p, const char *word, tk_json_ty
     int idx = tk_json_push(p, type);
     if (idx < 0) return -1;
     p->pos += n;
-    p->j->nodes[idx].end = p->pos;
-    p->j->nodes[idx].next = p->j->n;
+    p->j->nodes[idx].end = (uint32_t)p->pos;
     return idx;
 }
 
@@ -418,8 +426,9 @@ int tk_json_parse(tk_json *j, const char *src, size_t len, char *err, size_t err
     memset(j, 0, sizeof *j);
     j->src = src;
     j->len = len;
-    tk_json_parser p = {j, -1, 0, err, errlen};
+    tk_json_parser p = {j, 0, err, errlen};
     if (!src) { tk_json_fail(&p, "no input"); return -1; }
+    if (len >= UINT32_MAX) { tk_json_fail(&p, "4 GiB or more"); return -1; }
     if (len >= 3 && (unsigned char)src[0] == 0xEF && (unsigned char)src[1] == 0xBB && (unsigned char)src[2] == 0xBF)
         p.pos = 3; /* a UTF-8 byte-order mark */
     if (tk_json_parse_value(&p, 0) < 0) goto fail;
@@ -447,16 +456,16 @@ int tk_json_child(const tk_json *j, int node) {
 /* The next value in the same container (for objects: key, value, key, ...). */
 int tk_json_next(const tk_json *j, int node) {
     if (node < 0 || node >= j->n) return -1;
-    int nx = j->nodes[node].next;
-    if (nx <= 0 || nx >= j->n || j->nodes[nx].parent != j->nodes[node].parent) return -1;
-    return nx;
+    uint32_t nx = j->nodes[node].next;
+    return nx ? (int)nx : -1;
 }
 
 int tk_json_get(const tk_json *j, int obj, const char *key) {
     if (obj < 0 || obj >= j->n || j->nodes[obj].type != TK_JSON_OBJECT) return -1;
+    int last = -1;
     for (int k = tk_json_child(j, obj); k >= 0; k = tk_json_next(j, tk_json_next(j, k)))
-        if (tk_json_streq(j, k, key)) return tk_json_next(j, k);
-    return -1;
+        if (tk_json_streq(j, k, key)) last = tk_json_next(j, k);
+    return last;
 }
 
 /* Decode the string node into out (which has room for end-start bytes: an
