@@ -406,30 +406,47 @@ void llorch_rope_inv_freq(const llorch_config *c, float *inv_freq) {
     }
 }
 
-/* Read a whole (small) file into a NUL-terminated buffer. */
-static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
+/* Open a file for reading only if it is a regular file: O_NONBLOCK so that a
+ * FIFO or device fails the check at once instead of blocking in open or read.
+ * The caller closes *fd. */
+static int llorch_open_regular(const char *path, int *fd, uint64_t *size, llorch_error *err) {
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        *fd = -1;
         return llorch_fail(err, LLORCH_E_IO, "%s: not a regular file", path);
     }
-    if ((uint64_t)st.st_size > max) {
-        fclose(f);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %lld bytes is larger than the %zu allowed", path,
-                           (long long)st.st_size, max);
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Read a whole (small) regular file into a NUL-terminated buffer. */
+static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
+    *out = NULL;
+    uint64_t size;
+    int fd, st = llorch_open_regular(path, &fd, &size, err);
+    if (st) return st;
+    if (size > max) {
+        close(fd);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is larger than the %zu allowed", path,
+                           (unsigned long long)size, max);
     }
-    char *buf = (char *)malloc((size_t)st.st_size + 1);
+    char *buf = (char *)malloc((size_t)size + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
     }
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || n != (size_t)st.st_size) {
+    size_t n = 0;
+    while (n < size) {
+        ssize_t got = read(fd, buf + n, (size_t)size - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break; /* an error, or the file shrank */
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n != size) {
         free(buf);
         return llorch_fail(err, LLORCH_E_IO, "%s: read error", path);
     }
@@ -643,31 +660,27 @@ static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint
 }
 
 static int llorch_map_file(llorch_model *m, const char *path, llorch_st_table *tab, llorch_error *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    uint64_t size;
+    int fd, st = llorch_open_regular(path, &fd, &size, err);
+    if (st) return st;
+    if (size < 8) {
         close(fd);
-        return llorch_fail(err, LLORCH_E_IO, "%s: not a regular file", path);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is too short for a safetensors file", path,
+                           (unsigned long long)size);
     }
-    if (st.st_size < 8) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %lld bytes is too short for a safetensors file", path,
-                           (long long)st.st_size);
-    }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return llorch_fail(err, LLORCH_E_IO, "%s: mmap: %s", path, strerror(errno));
     llorch_mapping *maps = (llorch_mapping *)realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *maps);
     if (!maps) {
-        munmap(p, (size_t)st.st_size);
+        munmap(p, (size_t)size);
         return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
     }
     m->maps = maps;
     m->maps[m->n_maps].base = p;
-    m->maps[m->n_maps].size = (size_t)st.st_size;
+    m->maps[m->n_maps].size = (size_t)size;
     m->n_maps++;
-    return llorch_st_parse(tab, (const unsigned char *)p, (uint64_t)st.st_size, path, m->n_maps - 1, err);
+    return llorch_st_parse(tab, (const unsigned char *)p, size, path, m->n_maps - 1, err);
 }
 
 /* A shard name from the index must be a plain file name in the directory. */

@@ -190,12 +190,15 @@ int tk_chat_render(const char *config_json, size_t len, const char *name, const 
 #define TOKENIZER_IMPLEMENTATION_DONE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ======================================================================== */
 /* JSON reader                                                               */
@@ -573,7 +576,7 @@ int tk_json_int(const tk_json *j, int node, long long *out) {
 /* ======================================================================== */
 
 #define TK_MAX_IDS (1 << 24)               /* vocabulary ids must lie below this */
-#define TK_MAX_FILE ((size_t)1 << 30)      /* tk_load_file refuses bigger files */
+#define TK_MAX_FILE ((size_t)256 << 20)    /* tk_load_file refuses bigger files (7x the biggest published) */
 #define TK_MAX_TEXT ((size_t)INT_MAX / 8)  /* tk_encode refuses longer texts */
 #define TK_MAX_PIECE ((size_t)INT_MAX / 2) /* longest string after normalizing */
 #define TK_MAX_BLOB ((size_t)1 << 31)      /* all decoded token strings together */
@@ -1718,25 +1721,41 @@ int tk_load(tk_tokenizer **out, const char *json, size_t len, const char *name, 
 }
 
 /* The whole file at path, malloc'd; errors name the path. */
+/* Read a whole regular file. O_NONBLOCK: a FIFO or device fails the
+ * regular-file check at once instead of blocking in open or read. */
 static int tk_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return tk_fail(err, errlen, path, "cannot open: %s", strerror(errno));
-    tk_buf b = {0};
-    int rc = 0;
-    for (;;) {
-        if (tk_buf_reserve(&b, 1 << 16)) { rc = tk_fail(err, errlen, path, "out of memory"); break; }
-        size_t got = fread(b.p + b.n, 1, b.cap - b.n, f);
-        b.n += got;
-        if (b.n > TK_MAX_FILE) { rc = tk_fail(err, errlen, path, "file is larger than %zu bytes", TK_MAX_FILE); break; }
-        if (got == 0) {
-            if (ferror(f)) rc = tk_fail(err, errlen, path, "read error");
-            break;
-        }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return tk_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return tk_fail(err, errlen, path, "not a regular file");
     }
-    fclose(f);
-    if (rc) { free(b.p); return -1; }
-    *data = b.p;
-    *len = b.n;
+    if ((uint64_t)st.st_size > TK_MAX_FILE) {
+        close(fd);
+        return tk_fail(err, errlen, path, "%llu bytes is larger than the %zu allowed", (unsigned long long)st.st_size,
+                       TK_MAX_FILE);
+    }
+    size_t size = (size_t)st.st_size, n = 0;
+    char *buf = (char *)malloc(size + 1);
+    if (!buf) {
+        close(fd);
+        return tk_fail(err, errlen, path, "out of memory");
+    }
+    while (n < size) {
+        ssize_t got = read(fd, buf + n, size - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break; /* an error, or the file shrank */
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n != size) {
+        free(buf);
+        return tk_fail(err, errlen, path, "read error");
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
     return 0;
 }
 
