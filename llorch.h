@@ -503,7 +503,72 @@ static int llorch_read_json(const char *path, char **text, tk_json *j, llorch_er
 /* ------------------------------------------------------------------------ */
 /* A file is: u64 header length N, N bytes of JSON
  *   {"name": {"dtype": "BF16", "shape": [r, c], "data_offsets": [begin, end]}, ...}
- * then the data, with offsets relative to its start. */
+ * then the data, with offsets relative to its start. The rules are the
+ * `safetensors` library's: N <= 100,000,000; each entry gives dtype, shape and
+ * data_offsets once, as non-negative integers; sorted by offsets, the tensors
+ * cover the data exactly once (contiguous from 0, no gap, no overlap, nothing
+ * after the last); "__metadata__" is a string-to-string map. Tensor names
+ * must also hold no NUL, and none may appear twice. */
+
+#define LLORCH_ST_MAX_HEADER 100000000u
+
+/* A hash map from strings the caller owns to ints: open addressing, linear
+ * probing, at most half full; each lookup is O(1) on average. */
+typedef struct {
+    const char **key; /* NULL: empty */
+    int *value;
+    size_t cap, n;
+} llorch_strmap;
+
+static uint64_t llorch_hash(const char *s) { /* FNV-1a */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+static void llorch_strmap_free(llorch_strmap *m) {
+    free(m->key);
+    free(m->value);
+    memset(m, 0, sizeof *m);
+}
+
+static int llorch_strmap_find(const llorch_strmap *m, const char *key) {
+    if (!m->cap) return -1;
+    for (size_t i = llorch_hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->key[i]) return -1;
+        if (!strcmp(m->key[i], key)) return m->value[i];
+    }
+}
+
+static void llorch_strmap_put(llorch_strmap *m, const char *key, int value) {
+    size_t i = llorch_hash(key) & (m->cap - 1);
+    while (m->key[i]) i = (i + 1) & (m->cap - 1);
+    m->key[i] = key;
+    m->value[i] = value;
+    m->n++;
+}
+
+/* Add a key that is not in the map yet; -1 when out of memory. */
+static int llorch_strmap_add(llorch_strmap *m, const char *key, int value) {
+    if (2 * (m->n + 1) > m->cap) {
+        llorch_strmap old = *m;
+        m->cap = old.cap ? old.cap * 2 : 64;
+        m->n = 0;
+        m->key = (const char **)calloc(m->cap, sizeof *m->key);
+        m->value = (int *)malloc(m->cap * sizeof *m->value);
+        if (!m->key || !m->value) {
+            free(m->key);
+            free(m->value);
+            *m = old;
+            return -1;
+        }
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.key[i]) llorch_strmap_put(m, old.key[i], old.value[i]);
+        llorch_strmap_free(&old);
+    }
+    llorch_strmap_put(m, key, value);
+    return 0;
+}
 
 typedef struct {
     char *name;
@@ -511,6 +576,7 @@ typedef struct {
     char dtype_name[12];
     int64_t shape[2];
     int ndim;
+    uint64_t begin, end; /* data_offsets */
     const void *data;
     int file; /* index into the model's maps */
 } llorch_st_tensor;
@@ -518,18 +584,19 @@ typedef struct {
 typedef struct {
     llorch_st_tensor *t;
     int n, cap;
+    llorch_strmap by_name; /* name -> index into t */
 } llorch_st_table;
 
 static void llorch_st_table_free(llorch_st_table *tab) {
     for (int i = 0; i < tab->n; i++) free(tab->t[i].name);
     free(tab->t);
+    llorch_strmap_free(&tab->by_name);
     memset(tab, 0, sizeof *tab);
 }
 
 static const llorch_st_tensor *llorch_st_find(const llorch_st_table *tab, const char *name) {
-    for (int i = 0; i < tab->n; i++)
-        if (!strcmp(tab->t[i].name, name)) return &tab->t[i];
-    return NULL;
+    int i = llorch_strmap_find(&tab->by_name, name);
+    return i >= 0 ? &tab->t[i] : NULL;
 }
 
 static int llorch_st_dtype(const char *s, llorch_dtype *dt, size_t *size) {
@@ -549,11 +616,46 @@ static int llorch_st_dtype(const char *s, llorch_dtype *dt, size_t *size) {
     return -1;
 }
 
+/* A JSON integer >= 0 written without fraction or exponent (what the
+ * reference reads as usize): 0, or -1 for anything else. */
+static int llorch_st_uint(const tk_json *j, int node, uint64_t *out) {
+    if (node < 0 || j->nodes[node].type != TK_JSON_NUMBER) return -1;
+    uint64_t v = 0;
+    for (uint32_t i = j->nodes[node].start; i < j->nodes[node].end; i++) {
+        unsigned d = (unsigned)(j->src[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The value of each of an entry's fields, each given at most once; the
+ * reference ignores fields it does not know. */
+static int llorch_st_fields(const tk_json *j, int val, int *dt, int *sh, int *of, const char **twice) {
+    static const char *names[3] = {"dtype", "shape", "data_offsets"};
+    int *slot[3] = {dt, sh, of};
+    *dt = *sh = *of = -1;
+    for (int k = tk_json_child(j, val); k >= 0; k = tk_json_next(j, tk_json_next(j, k)))
+        for (int f = 0; f < 3; f++)
+            if (tk_json_streq(j, k, names[f])) {
+                if (*slot[f] >= 0) { *twice = names[f]; return -1; }
+                *slot[f] = tk_json_next(j, k);
+            }
+    return 0;
+}
+
 /* Validate one header entry and add it to the table. */
 static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int val, const char *path,
                          const unsigned char *data, uint64_t data_len, int file, llorch_error *err) {
-    char *name = tk_json_strdup(j, key, NULL);
+    size_t name_len;
+    char *name = tk_json_strdup(j, key, &name_len);
     if (!name) return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    if (strlen(name) != name_len) {
+        llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor name '%s\\u0000...' holds a NUL", path, name);
+        free(name);
+        return LLORCH_E_FORMAT;
+    }
     if (llorch_st_find(tab, name)) {
         llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' appears twice", path, name);
         free(name);
@@ -563,12 +665,21 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
     memset(&t, 0, sizeof t);
     t.name = name;
     t.file = file;
-    int dt = tk_json_get(j, val, "dtype"), sh = tk_json_get(j, val, "shape"), of = tk_json_get(j, val, "data_offsets");
+    int dt = -1, sh = -1, of = -1;
     int st = 0;
     size_t esize = 0;
     char *dts = NULL;
-    if (j->nodes[val].type != TK_JSON_OBJECT || dt < 0 || sh < 0 || of < 0 ||
-        j->nodes[sh].type != TK_JSON_ARRAY || j->nodes[of].type != TK_JSON_ARRAY || j->nodes[of].count != 2) {
+    const char *twice = NULL;
+    if (j->nodes[val].type != TK_JSON_OBJECT) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is not an object", path, name);
+        goto out;
+    }
+    if (llorch_st_fields(j, val, &dt, &sh, &of, &twice)) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' gives %s twice", path, name, twice);
+        goto out;
+    }
+    if (dt < 0 || sh < 0 || of < 0 || j->nodes[sh].type != TK_JSON_ARRAY || j->nodes[of].type != TK_JSON_ARRAY ||
+        j->nodes[of].count != 2) {
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' needs dtype, shape and two data_offsets", path, name);
         goto out;
     }
@@ -582,34 +693,33 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
     uint64_t count = 1;
     int ndim = 0;
     for (int c = tk_json_child(j, sh); c >= 0; c = tk_json_next(j, c), ndim++) {
-        long long d;
-        if (tk_json_int(j, c, &d) || d < 0) {
+        uint64_t d;
+        if (llorch_st_uint(j, c, &d)) {
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' has a bad shape", path, name);
             goto out;
         }
-        if (d && count > UINT64_MAX / 16 / (uint64_t)d) {
+        if (d && count > UINT64_MAX / 16 / d) {
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is impossibly large", path, name);
             goto out;
         }
-        count *= (uint64_t)d;
-        if (ndim < 2) t.shape[ndim] = d;
+        count *= d;
+        if (ndim < 2) t.shape[ndim] = (int64_t)d;
     }
     t.ndim = ndim;
-    long long b, e;
     int c0 = tk_json_child(j, of);
-    if (tk_json_int(j, c0, &b) || tk_json_int(j, tk_json_next(j, c0), &e) || b < 0 || e < b ||
-        (uint64_t)e > data_len) {
+    if (llorch_st_uint(j, c0, &t.begin) || llorch_st_uint(j, tk_json_next(j, c0), &t.end) || t.end < t.begin ||
+        t.end > data_len) {
         st = llorch_fail(err, LLORCH_E_FORMAT,
                          "%s: tensor '%s' data_offsets are reversed or outside the %llu data bytes", path, name,
                          (unsigned long long)data_len);
         goto out;
     }
-    if ((uint64_t)(e - b) != count * esize) {
-        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' holds %lld bytes but its shape needs %llu", path,
-                         name, e - b, (unsigned long long)(count * esize));
+    if (t.end - t.begin != count * esize) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape needs %llu", path,
+                         name, (unsigned long long)(t.end - t.begin), (unsigned long long)(count * esize));
         goto out;
     }
-    t.data = data + b;
+    t.data = data + t.begin;
     if (esize && ((uintptr_t)t.data % esize)) {
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", path, name);
         goto out;
@@ -624,11 +734,54 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
         tab->t = nt;
         tab->cap = cap;
     }
+    if (llorch_strmap_add(&tab->by_name, name, tab->n)) {
+        st = llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
     tab->t[tab->n++] = t;
     name = NULL;
 out:
     free(dts);
     free(name);
+    return st;
+}
+
+/* "__metadata__": null, or an object whose values are all strings. */
+static int llorch_st_metadata(const tk_json *j, int val) {
+    if (j->nodes[val].type == TK_JSON_NULL) return 0;
+    if (j->nodes[val].type != TK_JSON_OBJECT) return -1;
+    for (int k = tk_json_child(j, val); k >= 0; k = tk_json_next(j, tk_json_next(j, k)))
+        if (j->nodes[tk_json_next(j, k)].type != TK_JSON_STRING) return -1;
+    return 0;
+}
+
+static int llorch_cmp_offsets(const void *a, const void *b) {
+    const llorch_st_tensor *x = *(const llorch_st_tensor *const *)a, *y = *(const llorch_st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Tensors first..tab->n of one file, sorted by offsets, must cover its
+ * data_len bytes exactly once. */
+static int llorch_st_coverage(const llorch_st_table *tab, int first, uint64_t data_len, const char *path,
+                              llorch_error *err) {
+    int n = tab->n - first, st = 0;
+    const llorch_st_tensor **order = (const llorch_st_tensor **)malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) order[i] = &tab->t[first + i];
+    qsort(order, (size_t)n, sizeof *order, llorch_cmp_offsets);
+    uint64_t at = 0;
+    for (int i = 0; i < n && !st; i++) {
+        if (order[i]->begin != at)
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' starts at data byte %llu, not %llu: %s", path,
+                             order[i]->name, (unsigned long long)order[i]->begin, (unsigned long long)at,
+                             order[i]->begin > at ? "a gap" : "it overlaps another");
+        at = order[i]->end;
+    }
+    if (!st && at != data_len)
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu data bytes after the last tensor", path,
+                         (unsigned long long)(data_len - at));
+    free(order);
     return st;
 }
 
@@ -639,22 +792,30 @@ static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint
                                      (unsigned long long)size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | base[i];
-    if (hlen == 0 || hlen > size - 8 || hlen > ((uint64_t)100 << 20))
+    if (hlen == 0 || hlen > size - 8 || hlen > LLORCH_ST_MAX_HEADER)
         return llorch_fail(err, LLORCH_E_FORMAT, "%s: header length %llu does not fit the file's %llu bytes", path,
                            (unsigned long long)hlen, (unsigned long long)size);
+    if (base[8] == 0xEF) /* a byte-order mark, which tk_json would skip and the reference refuses */
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: header: invalid JSON at byte 0", path);
     tk_json j;
     char msg[256];
     if (tk_json_parse(&j, (const char *)base + 8, (size_t)hlen, msg, sizeof msg))
         return llorch_fail(err, LLORCH_E_FORMAT, "%s: header: %s", path, msg);
-    int st = 0;
+    int st = 0, first = tab->n, meta = 0;
+    const unsigned char *data = base + 8 + hlen;
+    uint64_t data_len = size - 8 - hlen;
     if (j.nodes[0].type != TK_JSON_OBJECT) {
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s: header is not a JSON object", path);
     } else {
         for (int k = tk_json_child(&j, 0); k >= 0 && !st; k = tk_json_next(&j, tk_json_next(&j, k))) {
-            if (tk_json_streq(&j, k, "__metadata__")) continue;
-            st = llorch_st_add(tab, &j, k, tk_json_next(&j, k), path, base + 8 + hlen, size - 8 - hlen, file, err);
+            int val = tk_json_next(&j, k);
+            if (!tk_json_streq(&j, k, "__metadata__"))
+                st = llorch_st_add(tab, &j, k, val, path, data, data_len, file, err);
+            else if (meta++ || llorch_st_metadata(&j, val))
+                st = llorch_fail(err, LLORCH_E_FORMAT, "%s: __metadata__ is not one map of strings to strings", path);
         }
     }
+    if (!st) st = llorch_st_coverage(tab, first, data_len, path, err);
     tk_json_free(&j);
     return st;
 }
@@ -696,8 +857,10 @@ static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_erro
     char *text = NULL;
     char **shards = NULL;
     int n_shards = 0;
+    llorch_strmap seen;
     tk_json j;
     memset(&j, 0, sizeof j);
+    memset(&seen, 0, sizeof seen);
     if (!single || !index) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
     if (access(single, F_OK) == 0) { st = llorch_map_file(m, single, tab, err); goto out; }
     if (access(index, F_OK) != 0) {
@@ -720,10 +883,9 @@ static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_erro
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: a weight_map entry is not a file name in the directory", index);
             break;
         }
-        int seen = 0;
-        for (int i = 0; i < n_shards && !seen; i++) seen = !strcmp(shards[i], f);
-        if (seen) { free(f); continue; }
+        if (llorch_strmap_find(&seen, f) >= 0) { free(f); continue; }
         shards[n_shards++] = f;
+        if (llorch_strmap_add(&seen, f, n_shards - 1)) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); break; }
         char *p = llorch_path(m->dir, f);
         st = p ? llorch_map_file(m, p, tab, err) : llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
         free(p);
@@ -736,6 +898,7 @@ static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_erro
         free(name);
     }
 out:
+    llorch_strmap_free(&seen);
     for (int i = 0; i < n_shards; i++) free(shards[i]);
     free(shards);
     tk_json_free(&j);
