@@ -329,12 +329,16 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
 /* Errors and small helpers                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* The message is one line: control characters it quotes from files are
+ * escaped (tk_escape_controls). */
 int llorch_fail(llorch_error *err, llorch_status st, const char *fmt, ...) {
     if (err) {
+        char raw[2 * sizeof err->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        tk_escape_controls(err->msg, sizeof err->msg, raw);
         err->status = st;
     }
     return (int)st;

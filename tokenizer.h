@@ -583,20 +583,46 @@ int tk_json_int(const tk_json *j, int node, long long *out) {
 #define TK_NONE UINT32_MAX                 /* "no token" in per-id offset arrays */
 #define TK_FFFD "\xEF\xBF\xBD"             /* U+FFFD REPLACEMENT CHARACTER */
 
-/* Writes "NAME: message" (just "message" when name is NULL); returns -1. */
+/* Copy the NUL-terminated s into out (cap bytes, cap > 0) with every byte
+ * that could break the line or drive a terminal written as \xNN: control
+ * characters (C0, DEL, and C1 as UTF-8), and bytes that are not UTF-8. Error
+ * messages quote file contents; this keeps each one a single plain line. */
+static void tk_escape_controls(char *out, size_t cap, const char *s) {
+    size_t o = 0, n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        int l = tk_utf8_len(u, n - i);
+        int c1 = l == 2 && u[0] == 0xC2 && u[1] < 0xA0;
+        if (l && !c1 && (u[0] >= 0x20 && u[0] != 0x7F)) {
+            if (o + (size_t)l >= cap) break;
+            memcpy(out + o, u, (size_t)l);
+            o += (size_t)l;
+            i += (size_t)l;
+            continue;
+        }
+        int k = c1 ? 2 : 1; /* the escaped bytes */
+        if (o + 4 * (size_t)k >= cap) break;
+        for (int b = 0; b < k; b++, o += 4) snprintf(out + o, 5, "\\x%02X", u[b]);
+        i += (size_t)k;
+    }
+    out[o] = 0;
+}
+
+/* Writes "NAME: message" (just "message" when name is NULL), control
+ * characters escaped; returns -1. */
 static int tk_fail(char *err, size_t errlen, const char *name, const char *fmt, ...) {
     if (err && errlen) {
+        char raw[1024];
         size_t k = 0;
         if (name) {
-            int w = snprintf(err, errlen, "%s: ", name);
-            k = w < 0 ? 0 : (size_t)w;
+            int w = snprintf(raw, sizeof raw, "%s: ", name);
+            k = w < 0 ? 0 : (size_t)w < sizeof raw ? (size_t)w : sizeof raw - 1;
         }
-        if (k < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + k, errlen - k, fmt, ap);
-            va_end(ap);
-        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(raw + k, sizeof raw - k, fmt, ap);
+        va_end(ap);
+        tk_escape_controls(err, errlen, raw);
     }
     return -1;
 }
