@@ -1321,7 +1321,10 @@ int llorch_chat_prompt(const char *dir, const char *system, const char *user, ch
 /* ------------------------------------------------------------------------ */
 /* The reference every backend matches: repetition penalty; then greedy, or
  * softmax(logits / T) cut to the top-k tokens and to the top-p nucleus, and
- * a draw u over the kept tokens in id order. */
+ * a draw u over the kept tokens in id order. Defined for every value: top_p
+ * 0 keeps only the top token (greedy), as transformers does; the largest
+ * logits weigh exactly 1, so a temperature so small that 1/T overflows
+ * draws among them instead of producing NaN. */
 
 llorch_sampler_opts llorch_sampler_defaults(void) {
     llorch_sampler_opts o = {0.0f, 0, 1.0f, 1.0f, 0};
@@ -1367,11 +1370,11 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
     if (p->repetition_penalty > 0 && p->repetition_penalty != 1.0f)
         llorch_repetition_penalty(logits, vocab, p->repetition_penalty, history, n_history);
     int best = llorch_argmax(logits, vocab);
-    if (!(p->temperature > 0)) return best;
+    if (!(p->temperature > 0) || p->top_p == 0) return best;
     /* unnormalized probabilities */
     float mx = logits[best], inv_t = 1.0f / p->temperature;
     double total = 0;
-    for (int i = 0; i < vocab; i++) total += logits[i] = expf((logits[i] - mx) * inv_t);
+    for (int i = 0; i < vocab; i++) total += logits[i] = logits[i] == mx ? 1.0f : expf((logits[i] - mx) * inv_t);
     float tau = 0; /* keep tokens with probability >= tau */
     float *sorted = NULL;
     int need_k = p->top_k > 0 && p->top_k < vocab, need_p = p->top_p > 0 && p->top_p < 1;
