@@ -107,9 +107,15 @@ typedef struct {
     llorch_rope rope;
 } llorch_config;
 
+/* More CPU threads than this many per core only slow decoding down. */
+#define LLORCH_MAX_THREADS_PER_CORE 2
+
 typedef struct {
-    const char *device; /* "cpu" (default), "cuda", "cuda:N" */
-    int threads;        /* CPU threads per session; 0 = number of cores */
+    const char *device; /* "cpu" (default), "cuda", "cuda:N", or "auto": the
+                           first GPU when the build has CUDA and a device is
+                           there, else the CPU */
+    int threads;        /* CPU threads per session; 0 = number of cores;
+                           at most LLORCH_MAX_THREADS_PER_CORE a core */
 } llorch_load_opts;
 
 typedef struct {
@@ -1100,21 +1106,33 @@ static int llorch_bind_weights(llorch_model *m, const llorch_st_table *tab, llor
     return 0;
 }
 
-/* "cpu", "cuda", "cuda:N" -> a backend and a device index. */
+static void llorch_use_cpu(llorch_model *m) {
+    m->backend = &llorch_cpu_backend;
+    snprintf(m->device_name, sizeof m->device_name, "cpu");
+}
+
+/* "cpu", "cuda", "cuda:N", "auto" -> a backend and a device index. */
 static int llorch_pick_backend(llorch_model *m, const char *dev, llorch_error *err) {
     if (!dev || !strcmp(dev, "cpu")) {
-        m->backend = &llorch_cpu_backend;
-        snprintf(m->device_name, sizeof m->device_name, "cpu");
+        llorch_use_cpu(m);
         return 0;
     }
+    if (!strcmp(dev, "auto")) {
+#ifdef LLORCH_CUDA
+        dev = "cuda"; /* llorch_load falls back to the CPU when there is no device */
+#else
+        llorch_use_cpu(m);
+        return 0;
+#endif
+    }
     if (strncmp(dev, "cuda", 4) || (dev[4] && dev[4] != ':'))
-        return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected cpu, cuda or cuda:N", dev);
+        return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected auto, cpu, cuda or cuda:N", dev);
     int idx = 0;
     if (dev[4] == ':') {
         char *end;
         long v = strtol(dev + 5, &end, 10);
         if (end == dev + 5 || *end || v < 0 || v > 1024)
-            return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected cpu, cuda or cuda:N", dev);
+            return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected auto, cpu, cuda or cuda:N", dev);
         idx = (int)v;
     }
 #ifdef LLORCH_CUDA
@@ -1144,8 +1162,10 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     memset(&tab, 0, sizeof tab);
     int st;
     char *tokpath = NULL;
-    m->threads = opts && opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (m->threads < 1) m->threads = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    m->threads = opts && opts->threads > 0 ? opts->threads : (int)(cores < 4096 ? cores : 4096);
+    if (m->threads > LLORCH_MAX_THREADS_PER_CORE * cores) m->threads = (int)(LLORCH_MAX_THREADS_PER_CORE * cores);
     if ((st = llorch_pick_backend(m, opts ? opts->device : NULL, err))) goto fail;
     if ((st = llorch_read_config(&m->cfg, dir, err))) goto fail;
     if (!(m->rope_inv_freq = (float *)malloc((size_t)m->cfg.head_dim / 2 * sizeof(float)))) {
@@ -1169,7 +1189,12 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     if (m->cfg.n_eos == 0 && tk_eos_id(m->tok) >= 0) m->cfg.eos_ids[m->cfg.n_eos++] = tk_eos_id(m->tok);
     if ((st = llorch_map_weights(m, &tab, err))) goto fail;
     if ((st = llorch_bind_weights(m, &tab, err))) goto fail;
-    if ((st = m->backend->model_init(m, err))) {
+    st = m->backend->model_init(m, err);
+    if (st == LLORCH_E_DEVICE && opts && opts->device && !strcmp(opts->device, "auto")) { /* no usable GPU */
+        llorch_use_cpu(m);
+        st = m->backend->model_init(m, err);
+    }
+    if (st) {
         m->backend = NULL; /* nothing for model_free to release */
         goto fail;
     }
@@ -1449,11 +1474,11 @@ typedef struct {
     tk_stream text;
 } llorch_gen_seq;
 
-/* Hand one token to the callback as text; returns nonzero to stop. */
-static int llorch_emit(llorch_gen_seq *g, int seq, int token, llorch_token_fn cb, void *user) {
-    char buf[4096];
-    int n = tk_stream_push(&g->text, token, buf, sizeof buf);
-    if (n < 0) n = 0; /* a piece longer than the buffer: give the id without text */
+/* Hand one token to the callback as text; buf holds tk_max_token_bytes,
+ * enough for any token. Returns nonzero to stop. */
+static int llorch_emit(llorch_gen_seq *g, int seq, int token, char *buf, size_t cap, llorch_token_fn cb, void *user) {
+    int n = tk_stream_push(&g->text, token, buf, cap);
+    if (n < 0) n = 0; /* an id that is no token (checked before): no text */
     return cb ? cb(user, seq, token, buf, (size_t)n) : 0;
 }
 
@@ -1473,7 +1498,9 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
     llorch_gen_seq *g = (llorch_gen_seq *)calloc((size_t)n_seq, sizeof *g);
     int *ids = (int *)malloc((size_t)n_seq * sizeof *ids), *next = (int *)malloc((size_t)n_seq * sizeof *next);
     llorch_sample_params *sp = (llorch_sample_params *)malloc((size_t)n_seq * sizeof *sp);
-    if (!g || !ids || !next || !sp) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
+    size_t text_cap = (size_t)tk_max_token_bytes(s->m->tok) + 16;
+    char *text = (char *)malloc(text_cap);
+    if (!g || !ids || !next || !sp || !text) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
     /* the prompt but its last token in one pass; the last one goes through the
        decode step, which samples the first new token */
     for (int i = 0; i < n_seq && !st; i++) {
@@ -1506,7 +1533,8 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
             s->pos[i]++;
             g[i].cur = next[i];
             g[i].produced++;
-            if (llorch_emit(&g[i], i, next[i], cb, user) || llorch_is_eos(c, next[i]) || g[i].produced >= max_new)
+            if (llorch_emit(&g[i], i, next[i], text, text_cap, cb, user) || llorch_is_eos(c, next[i]) ||
+                g[i].produced >= max_new)
                 g[i].active = 0;
         }
     }
@@ -1522,6 +1550,7 @@ out:
     free(ids);
     free(next);
     free(sp);
+    free(text);
     return st;
 }
 
