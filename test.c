@@ -63,6 +63,14 @@ static int g_pass, g_fail, g_skip;
 
 static const char *g_shared; /* the shared reference data, or NULL */
 
+/* Time and memory bounds hold for the optimized build; under sanitizers or
+ * valgrind (10-50x slower) only the outcome is checked. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(LLORCH_TEST_VALGRIND)
+#define CHECK_BOUNDS 0
+#else
+#define CHECK_BOUNDS 1
+#endif
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1585,7 +1593,8 @@ static void test_hostile_many_tensors(const char *dir) {
     llorch_error err;
     int st = llorch_load(&m, dir, NULL, &err);
     double dt = now_s() - t0;
-    CHECK(st == 0 && dt < 2.0, "100k zero-size tensors: status %d in %.2f s: %s", st, dt, st ? err.msg : "");
+    CHECK(st == 0 && (dt < 2.0 || !CHECK_BOUNDS), "100k zero-size tensors: status %d in %.2f s: %s", st, dt,
+          st ? err.msg : "");
     llorch_free(m);
     f.header = NULL;
     free(h);
@@ -1744,6 +1753,69 @@ static void test_hostile(void) {
     test_hostile_sampler();
     test_hostile_long_token(dir);
     test_hostile_many_tensors(dir);
+    remove_tree(dir);
+}
+
+/* Load a tokenizer.json in a child process: its CPU seconds and peak memory. */
+static int load_in_child(const char *path, double *cpu_s, long *peak_kb) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        tk_tokenizer *t = NULL;
+        char msg[256];
+        int rc = tk_load_file(&t, path, msg, sizeof msg);
+        tk_free(t);
+        _exit(rc ? 1 : 0);
+    }
+    int status = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status)) return -1;
+    *cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    *peak_kb = ru.ru_maxrss;
+    return WEXITSTATUS(status);
+}
+
+/* A 100 MB tokenizer.json of small values loads or is refused within ~2 s of
+ * CPU and 1 GB: an array of zeros (16-byte nodes would be 800 MB), and a
+ * vocabulary of millions of short pieces. */
+static void test_load_budget(void) {
+    make_tmpdir();
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/budget", g_tmp);
+    write_small_model(dir, &small_shape);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    size_t len, size = (size_t)100 << 20;
+    char *tok = read_all(path, &len), *at = tok ? strstr(tok, "\"vocab\":{") : NULL;
+    char *big = (char *)malloc(size + len + 64);
+    if (!at || !big) { CHECK(0, "the small tokenizer and 100 MB"); free(tok); free(big); return; }
+    at += 9;
+    for (int shape = 0; shape < 2; shape++) {
+        size_t n = (size_t)(at - tok);
+        memcpy(big, tok, n);
+        if (shape == 0) { /* "vocab":{"x":[0,0,...],...} is read (and refused) as a whole */
+            memcpy(big + n, "\"x\":[0", 6);
+            n += 6;
+            while (n < size) memcpy(big + n, ",0", 2), n += 2;
+            big[n++] = ']';
+            big[n++] = ',';
+        } else { /* "t1000":1000, ... */
+            for (int id = 1000; n < size; id++) n += (size_t)sprintf(big + n, "\"t%d\":%d,", id, id);
+        }
+        memcpy(big + n, at, len - (size_t)(at - tok));
+        n += len - (size_t)(at - tok);
+        write_all(path, big, n);
+        double cpu = 0;
+        long peak = 0;
+        int rc = load_in_child(path, &cpu, &peak);
+        printf("load_budget: %zu MB of %s: %s in %.2f s of CPU, peak %ld MB\n", n >> 20,
+               shape ? "vocabulary entries" : "zeros", rc == 0 ? "loaded" : rc == 1 ? "refused" : "crashed", cpu,
+               peak >> 10);
+        CHECK(rc == 0 || rc == 1, "a 100 MB tokenizer.json loads or is refused: %d", rc);
+        if (CHECK_BOUNDS)
+            CHECK(cpu < 2.5 && peak < (1L << 20), "100 MB of %s: %.2f s, %ld MB", shape ? "vocabulary" : "zeros", cpu,
+                  peak >> 10);
+    }
+    free(big);
+    free(tok);
     remove_tree(dir);
 }
 
@@ -2011,6 +2083,7 @@ int main(int argc, char **argv) {
         {"demo_args", test_demo_args, 0},
         {"limits", test_limits, 0},
         {"hostile", test_hostile, 0},
+        {"load_budget", test_load_budget, 0},
         {"concurrency", test_concurrency, 0},
         {"soak", test_soak, 1},
     };

@@ -205,10 +205,10 @@ int tk_chat_render(const char *config_json, size_t len, const char *name, const 
 /* ======================================================================== */
 
 #define TK_JSON_MAX_DEPTH 128
-/* Values a document may hold: 512 MiB of nodes at most. The biggest real
+/* Values a document may hold: 256 MiB of nodes at most. The biggest real
  * files (tokenizer.json of a 256k vocabulary, a safetensors header of 100k
  * tensors) hold a few million. */
-#define TK_JSON_MAX_VALUES (1 << 25)
+#define TK_JSON_MAX_VALUES (1 << 24)
 
 typedef struct {
     tk_json *j;
@@ -230,16 +230,29 @@ static void tk_json_skip_ws(tk_json_parser *p) {
         p->pos++;
 }
 
+/* Bounds on the number of values from one pass over the characters outside
+ * strings: each ',' follows a value and each ':' a key (lo); each value is
+ * the root, the first in a container, or after a ',' or ':' (hi). */
+static void tk_json_bounds(const char *s, size_t n, size_t *lo, size_t *hi) {
+    size_t seps = 0, opens = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') { /* skip the string */
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+        } else if (c == ',' || c == ':') {
+            seps++;
+        } else if (c == '[' || c == '{') {
+            opens++;
+        }
+    }
+    *lo = seps;
+    *hi = 1 + seps + opens;
+}
+
 static int tk_json_push(tk_json_parser *p, tk_json_type type) {
     tk_json *j = p->j;
-    if (j->n == j->cap) {
-        if (j->cap >= TK_JSON_MAX_VALUES) return tk_json_fail(p, "more than 2^25 values");
-        int cap = j->cap ? j->cap * 2 : 256;
-        tk_json_node *nn = (tk_json_node *)realloc(j->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) return tk_json_fail(p, "out of memory");
-        j->nodes = nn;
-        j->cap = cap;
-    }
+    if (j->n == j->cap) return tk_json_fail(p, "more values than counted"); /* the bounds rule this out */
     tk_json_node *nd = &j->nodes[j->n];
     memset(nd, 0, sizeof *nd);
     nd->type = type;
@@ -434,6 +447,15 @@ int tk_json_parse(tk_json *j, const char *src, size_t len, char *err, size_t err
     if (len >= UINT32_MAX) { tk_json_fail(&p, "4 GiB or more"); return -1; }
     if (len >= 3 && (unsigned char)src[0] == 0xEF && (unsigned char)src[1] == 0xBB && (unsigned char)src[2] == 0xBF)
         p.pos = 3; /* a UTF-8 byte-order mark */
+    /* the limit is checked, and the nodes allocated, before parsing */
+    size_t lo, hi;
+    tk_json_bounds(src, len, &lo, &hi);
+    if (lo > TK_JSON_MAX_VALUES) { tk_json_fail(&p, "more than 2^24 values"); return -1; }
+    j->cap = (int)(hi < TK_JSON_MAX_VALUES ? hi : TK_JSON_MAX_VALUES);
+    if (!(j->nodes = (tk_json_node *)malloc((size_t)j->cap * sizeof *j->nodes))) {
+        tk_json_fail(&p, "out of memory");
+        return -1;
+    }
     if (tk_json_parse_value(&p, 0) < 0) goto fail;
     tk_json_skip_ws(&p);
     if (p.pos != len) { tk_json_fail(&p, "trailing characters"); goto fail; }
@@ -575,7 +597,7 @@ int tk_json_int(const tk_json *j, int node, long long *out) {
 /* Tokenizer: helpers                                                        */
 /* ======================================================================== */
 
-#define TK_MAX_IDS (1 << 24)               /* vocabulary ids must lie below this */
+#define TK_MAX_IDS (1 << 21)               /* ids lie below this: 8x the largest vocabularies */
 #define TK_MAX_FILE ((size_t)256 << 20)    /* tk_load_file refuses bigger files (7x the biggest published) */
 #define TK_MAX_TEXT ((size_t)INT_MAX / 8)  /* tk_encode refuses longer texts */
 #define TK_MAX_PIECE ((size_t)INT_MAX / 2) /* longest string after normalizing */
