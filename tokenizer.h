@@ -879,10 +879,10 @@ typedef struct {
     int special, lstrip, rstrip, normalized;
 } tk_added;
 
-/* A string rewrite: Prepend a, or Replace a by b. A decoder's Metaspace step
- * is Replace(replacement, " ") that drops the replacement instead in the
- * first token when drop_first. */
-enum { TK_PREPEND, TK_REPLACE };
+/* A string rewrite: Prepend a, Replace a by b, or Unicode NFC. A decoder's
+ * Metaspace step is Replace(replacement, " ") that drops the replacement
+ * instead in the first token when drop_first. */
+enum { TK_PREPEND, TK_REPLACE, TK_NFC };
 typedef struct {
     int kind, drop_first;
     char *a, *b;
@@ -890,6 +890,55 @@ typedef struct {
 } tk_step;
 
 enum { TK_SCHEME_ALWAYS, TK_SCHEME_FIRST, TK_SCHEME_NEVER };
+
+/* One pre-tokenizer stage: a piece of text goes in, pieces come out, each
+ * handed to the next stage (the last one hands them to BPE). A Split cuts at
+ * the matches of a literal or a regex (Digits is a Split on \p{N}); ByteLevel
+ * prepends a space, may split with its own regex and maps bytes to the
+ * characters of the GPT-2 alphabet; Metaspace replaces spaces. */
+enum { TK_PRE_SPLIT, TK_PRE_BYTELEVEL, TK_PRE_METASPACE };
+enum { TK_SPLIT_REMOVED, TK_SPLIT_ISOLATED, TK_SPLIT_PREVIOUS, TK_SPLIT_NEXT, TK_SPLIT_CONTIGUOUS };
+#define TK_MAX_PRE 16 /* stages, after flattening nested Sequences */
+typedef struct tk_regex tk_regex;
+/* The regex engine and NFC live in their own section. tk_regex_find: the
+ * leftmost match at or after byte start of s[0,n): 1 and [*mb,*me) when
+ * found, 0 when none, -1 (message in err) when its step budget runs out. */
+static int tk_regex_compile(tk_regex **out, const char *pat, size_t n, char *err, size_t errlen);
+static void tk_regex_free(tk_regex *re);
+static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
+                         size_t errlen);
+static int tk_nfc(const char *s, size_t n, tk_buf *out); /* NFC of valid UTF-8, appended to out */
+
+/* Until the regex engine and the Unicode tables are built in: every regex
+ * and the NFC normalizer are refused at load. */
+#define TK_NO_UNICODE 1
+struct tk_regex { int unused; };
+static int tk_regex_compile(tk_regex **out, const char *pat, size_t n, char *err, size_t errlen) {
+    (void)pat; (void)n;
+    *out = NULL;
+    snprintf(err, errlen, "regular expressions are not supported");
+    return -1;
+}
+static void tk_regex_free(tk_regex *re) { (void)re; }
+static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
+                         size_t errlen) {
+    (void)re; (void)s; (void)n; (void)start; (void)mb; (void)me;
+    snprintf(err, errlen, "regular expressions are not supported");
+    return -1;
+}
+static int tk_nfc(const char *s, size_t n, tk_buf *out) { return tk_buf_put(out, s, n); }
+
+typedef struct {
+    int kind;
+    char *lit;            /* Split: a String pattern (else re) */
+    size_t litlen;
+    tk_regex *re;         /* Split: a Regex pattern; ByteLevel: its regex when use_regex */
+    int behavior, invert; /* Split; ByteLevel's regex splits Isolated */
+    int prefix_space;     /* ByteLevel add_prefix_space */
+    int scheme, split;    /* Metaspace */
+    char rep[8];
+    size_t replen;
+} tk_pre;
 
 /* special[] flags */
 #define TK_F_SPECIAL 1  /* decodes to a special token's content: skip_special drops it */
@@ -910,9 +959,10 @@ struct tk_tokenizer {
     int byte_id[256];         /* id of "<0xXX>", -1 when absent */
     tk_step *norm;            /* normalizer */
     int n_norm;
-    int meta, meta_scheme, meta_split; /* Metaspace pre-tokenizer */
-    char meta_rep[8];
-    size_t meta_replen;
+    tk_pre pre[TK_MAX_PRE];   /* pre-tokenizer stages */
+    int n_pre;
+    char bl_utf8[256][2];     /* ByteLevel: byte -> its character's UTF-8 (2 bytes at most) */
+    unsigned char bl_len[256];
     tk_added *added;
     int n_added;
     tk_trie raw_trie, norm_trie; /* added tokens matched before / after normalizing */
@@ -921,6 +971,7 @@ struct tk_tokenizer {
     tk_step *dsteps;          /* decoder: per-token rewrites before ByteFallback */
     int n_dsteps;
     int dec_bytes;            /* decoder has ByteFallback */
+    int dec_lossy;            /* decoder is ByteLevel: tokens are bytes, the output lossy UTF-8 */
     char strip[8];            /* decoder Strip: the leading character removed */
     size_t strip_len;
     char *dblob;              /* per id: the token's text after dsteps; *0: as the first token */
@@ -947,6 +998,10 @@ void tk_free(tk_tokenizer *t) {
     free(t->merges.slots);
     tk_free_steps(t->norm, t->n_norm);
     tk_free_steps(t->dsteps, t->n_dsteps);
+    for (int i = 0; i < t->n_pre; i++) {
+        free(t->pre[i].lit);
+        tk_regex_free(t->pre[i].re);
+    }
     for (int i = 0; i < t->n_added; i++) free(t->added[i].norm);
     free(t->added);
     free(t->raw_trie.v);
@@ -1028,6 +1083,8 @@ static int tk_apply_steps(const tk_step *st, int nst, int first, const char *s, 
         d->n = 0;
         if (st[k].kind == TK_PREPEND) {
             if (cn && (tk_buf_put(d, st[k].a, st[k].alen) || tk_buf_put(d, cur, cn))) return -1;
+        } else if (st[k].kind == TK_NFC) {
+            if (tk_nfc(cur, cn, d)) return -1;
         } else {
             int drop = first && st[k].drop_first;
             if (tk_replace(d, cur, cn, st[k].a, st[k].alen, drop ? "" : st[k].b, drop ? 0 : st[k].blen)) return -1;
@@ -1053,6 +1110,7 @@ typedef struct {
     char *err;
     size_t errlen;
     tk_buf s1, s2, s3; /* scratch for unescaped strings */
+    int template_seen;
 } tk_loader;
 
 #define TK_LFAIL(L, ...) tk_fail((L)->err, (L)->errlen, (L)->name, __VA_ARGS__)
@@ -1415,32 +1473,131 @@ static int tk_load_normalizer(tk_loader *L, int node, const char *where, int dep
         if (r <= 0) return r < 0 ? -1 : TK_LFAIL(L, "%s has no \"content\"", where);
         return tk_add_step(L, &L->t->norm, &L->t->n_norm, TK_REPLACE, s, n, c, cn, 0);
     }
-    return TK_LFAIL(L, "%s type \"%s\" is not supported (only Sequence, Prepend, Replace)", where, tk_quote(q, sizeof q, s, n));
+    if (tk_eq(s, n, "NFC") && TK_NO_UNICODE) return TK_LFAIL(L, "%s: the NFC normalizer is not supported", where);
+    if (tk_eq(s, n, "NFC")) return tk_add_step(L, &L->t->norm, &L->t->n_norm, TK_NFC, "", 0, NULL, 0, 0);
+    return TK_LFAIL(L, "%s type \"%s\" is not supported (only Sequence, Prepend, Replace, NFC)", where,
+                    tk_quote(q, sizeof q, s, n));
 }
 
-static int tk_load_pretokenizer(tk_loader *L, int node) {
-    tk_tokenizer *t = L->t;
+/* A new pre-tokenizer stage. */
+static tk_pre *tk_new_pre(tk_loader *L, int kind, const char *where) {
+    if (L->t->n_pre == TK_MAX_PRE) {
+        TK_LFAIL(L, "%s: more than %d pre-tokenizers", where, TK_MAX_PRE);
+        return NULL;
+    }
+    tk_pre *p = &L->t->pre[L->t->n_pre++];
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    return p;
+}
+
+static int tk_compile(tk_loader *L, tk_regex **re, const char *pat, size_t n, const char *where) {
+    char msg[160], q[64];
+    if (tk_regex_compile(re, pat, n, msg, sizeof msg))
+        return TK_LFAIL(L, "%s: regex \"%s\": %s", where, tk_quote(q, sizeof q, pat, n), msg);
+    return 0;
+}
+
+/* Split: {"String": s} (a literal) or {"Regex": r}, a behavior, invert. */
+static int tk_load_split(tk_loader *L, int node, const char *where) {
+    static const char *behaviors[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
+    const tk_json *j = L->j;
     const char *s;
     size_t n;
-    char q[64];
-    if (tk_is_null(L->j, node)) return 0;
-    if (tk_ltype(L, node, "pre_tokenizer", &s, &n)) return -1;
-    if (tk_eq(s, n, "Sequence")) { /* only a sequence of one Metaspace */
-        int list = tk_json_get(L->j, node, "pretokenizers");
-        if (!tk_is_type(L->j, list, TK_JSON_ARRAY) || L->j->nodes[list].count > 1)
-            return TK_LFAIL(L, "pre_tokenizer: a Sequence other than one Metaspace is not supported");
-        node = tk_json_child(L->j, list);
-        if (node < 0) return 0;
-        if (tk_ltype(L, node, "pre_tokenizer", &s, &n)) return -1;
+    tk_pre *p = tk_new_pre(L, TK_PRE_SPLIT, where);
+    if (!p) return -1;
+    int r = tk_lstr(L, node, "behavior", where, &L->s1, &s, &n);
+    if (r <= 0) return r < 0 ? -1 : TK_LFAIL(L, "%s has no \"behavior\"", where);
+    p->behavior = -1;
+    for (int k = 0; k < 5; k++)
+        if (tk_eq(s, n, behaviors[k])) p->behavior = k;
+    if (p->behavior < 0) return TK_LFAIL(L, "%s.behavior is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous", where);
+    if (tk_lbool(L, node, "invert", where, 0, &p->invert)) return -1;
+    int pat = tk_json_get(j, node, "pattern");
+    if (!tk_is_type(j, pat, TK_JSON_OBJECT)) return TK_LFAIL(L, "%s.pattern is not an object", where);
+    if ((r = tk_lstr(L, pat, "String", where, &L->s1, &s, &n)) < 0) return -1;
+    if (r) {
+        if (!n) return TK_LFAIL(L, "%s: an empty String pattern is not supported", where);
+        if (!(p->lit = tk_memdup(s, n))) return TK_LFAIL(L, "out of memory");
+        p->litlen = n;
+        return 0;
     }
-    if (!tk_eq(s, n, "Metaspace"))
-        return TK_LFAIL(L, "pre_tokenizer type \"%s\" is not supported (only Metaspace)", tk_quote(q, sizeof q, s, n));
-    t->meta = 1;
-    if (tk_lchar(L, node, "replacement", "pre_tokenizer", t->meta_rep, &t->meta_replen) ||
-        tk_lscheme(L, node, "pre_tokenizer", &t->meta_scheme) ||
-        tk_lbool(L, node, "split", "pre_tokenizer", 1, &t->meta_split))
+    if ((r = tk_lstr(L, pat, "Regex", where, &L->s1, &s, &n)) < 0) return -1;
+    if (!r) return TK_LFAIL(L, "%s.pattern has neither \"String\" nor \"Regex\"", where);
+    return tk_compile(L, &p->re, s, n, where);
+}
+
+/* GPT-2's pre-tokenizer regex, which ByteLevel applies when use_regex. */
+static const char tk_gpt2_regex[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+/* GPT-2's bytes_to_unicode, which ByteLevel vocabularies are written in:
+ * printable Latin-1 bytes stand for themselves, the others for U+0100
+ * onwards, in byte order. */
+static unsigned tk_bytelevel_cp(unsigned b) {
+    unsigned extra = 0;
+    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE) return b;
+    for (unsigned k = 0; k < b; k++) extra += !((k >= 0x21 && k <= 0x7E) || (k >= 0xA1 && k <= 0xAC) || k >= 0xAE);
+    return 0x100 + extra;
+}
+
+static void tk_bytelevel_init(tk_tokenizer *t) {
+    for (unsigned b = 0; b < 256; b++) {
+        unsigned cp = tk_bytelevel_cp(b);
+        t->bl_len[b] = cp < 0x80 ? 1 : 2;
+        t->bl_utf8[b][0] = (char)(cp < 0x80 ? cp : 0xC0 | cp >> 6);
+        t->bl_utf8[b][1] = (char)(0x80 | (cp & 0x3F));
+    }
+}
+
+static int tk_load_bytelevel(tk_loader *L, int node, const char *where) {
+    tk_tokenizer *t = L->t;
+    int use_regex = 1, trim = 1;
+    tk_pre *p = tk_new_pre(L, TK_PRE_BYTELEVEL, where);
+    if (!p) return -1;
+    if (tk_lbool(L, node, "add_prefix_space", where, -1, &p->prefix_space) ||
+        tk_lbool(L, node, "trim_offsets", where, 1, &trim) || tk_lbool(L, node, "use_regex", where, 1, &use_regex))
         return -1;
+    if (p->prefix_space < 0) return TK_LFAIL(L, "%s has no \"add_prefix_space\"", where);
+    if (use_regex && tk_compile(L, &p->re, tk_gpt2_regex, sizeof tk_gpt2_regex - 1, where)) return -1;
+    p->behavior = TK_SPLIT_ISOLATED;
+    tk_bytelevel_init(t);
     return 0;
+}
+
+static int tk_load_pretokenizer(tk_loader *L, int node, const char *where, int depth) {
+    const char *s;
+    size_t n;
+    char q[64], sub[64];
+    if (tk_is_null(L->j, node)) return 0;
+    if (depth > 8) return TK_LFAIL(L, "%s is nested too deeply", where);
+    if (tk_ltype(L, node, where, &s, &n)) return -1;
+    if (tk_eq(s, n, "Sequence")) {
+        int list = tk_json_get(L->j, node, "pretokenizers"), i = 0;
+        if (!tk_is_type(L->j, list, TK_JSON_ARRAY)) return TK_LFAIL(L, "%s.pretokenizers is not an array", where);
+        for (int e = tk_json_child(L->j, list); e >= 0; e = tk_json_next(L->j, e), i++) {
+            snprintf(sub, sizeof sub, "%s[%d]", where, i);
+            if (tk_load_pretokenizer(L, e, sub, depth + 1)) return -1;
+        }
+        return 0;
+    }
+    if (tk_eq(s, n, "Split")) return tk_load_split(L, node, where);
+    if (tk_eq(s, n, "ByteLevel")) return tk_load_bytelevel(L, node, where);
+    if (tk_eq(s, n, "Digits")) { /* tokenizers splits at char::is_numeric, i.e. \p{N} */
+        int single = 0;
+        tk_pre *p = tk_new_pre(L, TK_PRE_SPLIT, where);
+        if (!p || tk_lbool(L, node, "individual_digits", where, 0, &single)) return -1;
+        p->behavior = single ? TK_SPLIT_ISOLATED : TK_SPLIT_CONTIGUOUS;
+        return tk_compile(L, &p->re, "\\p{N}", 5, where);
+    }
+    if (tk_eq(s, n, "Metaspace")) {
+        tk_pre *p = tk_new_pre(L, TK_PRE_METASPACE, where);
+        if (!p || tk_lchar(L, node, "replacement", where, p->rep, &p->replen) || tk_lscheme(L, node, where, &p->scheme) ||
+            tk_lbool(L, node, "split", where, 1, &p->split))
+            return -1;
+        return 0;
+    }
+    return TK_LFAIL(L, "%s type \"%s\" is not supported (only Sequence, Split, ByteLevel, Digits, Metaspace)", where,
+                    tk_quote(q, sizeof q, s, n));
 }
 
 /* TemplateProcessing "single": special tokens around one $A. */
@@ -1487,30 +1644,37 @@ static int tk_load_template(tk_loader *L, int node) {
     return 0;
 }
 
-static int tk_load_postprocessor(tk_loader *L, int node) {
+/* TemplateProcessing, ByteLevel (it only edits offsets: the ids stay as
+ * they are), or a Sequence of them with at most one TemplateProcessing. */
+static int tk_load_postprocessor(tk_loader *L, int node, const char *where, int depth) {
     const char *s;
     size_t n;
-    char q[64];
+    char q[64], sub[64];
     if (tk_is_null(L->j, node)) return 0;
-    if (tk_ltype(L, node, "post_processor", &s, &n)) return -1;
-    if (tk_eq(s, n, "TemplateProcessing")) return tk_load_template(L, node);
-    if (tk_eq(s, n, "Sequence")) { /* ByteLevel only edits offsets: skip it */
-        int list = tk_json_get(L->j, node, "processors"), seen = 0;
-        if (!tk_is_type(L->j, list, TK_JSON_ARRAY)) return TK_LFAIL(L, "post_processor.processors is not an array");
-        for (int e = tk_json_child(L->j, list); e >= 0; e = tk_json_next(L->j, e)) {
-            if (tk_ltype(L, e, "post_processor", &s, &n)) return -1;
-            if (tk_eq(s, n, "ByteLevel")) continue;
-            if (!tk_eq(s, n, "TemplateProcessing") || seen++)
-                return TK_LFAIL(L, "post_processor: \"%s\" in a Sequence is not supported", tk_quote(q, sizeof q, s, n));
-            if (tk_load_template(L, e)) return -1;
+    if (depth > 8) return TK_LFAIL(L, "%s is nested too deeply", where);
+    if (tk_ltype(L, node, where, &s, &n)) return -1;
+    if (tk_eq(s, n, "ByteLevel")) return 0;
+    if (tk_eq(s, n, "TemplateProcessing")) {
+        if (L->template_seen++)
+            return TK_LFAIL(L, "%s: a second TemplateProcessing is not supported", where);
+        return tk_load_template(L, node);
+    }
+    if (tk_eq(s, n, "Sequence")) {
+        int list = tk_json_get(L->j, node, "processors"), i = 0;
+        if (!tk_is_type(L->j, list, TK_JSON_ARRAY)) return TK_LFAIL(L, "%s.processors is not an array", where);
+        for (int e = tk_json_child(L->j, list); e >= 0; e = tk_json_next(L->j, e), i++) {
+            snprintf(sub, sizeof sub, "%s[%d]", where, i);
+            if (tk_load_postprocessor(L, e, sub, depth + 1)) return -1;
         }
         return 0;
     }
-    return TK_LFAIL(L, "post_processor type \"%s\" is not supported (only TemplateProcessing)", tk_quote(q, sizeof q, s, n));
+    return TK_LFAIL(L, "%s type \"%s\" is not supported (only TemplateProcessing, ByteLevel, Sequence)", where,
+                    tk_quote(q, sizeof q, s, n));
 }
 
 /* Supported decoders: per-token Replace/Metaspace steps, then ByteFallback,
- * Fuse and a Strip of one leading character, in that order. */
+ * Fuse and a Strip of one leading character, in that order; or ByteLevel
+ * alone (GPT-2 characters back to bytes, the whole made lossy UTF-8). */
 static int tk_load_decoder(tk_loader *L, int node) {
     const tk_json *j = L->j;
     tk_tokenizer *t = L->t;
@@ -1530,6 +1694,11 @@ static int tk_load_decoder(tk_loader *L, int node) {
         if (list >= 0) snprintf(where, sizeof where, "decoder[%d]", i);
         else strcpy(where, "decoder");
         if (tk_ltype(L, e, where, &s, &n)) return -1;
+        if (tk_eq(s, n, "ByteLevel")) { /* its options only concern offsets */
+            if (count != 1) return TK_LFAIL(L, "%s: ByteLevel with other decoders is not supported", where);
+            t->dec_lossy = 1;
+            continue;
+        }
         int want; /* the phase this step may not come after */
         if (tk_eq(s, n, "Replace") || tk_eq(s, n, "Metaspace")) want = 0;
         else if (tk_eq(s, n, "ByteFallback")) want = 1;
@@ -1601,6 +1770,22 @@ static int tk_build_added(tk_loader *L) {
     return rc;
 }
 
+/* The ByteLevel decoder's view of a token: the bytes its characters stand
+ * for, or its own text when a character stands for no byte (an added token
+ * like "<|eot_id|>" is plain ASCII and stands for itself either way). */
+static int tk_bytelevel_bytes(const int byte_of[0x144], tk_buf *raw, const char **s, size_t *n) {
+    raw->n = 0;
+    for (size_t i = 0, l; i < *n; i += l) {
+        unsigned c = tk_utf8_cp(*s + i, *n - i, &l);
+        if (c >= 0x144 || byte_of[c] < 0) return 0;
+        char b = (char)byte_of[c];
+        if (tk_buf_put(raw, &b, 1)) return -1;
+    }
+    *s = raw->p ? raw->p : "";
+    *n = raw->n;
+    return 0;
+}
+
 /* Each token's text after the decoder's per-token steps, as a later and as
  * the first token (they differ only for a Metaspace decoder). As in
  * tokenizers, the decoder sees a normalized=true added token in its
@@ -1625,7 +1810,10 @@ static int tk_build_decoded(tk_loader *L) {
     for (size_t id = 0; id < nid; id++) norm_of[id] = -1;
     for (int i = 0; i < t->n_added; i++)
         if (t->added[i].norm) norm_of[t->added[i].id] = i;
-    tk_buf blob = {0}, bufs[2] = {{0}};
+    int byte_of[0x144]; /* ByteLevel decoder: character -> byte, -1 for none */
+    for (unsigned c = 0; c < 0x144; c++) byte_of[c] = -1;
+    for (unsigned b = 0; b < 256; b++) byte_of[tk_bytelevel_cp(b)] = (int)b;
+    tk_buf blob = {0}, bufs[2] = {{0}}, raw = {0};
     int rc = 0;
     for (size_t id = 0; id < nid && !rc; id++) {
         t->doff[id] = TK_NONE;
@@ -1644,7 +1832,7 @@ static int tk_build_decoded(tk_loader *L) {
             const char *s;
             size_t n;
             if (tk_apply_steps(t->dsteps, t->n_dsteps, first, src, sn, bufs, TK_MAX_PIECE, &s, &n) ||
-                blob.n + n + 1 > TK_MAX_BLOB) {
+                (t->dec_lossy && tk_bytelevel_bytes(byte_of, &raw, &s, &n)) || blob.n + n + 1 > TK_MAX_BLOB) {
                 rc = TK_LFAIL(L, "the decoded vocabulary is too large");
                 break;
             }
@@ -1657,10 +1845,13 @@ static int tk_build_decoded(tk_loader *L) {
     free(norm_of);
     free(bufs[0].p);
     free(bufs[1].p);
+    free(raw.p);
     t->dblob = blob.p;
     if (rc) return rc;
-    /* one push: up to 3 pending bytes as U+FFFD each, then the token */
-    t->max_out = maxlen + 9 > (size_t)INT_MAX ? INT_MAX : (int)(maxlen + 9);
+    /* one push: up to 3 pending bytes as U+FFFD each, then the token; for
+     * lossy UTF-8 each of the pending and the token's bytes may become one */
+    size_t most = t->dec_lossy ? 3 * (maxlen + 3) : maxlen + 9;
+    t->max_out = most > (size_t)INT_MAX ? INT_MAX : (int)most;
     if (t->max_out < 12) t->max_out = 12;
     return 0;
 }
@@ -1670,8 +1861,8 @@ static int tk_load_all(tk_loader *L) {
     tk_tokenizer *t = L->t;
     if (!tk_is_type(j, 0, TK_JSON_OBJECT)) return TK_LFAIL(L, "the top level is not an object");
     if (tk_load_model(L, 0) || tk_load_normalizer(L, tk_json_get(j, 0, "normalizer"), "normalizer", 0) ||
-        tk_load_pretokenizer(L, tk_json_get(j, 0, "pre_tokenizer")) ||
-        tk_load_postprocessor(L, tk_json_get(j, 0, "post_processor")) ||
+        tk_load_pretokenizer(L, tk_json_get(j, 0, "pre_tokenizer"), "pre_tokenizer", 0) ||
+        tk_load_postprocessor(L, tk_json_get(j, 0, "post_processor"), "post_processor", 0) ||
         tk_load_decoder(L, tk_json_get(j, 0, "decoder")) || tk_build_added(L) || tk_build_decoded(L))
         return -1;
     static const char *eos[] = {"</s>", "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<eos>", "<|end|>"};
@@ -1782,12 +1973,25 @@ typedef struct {
 } tk_cand;
 
 typedef struct {
+    size_t a, b; /* bytes [a, b) of a piece */
+    int match;   /* a match of the Split's pattern (after invert) */
+} tk_span;
+
+typedef struct {
+    tk_span *v;
+    size_t n, cap;
+} tk_spans;
+
+typedef struct {
     const tk_tokenizer *t;
     tk_ivec out;
     tk_sym *sym;
     tk_cand *heap;
     size_t sym_cap, heap_cap;
-    tk_buf nb[2], pb; /* normalizer and pre-tokenizer output */
+    tk_buf nb[2];               /* normalizer output */
+    tk_buf pb[TK_MAX_PRE][2];   /* per pre-tokenizer stage: its rewritten text */
+    tk_spans sp[TK_MAX_PRE];    /* per pre-tokenizer stage: its pieces */
+    char msg[160];              /* why encoding failed, when not out of memory */
 } tk_enc;
 
 /* Min-heap ordered by rank, then position: the leftmost of the best merges. */
@@ -1898,19 +2102,155 @@ static int tk_bpe_word(tk_enc *e, const char *s, size_t n) {
     return 0;
 }
 
-/* Metaspace: spaces become the replacement, which may be prepended, and
- * (split) every replacement starts a new word. */
-static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) {
+static int tk_pre_run(tk_enc *e, int k, const char *s, size_t n, int at_origin);
+
+static int tk_span_push(tk_spans *v, size_t a, size_t b, int match) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 16;
+        tk_span *p = (tk_span *)realloc(v->v, cap * sizeof *p);
+        if (!p) return -1;
+        v->v = p;
+        v->cap = cap;
+    }
+    tk_span sp = {a, b, match};
+    v->v[v->n++] = sp;
+    return 0;
+}
+
+/* The first occurrence of lit (non-empty) in s at or after from, or n. */
+static size_t tk_find_lit(const char *s, size_t n, size_t from, const char *lit, size_t ln) {
+    while (from < n && n - from >= ln) {
+        const char *f = (const char *)memchr(s + from, lit[0], n - from - ln + 1);
+        if (!f) break;
+        if (memcmp(f, lit, ln) == 0) return (size_t)(f - s);
+        from = (size_t)(f - s) + 1;
+    }
+    return n;
+}
+
+/* The matches of a stage's pattern in s and the text between them, in
+ * order, covering s (tokenizers' Pattern::find_matches). As Oniguruma's
+ * find_iter, an empty match right where the previous match ended is
+ * skipped. */
+static int tk_find_matches(tk_enc *e, const tk_pre *p, const char *s, size_t n, tk_spans *v) {
+    size_t prev = 0, pos = 0, mb, me, last_end = SIZE_MAX;
+    v->n = 0;
+    while (pos <= n) {
+        if (p->lit) {
+            if ((mb = tk_find_lit(s, n, pos, p->lit, p->litlen)) == n) break;
+            me = mb + p->litlen;
+        } else {
+            int r = tk_regex_find(p->re, s, n, pos, &mb, &me, e->msg, sizeof e->msg);
+            if (r < 0) return -1;
+            if (r == 0) break;
+        }
+        if (mb == me && me == last_end) { /* skip one character */
+            size_t l;
+            if (pos == n) break;
+            tk_utf8_cp(s + pos, n - pos, &l);
+            pos += l;
+            continue;
+        }
+        if ((prev < mb && tk_span_push(v, prev, mb, p->invert)) || tk_span_push(v, mb, me, !p->invert)) return -1;
+        prev = pos = last_end = me;
+    }
+    if (prev < n && tk_span_push(v, prev, n, p->invert)) return -1;
+    return 0;
+}
+
+/* Turn the matches into pieces as the Split's behavior says
+ * (tokenizers' NormalizedString::split), in place. */
+static void tk_split_pieces(int behavior, tk_spans *v) {
+    size_t out = 0, carry = SIZE_MAX;
+    int prev_match = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        tk_span c = v->v[i];
+        int m = c.match;
+        switch (behavior) {
+        case TK_SPLIT_REMOVED:
+            if (!m) v->v[out++] = c;
+            break;
+        case TK_SPLIT_ISOLATED:
+            v->v[out++] = c;
+            break;
+        case TK_SPLIT_CONTIGUOUS:
+        case TK_SPLIT_PREVIOUS: { /* a match joins the piece before it */
+            int join = behavior == TK_SPLIT_CONTIGUOUS ? m == prev_match : m && !prev_match;
+            if (join && out) v->v[out - 1].b = c.b;
+            else v->v[out++] = c;
+            break;
+        }
+        case TK_SPLIT_NEXT: /* a match joins the piece after it, unless that is a match too */
+            if (m && i + 1 < v->n && !v->v[i + 1].match) {
+                carry = c.a;
+                break;
+            }
+            if (carry != SIZE_MAX) c.a = carry;
+            carry = SIZE_MAX;
+            v->v[out++] = c;
+            break;
+        }
+        prev_match = m;
+    }
+    v->n = out;
+}
+
+/* Split: each piece goes to the next stage. at_origin: s starts the text. */
+static int tk_pre_split(tk_enc *e, int k, const char *s, size_t n, int at_origin) {
+    const tk_pre *p = &e->t->pre[k];
+    tk_spans *v = &e->sp[k];
+    if (tk_find_matches(e, p, s, n, v)) return -1;
+    tk_split_pieces(p->behavior, v);
+    for (size_t i = 0; i < v->n; i++)
+        if (tk_pre_run(e, k + 1, s + v->v[i].a, v->v[i].b - v->v[i].a, at_origin && v->v[i].a == 0)) return -1;
+    return 0;
+}
+
+/* ByteLevel: every byte becomes its GPT-2 character. */
+static int tk_pre_bytes(tk_enc *e, int k, const char *s, size_t n, int at_origin) {
     const tk_tokenizer *t = e->t;
-    if (!n) return 0;
-    if (!t->meta) return tk_bpe_word(e, s, n);
-    const char *rep = t->meta_rep;
-    size_t rn = t->meta_replen;
-    tk_buf *b = &e->pb;
+    tk_buf *b = &e->pb[k][1];
+    b->n = 0;
+    if (n > TK_MAX_PIECE / 2 || tk_buf_reserve(b, 2 * n)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        b->p[b->n++] = t->bl_utf8[c][0];
+        if (t->bl_len[c] == 2) b->p[b->n++] = t->bl_utf8[c][1];
+    }
+    return tk_pre_run(e, k + 1, b->p, b->n, at_origin);
+}
+
+/* ByteLevel: a space in front unless there is one (add_prefix_space), GPT-2's
+ * regex split (use_regex), then the characters. */
+static int tk_pre_bytelevel(tk_enc *e, int k, const char *s, size_t n, int at_origin) {
+    const tk_pre *p = &e->t->pre[k];
+    if (p->prefix_space && s[0] != ' ') {
+        tk_buf *b = &e->pb[k][0];
+        b->n = 0;
+        if (tk_buf_put(b, " ", 1) || tk_buf_put(b, s, n)) return -1;
+        s = b->p;
+        n = b->n;
+    }
+    if (!p->re) return tk_pre_bytes(e, k, s, n, at_origin);
+    tk_spans *v = &e->sp[k];
+    if (tk_find_matches(e, p, s, n, v)) return -1;
+    for (size_t i = 0; i < v->n; i++) /* Isolated: every span is a piece */
+        if (v->v[i].b > v->v[i].a && tk_pre_bytes(e, k, s + v->v[i].a, v->v[i].b - v->v[i].a, at_origin && v->v[i].a == 0))
+            return -1;
+    return 0;
+}
+
+/* Metaspace: spaces become the replacement, which may be prepended, and
+ * (split) every replacement starts a new piece. */
+static int tk_pre_metaspace(tk_enc *e, int k, const char *s, size_t n, int at_origin) {
+    const tk_pre *p = &e->t->pre[k];
+    const char *rep = p->rep;
+    size_t rn = p->replen;
+    tk_buf *b = &e->pb[k][0];
     b->n = 0;
     /* tokenizers replaces first, then prepends unless it already starts with one */
     int starts = s[0] == ' ' || (n >= rn && memcmp(s, rep, rn) == 0);
-    if (!starts && (t->meta_scheme == TK_SCHEME_ALWAYS || (t->meta_scheme == TK_SCHEME_FIRST && at_origin)) &&
+    if (!starts && (p->scheme == TK_SCHEME_ALWAYS || (p->scheme == TK_SCHEME_FIRST && at_origin)) &&
         tk_buf_put(b, rep, rn))
         return -1;
     size_t from = 0;
@@ -1921,15 +2261,29 @@ static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) {
         }
     if (tk_buf_put(b, s + from, n - from)) return -1;
     if (b->n > TK_MAX_PIECE) return -1;
-    if (!t->meta_split) return tk_bpe_word(e, b->p, b->n);
+    if (!p->split) return tk_pre_run(e, k + 1, b->p, b->n, at_origin);
     size_t start = 0;
     for (size_t i = 0; i + rn <= b->n; i++)
         if (memcmp(b->p + i, rep, rn) == 0 && i > start) {
-            if (tk_bpe_word(e, b->p + start, i - start)) return -1;
+            if (tk_pre_run(e, k + 1, b->p + start, i - start, at_origin && start == 0)) return -1;
             start = i;
         }
-    return tk_bpe_word(e, b->p + start, b->n - start);
+    return tk_pre_run(e, k + 1, b->p + start, b->n - start, at_origin && start == 0);
 }
+
+/* Run pre-tokenizer stage k on a piece; after the last stage, BPE. Empty
+ * pieces are dropped, as tokenizers drops them between stages. */
+static int tk_pre_run(tk_enc *e, int k, const char *s, size_t n, int at_origin) {
+    if (!n) return 0;
+    if (k == e->t->n_pre) return tk_bpe_word(e, s, n);
+    switch (e->t->pre[k].kind) {
+    case TK_PRE_SPLIT: return tk_pre_split(e, k, s, n, at_origin);
+    case TK_PRE_BYTELEVEL: return tk_pre_bytelevel(e, k, s, n, at_origin);
+    default: return tk_pre_metaspace(e, k, s, n, at_origin);
+    }
+}
+
+static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) { return tk_pre_run(e, 0, s, n, at_origin); }
 
 typedef int (*tk_segment_fn)(tk_enc *e, const char *s, size_t n, int at_origin);
 
@@ -1988,9 +2342,14 @@ int tk_encode(const tk_tokenizer *t, const char *text, size_t len, int add_speci
     free(e.heap);
     free(e.nb[0].p);
     free(e.nb[1].p);
-    free(e.pb.p);
+    for (int k = 0; k < TK_MAX_PRE; k++) {
+        free(e.pb[k][0].p);
+        free(e.pb[k][1].p);
+        free(e.sp[k].v);
+    }
     if (rc || e.out.n > (size_t)INT_MAX) {
         free(e.out.p);
+        if (e.msg[0]) return tk_fail(err, errlen, NULL, "encoding %zu bytes: %s", len, e.msg);
         return tk_fail(err, errlen, NULL, "out of memory encoding %zu bytes", len);
     }
     *ids = e.out.p;
@@ -2037,6 +2396,29 @@ static int tk_flush_run(tk_buf *o, tk_buf *run) {
     return rc;
 }
 
+static int tk_utf8_prefix(const unsigned char *p, int n);
+
+/* Rust's String::from_utf8_lossy, which the ByteLevel decoder ends with:
+ * each maximal prefix of a valid sequence that cannot be completed (or a
+ * byte that starts none) becomes one U+FFFD. */
+static int tk_put_lossy(tk_buf *o, const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, from = 0;
+    while (i < n) {
+        int l = tk_utf8_len(u + i, n - i);
+        if (l) {
+            i += (size_t)l;
+            continue;
+        }
+        size_t k = 1;
+        while (k < 3 && i + k < n && tk_utf8_prefix(u + i, (int)k + 1) == 1) k++;
+        if (tk_buf_put(o, s + from, i - from) || tk_buf_put(o, TK_FFFD, 3)) return -1;
+        i += k;
+        from = i;
+    }
+    return tk_buf_put(o, s + from, n - from);
+}
+
 int tk_decode(const tk_tokenizer *t, const int *ids, int n, int skip_special, char **out, size_t *len, char *err,
               size_t errlen) {
     if (out) *out = NULL;
@@ -2063,6 +2445,13 @@ int tk_decode(const tk_tokenizer *t, const int *ids, int n, int skip_special, ch
         }
     }
     if (!rc && tk_flush_run(&o, &run)) rc = -2;
+    if (!rc && t->dec_lossy) { /* o holds bytes: make them UTF-8 */
+        run.n = 0;
+        if (tk_put_lossy(&run, o.p ? o.p : "", o.n)) rc = -2;
+        tk_buf tmp = o;
+        o = run;
+        run = tmp;
+    }
     if (!rc && t->strip_len && o.n >= t->strip_len && memcmp(o.p, t->strip, t->strip_len) == 0) {
         memmove(o.p, o.p + t->strip_len, o.n - t->strip_len);
         o.n -= t->strip_len;
@@ -2175,11 +2564,43 @@ static int tk_stream_emit(tk_stream *s, tk_stream *ns, const char *pre, size_t n
     return (int)total;
 }
 
+/* ByteLevel streams: bytes through Rust's lossy UTF-8 decoding, one at a
+ * time (as tk_put_lossy: a maximal unfinishable prefix becomes one U+FFFD).
+ * Writes to out unless it is NULL; returns the output's length. */
+static size_t tk_stream_lossy(tk_stream *s, const char *d, size_t n, char *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        s->pend[s->npend++] = (unsigned char)d[i];
+        int st = tk_utf8_prefix(s->pend, s->npend);
+        if (st == 0 && s->npend > 1) { /* the bytes before this one end unfinished */
+            if (out) memcpy(out + k, TK_FFFD, 3);
+            k += 3;
+            s->pend[0] = (unsigned char)d[i];
+            s->npend = 1;
+            st = tk_utf8_prefix(s->pend, 1);
+        }
+        if (st == 1) continue;
+        if (st == 2 && out) memcpy(out + k, s->pend, (size_t)s->npend);
+        if (st == 0 && out) memcpy(out + k, TK_FFFD, 3);
+        k += st == 2 ? (size_t)s->npend : 3;
+        s->npend = 0;
+    }
+    return k;
+}
+
 int tk_stream_push(tk_stream *s, int id, char *out, size_t cap) {
     if (!s || !tk_valid_id(s->t, id)) return -1;
     const tk_tokenizer *t = s->t;
     if (s->skip_special && (t->special[id] & TK_F_SPECIAL)) return 0;
     tk_stream ns = *s;
+    if (t->dec_lossy) {
+        size_t dn;
+        const char *d = tk_dec_text(t, id, 0, &dn);
+        size_t k = tk_stream_lossy(&ns, d, dn, NULL);
+        if (k > cap || k > (size_t)INT_MAX || (k && !out)) return -1;
+        tk_stream_lossy(s, d, dn, out);
+        return (int)k;
+    }
     char pre[16];
     size_t np, dn;
     const char *d = tk_dec_text(t, id, ns.at_start & 1, &dn);
@@ -2197,6 +2618,13 @@ int tk_stream_push(tk_stream *s, int id, char *out, size_t cap) {
 
 int tk_stream_flush(tk_stream *s, char *out, size_t cap) {
     if (!s || !s->t) return -1;
+    if (s->t->dec_lossy) { /* an unfinished character is one U+FFFD */
+        if (!s->npend) return 0;
+        if (cap < 3 || !out) return -1;
+        memcpy(out, TK_FFFD, 3);
+        s->npend = 0;
+        return 3;
+    }
     tk_stream ns = *s;
     char pre[16];
     size_t np = tk_stream_endrun(&ns, pre);
