@@ -493,6 +493,178 @@ static void test_tokenizer(void) {
 }
 
 /* ======================================================================== */
+/* Regexes and NFC against Hugging Face tokenizers and Unicode's own tests  */
+/* ======================================================================== */
+
+/* The pieces a Split(Regex, "Isolated") pre-tokenizer makes of text: the
+ * matches and the non-empty gaps between them, NUL-separated into out. */
+static int isolated_pieces(const char *pat, size_t plen, const char *s, size_t n, char *out, size_t cap,
+                           char *err, size_t errlen) {
+    size_t *sp, k, o = 0, at = 0;
+    if (tk_regex_find_all(pat, plen, s, n, &sp, &k, err, errlen)) return -1;
+    for (size_t i = 0; i <= k; i++) {
+        size_t b = i < k ? sp[2 * i] : n, e = i < k ? sp[2 * i + 1] : n;
+        size_t cut[2][2] = {{at, b}, {b, e}};
+        for (int c = 0; c < 2; c++) {
+            size_t len = cut[c][1] - cut[c][0];
+            if (!len) continue;
+            if (o + len + 1 > cap) { free(sp); snprintf(err, errlen, "too many pieces"); return -1; }
+            memcpy(out + o, s + cut[c][0], len);
+            out[o + len] = 0;
+            o += len + 1;
+        }
+        at = e;
+    }
+    free(sp);
+    return (int)o;
+}
+
+/* tools/regex_cases.jsonl: Hugging Face's splits of tricky texts with the
+ * Llama 3, Qwen2 and GPT-2 patterns and one of other constructs. */
+static void test_regex_cases(void) {
+    size_t len;
+    char *cases = read_all("tools/regex_cases.jsonl", &len);
+    if (!cases) { SKIP("regex cases: tools/regex_cases.jsonl not found (run from the repository root)"); return; }
+    int n = 0, bad = 0;
+    for (char *line = cases; *line; n++) {
+        char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        tk_json j;
+        char msg[256];
+        if (tk_json_parse(&j, line, ll, msg, sizeof msg)) { CHECK(0, "regex case %d: %s", n, msg); break; }
+        size_t plen, tlen, olen = 0;
+        char *pat = tk_json_strdup(&j, tk_json_get(&j, 0, "pattern"), &plen);
+        char *text = tk_json_strdup(&j, tk_json_get(&j, 0, "text"), &tlen);
+        char want[8192], got[8192];
+        for (int c = tk_json_child(&j, tk_json_get(&j, 0, "pieces")); c >= 0; c = tk_json_next(&j, c)) {
+            size_t pl;
+            char *piece = tk_json_strdup(&j, c, &pl);
+            if (piece && olen + pl + 1 <= sizeof want) { memcpy(want + olen, piece, pl + 1); olen += pl + 1; }
+            free(piece);
+        }
+        int k = pat && text ? isolated_pieces(pat, plen, text, tlen, got, sizeof got, msg, sizeof msg) : -1;
+        int ok = k == (int)olen && !memcmp(got, want, olen);
+        if (!ok && bad++ < 5)
+            CHECK(0, "regex case %d (line %d of tools/regex_cases.jsonl): %s", n, n + 1,
+                  k < 0 ? msg : "pieces differ from Hugging Face's");
+        free(pat);
+        free(text);
+        tk_json_free(&j);
+        line = end ? end + 1 : line + ll;
+    }
+    CHECK(bad == 0 && n > 600, "regex cases: %d of %d differ", bad, n);
+    free(cases);
+}
+
+static void test_regex(void) {
+    test_regex_cases();
+    /* what is not implemented is refused by name */
+    static const char *refused[][2] = {
+        {"(a)\\1", "\\1"}, {"(?<n>a)", "named group"}, {"(?<=a)b", "lookbehind"}, {"(?<!a)b", "lookbehind"},
+        {"\\p{Greek}", "\\p{Greek}"}, {"\\p{L&}", "\\p{L&}"}, {"[[:alpha:]]", "posix"}, {"[a&&b]", "&&"},
+        {"a{2}{3}", "quantifier on a quantifier"}, {"a**", "quantifier on a quantifier"}, {"(?i)a", "(?...)"},
+        {"\\b", "\\b"}, {"\\h", "\\h"}, {"\\Z", "\\Z"}, {"\\G", "\\G"}, {"x{2}?", "{n}?"},
+        {"(?i:stra\xc3\x9f" "e)", "multi-character"}, {"(?i:ss)", "multi-character"}, {"(?i:[a-z])", "class"},
+        {"(?i:\\s)", "class escape"}, {"a{1001}", "1000"}, {"(a", "missing )"}, {"a)", "unmatched )"},
+        {"a\\", "backslash"}, {"\xff", "UTF-8"}, {"*a", "without an operand"}, {"a{x}", "repeat count"},
+        {"[z-a]", "out of order"}, {"[a", "unterminated ["}, {"\\x{110000}", "code point"}, {"\\p{L", "\\p{"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char msg[256] = "";
+        size_t *sp, k;
+        int rc = tk_regex_find_all(refused[i][0], strlen(refused[i][0]), "a", 1, &sp, &k, msg, sizeof msg);
+        CHECK(rc == -1 && strstr(msg, refused[i][1]), "pattern %s: rc %d, message \"%s\" should name %s", refused[i][0],
+              rc, msg, refused[i][1]);
+        if (!rc) free(sp);
+    }
+    /* catastrophic backtracking ends on the step budget, with a message */
+    static char text[4002];
+    memset(text, 'a', 4000);
+    text[4000] = 'c';
+    char msg[256] = "";
+    size_t *sp, k;
+    int rc = tk_regex_find_all("(a+)+b", 6, text, 4001, &sp, &k, msg, sizeof msg);
+    CHECK(rc == -1 && strstr(msg, "budget"), "(a+)+b on a^4000 c: rc %d, \"%s\"", rc, msg);
+    if (!rc) free(sp);
+    rc = tk_regex_find_all("(a+)+b", 6, "xaaab", 5, &sp, &k, msg, sizeof msg);
+    CHECK(rc == 0 && k == 1 && sp[0] == 1 && sp[1] == 5, "(a+)+b on xaaab: rc %d", rc);
+    if (!rc) free(sp);
+    /* an empty loop body stops the loop instead of spinning */
+    rc = tk_regex_find_all("(a*)*b|(?:)+c", 13, "aab c", 5, &sp, &k, msg, sizeof msg);
+    CHECK(rc == 0 && k == 2 && sp[0] == 0 && sp[1] == 3 && sp[2] == 4 && sp[3] == 5, "empty loop bodies: rc %d k %zu",
+          rc, k);
+    if (!rc) free(sp);
+}
+
+/* The UTF-8 of code point c into out (4 bytes of room); its length. */
+static int utf8_encode(unsigned c, char *out) {
+    if (c < 0x80) { out[0] = (char)c; return 1; }
+    if (c < 0x800) { out[0] = (char)(0xC0 | c >> 6); out[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12); out[1] = (char)(0x80 | (c >> 6 & 0x3F)); out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18); out[1] = (char)(0x80 | (c >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (c >> 6 & 0x3F)); out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* tools/nfc_cases.txt: source and NFC columns of Unicode's NormalizationTest.txt. */
+static void test_nfc(void) {
+    size_t len;
+    char *cases = read_all("tools/nfc_cases.txt", &len);
+    if (!cases) { SKIP("nfc cases: tools/nfc_cases.txt not found (run from the repository root)"); return; }
+    int n = 0, bad = 0;
+    for (char *line = cases; *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = 0;
+        if (*line != '#') {
+            char col[2][256], msg[128];
+            size_t cl[2] = {0, 0};
+            char *p = line;
+            for (int c = 0; c < 2; c++) { /* hex code points to UTF-8 */
+                while (*p && *p != ';') {
+                    unsigned cp = (unsigned)strtoul(p, &p, 16);
+                    cl[c] += (size_t)utf8_encode(cp, col[c] + cl[c]);
+                    while (*p == ' ') p++;
+                }
+                if (*p == ';') p++;
+            }
+            char *out;
+            size_t olen;
+            int rc = tk_nfc_string(col[0], cl[0], &out, &olen, msg, sizeof msg);
+            if ((rc || olen != cl[1] || memcmp(out, col[1], olen)) && bad++ < 5)
+                CHECK(0, "NFC of %s: %s", line, rc ? msg : "differs from NormalizationTest.txt");
+            if (!rc) free(out);
+            n++;
+        }
+        line = end ? end + 1 : line + strlen(line);
+    }
+    CHECK(bad == 0 && n > 900, "nfc cases: %d of %d differ", bad, n);
+    free(cases);
+    /* long inputs: mostly ASCII, and one long run of combining marks */
+    size_t big = 1 << 20;
+    char *s = (char *)malloc(big), *out;
+    size_t olen;
+    char msg[128];
+    for (size_t i = 0; i < big; i++) s[i] = (char)('a' + i % 26);
+    memcpy(s + 1000, "e\xcc\x81", 3);
+    int rc = tk_nfc_string(s, big, &out, &olen, msg, sizeof msg);
+    CHECK(rc == 0 && olen == big - 1 && !memcmp(out + 1000, "\xc3\xa9", 2) && !memcmp(out + 1002, s + 1003, big - 1003),
+          "NFC of 1 MB of ASCII with one e + U+0301");
+    if (!rc) free(out);
+    for (size_t i = 0; i + 4 <= big; i += 4) memcpy(s + i, i % 8 ? "\xcc\x81" "\xcc\xa3" : "\xcc\xa3" "\xcc\x81", 4);
+    rc = tk_nfc_string(s, big, &out, &olen, msg, sizeof msg); /* all U+0323 (ccc 220) before all U+0301 (230) */
+    CHECK(rc == 0 && olen == big && !memcmp(out, "\xcc\xa3", 2) && !memcmp(out + big - 2, "\xcc\x81", 2) &&
+              !memcmp(out + big / 2 - 2, "\xcc\xa3\xcc\x81", 4),
+          "NFC of 1 MB of combining marks");
+    if (!rc) free(out);
+    rc = tk_nfc_string("a\xff", 2, &out, &olen, msg, sizeof msg);
+    CHECK(rc == -1 && strstr(msg, "UTF-8"), "NFC of invalid UTF-8: %s", msg);
+    free(s);
+}
+
+/* ======================================================================== */
 /* The forward pass against Hugging Face's reference logits                 */
 /* ======================================================================== */
 
@@ -1704,6 +1876,8 @@ static int write_model_main(int argc, char **argv) {
 int main(int argc, char **argv) {
     static const test_group groups[] = {
         {"tokenizer", test_tokenizer, 0},
+        {"regex", test_regex, 0},
+        {"nfc", test_nfc, 0},
         {"reference_cpu", test_reference_cpu, 0},
         {"reference_cuda", test_reference_cuda, 0},
         {"sampler", test_sampler, 0},
