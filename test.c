@@ -312,6 +312,87 @@ static int write_small_model(const char *dir, const ckpt_shape *sh) {
 /* Tokenizer                                                                 */
 /* ======================================================================== */
 
+/* The Metaspace form of the Llama 2 file agrees with the original on texts
+ * without a leading space or "▁" and without special tokens. */
+static int metaspace_form_applies(const char *text, size_t n) {
+    return n && text[0] != ' ' && strncmp(text, "\xE2\x96\x81", 3) != 0 && !strstr(text, "<s>") &&
+           !strstr(text, "</s>") && !strstr(text, "<unk>");
+}
+
+/* Every case of an encode_cases.jsonl ({"text", "ids", "decoded"}) that
+ * applies (all when applies is NULL): tk_encode with special tokens gives
+ * ids; without them, the ids less the n_pre the post-processor puts first;
+ * tk_decode of those (keeping special tokens) gives decoded, and so does
+ * streaming them one id at a time. Returns the number of cases, *nrun how
+ * many ran. */
+static int run_encode_cases(const tk_tokenizer *t, const char *label, const char *cases, size_t len, int n_pre,
+                            int (*applies)(const char *, size_t), int *nrun) {
+    int ncase = 0;
+    char err[256];
+    size_t cap = (size_t)tk_max_token_bytes(t);
+    char *piece = (char *)malloc(cap);
+    const char *p = cases, *end = cases + len;
+    *nrun = 0;
+    while (p < end && piece) {
+        const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        tk_json c;
+        if (nl > p && tk_json_parse(&c, p, (size_t)(nl - p), err, sizeof err) == 0) {
+            size_t tl = 0, dl = 0;
+            char *text = tk_json_strdup(&c, tk_json_get(&c, 0, "text"), &tl);
+            char *want_dec = tk_json_strdup(&c, tk_json_get(&c, 0, "decoded"), &dl);
+            int wids = tk_json_get(&c, 0, "ids"), nw = 0;
+            int *want = (int *)malloc(sizeof(int) * (size_t)(c.n + 1));
+            for (int e = tk_json_child(&c, wids); e >= 0 && want; e = tk_json_next(&c, e)) {
+                long long x = -1;
+                tk_json_int(&c, e, &x);
+                want[nw++] = (int)x;
+            }
+            ncase++;
+            if (text && want_dec && want && nw >= n_pre && (!applies || applies(text, tl))) {
+                int *ids = NULL, *plain = NULL, n = 0, np = 0, ok_ids, ok_dec = 0, ok_stream = 0;
+                char *dec = NULL, *acc = NULL;
+                size_t decl = 0, an = 0;
+                (*nrun)++;
+                ok_ids = tk_encode(t, text, tl, 1, &ids, &n, err, sizeof err) == 0 && n == nw &&
+                         memcmp(ids, want, sizeof(int) * (size_t)n) == 0;
+                ok_ids = ok_ids && tk_encode(t, text, tl, 0, &plain, &np, err, sizeof err) == 0 && np <= nw - n_pre &&
+                         memcmp(plain, want + n_pre, sizeof(int) * (size_t)np) == 0;
+                if (tk_decode(t, want + n_pre, nw - n_pre, 0, &dec, &decl, err, sizeof err) == 0 &&
+                    (acc = (char *)malloc(cap * (size_t)(nw + 1))) != NULL) {
+                    ok_dec = decl == dl && memcmp(dec, want_dec, dl) == 0;
+                    tk_stream s; /* one id at a time, concatenated */
+                    int k = 0;
+                    tk_stream_init(&s, t, 1, 0);
+                    for (int i = n_pre; i < nw && k >= 0; i++)
+                        if ((k = tk_stream_push(&s, want[i], piece, cap)) > 0) {
+                            memcpy(acc + an, piece, (size_t)k);
+                            an += (size_t)k;
+                        }
+                    if (k >= 0 && (k = tk_stream_flush(&s, piece, cap)) >= 0) {
+                        memcpy(acc + an, piece, (size_t)k);
+                        an += (size_t)k;
+                    }
+                    ok_stream = k >= 0 && an == decl && memcmp(acc, dec, decl) == 0;
+                }
+                CHECK(ok_ids && ok_dec && ok_stream, "tokenizer case (%s) \"%.60s\": %s%s%s", label, text,
+                      ok_ids ? "" : "ids differ; ", ok_dec ? "" : "decode differs; ", ok_stream ? "" : "stream differs");
+                free(ids);
+                free(plain);
+                free(dec);
+                free(acc);
+            }
+            free(want);
+            free(text);
+            free(want_dec);
+            tk_json_free(&c);
+        }
+        p = nl + 1;
+    }
+    free(piece);
+    return ncase;
+}
+
 /* The tokenizer against Hugging Face on ../shared/tokenizers/llama2: every
  * case of encode_cases.jsonl (ids = encode(text) with BOS; decoded =
  * decode(ids[1:]); streaming decode, one id at a time, equals decode), then
@@ -395,63 +476,7 @@ static void test_tokenizer_cases(const char *shared_dir) {
         if (rc) continue;
         CHECK(tk_vocab_size(t) == 32000 && tk_bos_id(t) == 1 && tk_eos_id(t) == 2, "%s: vocab %d, bos %d, eos %d",
               vname[v], tk_vocab_size(t), tk_bos_id(t), tk_eos_id(t));
-        int ncase = 0, nrun = 0;
-        const char *p = file[1], *end = file[1] + flen[1];
-        while (p < end) {
-            const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
-            if (!nl) nl = end;
-            tk_json c;
-            if (nl > p && tk_json_parse(&c, p, (size_t)(nl - p), err, sizeof err) == 0) {
-                size_t tl = 0, dl = 0;
-                char *text = tk_json_strdup(&c, tk_json_get(&c, 0, "text"), &tl);
-                char *want_dec = tk_json_strdup(&c, tk_json_get(&c, 0, "decoded"), &dl);
-                int wids = tk_json_get(&c, 0, "ids"), nw = 0, want[512];
-                for (int e = tk_json_child(&c, wids); e >= 0 && nw < 512; e = tk_json_next(&c, e)) {
-                    long long x = -1;
-                    tk_json_int(&c, e, &x);
-                    want[nw++] = (int)x;
-                }
-                ncase++;
-                /* the Metaspace form agrees on texts without a leading space
-                 * or "▁" and without special tokens */
-                int applies = v < 2 || (text && tl && text[0] != ' ' && strncmp(text, "\xE2\x96\x81", 3) != 0 &&
-                                        !strstr(text, "<s>") && !strstr(text, "</s>") && !strstr(text, "<unk>"));
-                if (text && want_dec && nw > 0 && applies) {
-                    int *ids = NULL, n = 0, ok_ids, ok_dec = 0, ok_stream = 0;
-                    char *dec = NULL;
-                    size_t decl = 0;
-                    nrun++;
-                    ok_ids = tk_encode(t, text, tl, 1, &ids, &n, err, sizeof err) == 0 && n == nw &&
-                             memcmp(ids, want, sizeof(int) * (size_t)n) == 0;
-                    if (tk_decode(t, want + 1, nw - 1, 0, &dec, &decl, err, sizeof err) == 0) {
-                        ok_dec = decl == dl && memcmp(dec, want_dec, dl) == 0;
-                        tk_stream s; /* one id at a time, concatenated */
-                        char piece[64], acc[4096];
-                        size_t an = 0;
-                        int k = 0;
-                        tk_stream_init(&s, t, 1, 0);
-                        for (int i = 1; i < nw && k >= 0; i++)
-                            if ((k = tk_stream_push(&s, want[i], piece, sizeof piece)) > 0 && an + (size_t)k <= sizeof acc) {
-                                memcpy(acc + an, piece, (size_t)k);
-                                an += (size_t)k;
-                            }
-                        if (k >= 0 && (k = tk_stream_flush(&s, piece, sizeof piece)) >= 0 && an + (size_t)k <= sizeof acc) {
-                            memcpy(acc + an, piece, (size_t)k);
-                            an += (size_t)k;
-                        }
-                        ok_stream = k >= 0 && an == decl && memcmp(acc, dec, decl) == 0;
-                    }
-                    CHECK(ok_ids && ok_dec && ok_stream, "tokenizer case (%s) \"%.60s\": %s%s%s", vname[v], text,
-                          ok_ids ? "" : "ids differ; ", ok_dec ? "" : "decode differs; ", ok_stream ? "" : "stream differs");
-                    free(ids);
-                    free(dec);
-                }
-                free(text);
-                free(want_dec);
-                tk_json_free(&c);
-            }
-            p = nl + 1;
-        }
+        int nrun = 0, ncase = run_encode_cases(t, vname[v], file[1], flen[1], 1, v == 2 ? metaspace_form_applies : NULL, &nrun);
         CHECK(ncase == 191 && nrun == (v < 2 ? 191 : 74), "%s: ran %d of %d tokenizer cases", vname[v], nrun, ncase);
         if (v == 2) { /* where the Metaspace form differs, as tokenizers 0.23 gives it */
             static const struct { const char *text; int n, ids[6]; } ms[] = {
@@ -487,9 +512,37 @@ done:
     for (int f = 0; f < 3; f++) free(file[f]);
 }
 
+/* A tokenizer.json and its encode_cases.jsonl (paths), with n_pre ids the
+ * post-processor puts first; every case must run and pass. */
+static void check_tokenizer_file(const char *json_path, const char *cases_path, int n_pre) {
+    size_t jl = 0, cl = 0;
+    char *json = read_all(json_path, &jl), *cases = read_all(cases_path, &cl), err[512];
+    tk_tokenizer *t = NULL;
+    if (!json || !cases) {
+        SKIP("tokenizer cases: cannot read %s", json ? cases_path : json_path);
+    } else {
+        int rc = tk_load(&t, json, jl, json_path, err, sizeof err);
+        CHECK(rc == 0, "tokenizer load: %s", err);
+        if (!rc) {
+            int nrun = 0, ncase = run_encode_cases(t, json_path, cases, cl, n_pre, NULL, &nrun);
+            CHECK(ncase > 0 && nrun == ncase, "%s: ran %d of %d tokenizer cases", cases_path, nrun, ncase);
+        }
+    }
+    tk_free(t);
+    free(json);
+    free(cases);
+}
+
 static void test_tokenizer(void) {
+    static const struct { const char *name; int n_pre; } real[] = {{"llama3", 1}, {"qwen3", 0}};
+    char jp[4096], cp[4096];
     if (!g_shared) { SKIP("tokenizer cases: no shared data"); return; }
     test_tokenizer_cases(g_shared);
+    for (size_t i = 0; i < sizeof real / sizeof *real; i++) {
+        snprintf(jp, sizeof jp, "%s/tokenizers/%s/tokenizer.json", g_shared, real[i].name);
+        snprintf(cp, sizeof cp, "%s/tokenizers/%s/encode_cases.jsonl", g_shared, real[i].name);
+        check_tokenizer_file(jp, cp, real[i].n_pre);
+    }
 }
 
 /* ======================================================================== */

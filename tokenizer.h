@@ -3759,35 +3759,6 @@ enum { TK_SCHEME_ALWAYS, TK_SCHEME_FIRST, TK_SCHEME_NEVER };
 enum { TK_PRE_SPLIT, TK_PRE_BYTELEVEL, TK_PRE_METASPACE };
 enum { TK_SPLIT_REMOVED, TK_SPLIT_ISOLATED, TK_SPLIT_PREVIOUS, TK_SPLIT_NEXT, TK_SPLIT_CONTIGUOUS };
 #define TK_MAX_PRE 16 /* stages, after flattening nested Sequences */
-typedef struct tk_regex tk_regex;
-/* The regex engine and NFC live in their own section. tk_regex_find: the
- * leftmost match at or after byte start of s[0,n): 1 and [*mb,*me) when
- * found, 0 when none, -1 (message in err) when its step budget runs out. */
-static int tk_regex_compile(tk_regex **out, const char *pat, size_t n, char *err, size_t errlen);
-static void tk_regex_free(tk_regex *re);
-static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
-                         size_t errlen);
-static int tk_nfc(const char *s, size_t n, tk_buf *out); /* NFC of valid UTF-8, appended to out */
-
-/* Until the regex engine and the Unicode tables are built in: every regex
- * and the NFC normalizer are refused at load. */
-#define TK_NO_UNICODE 1
-struct tk_regex { int unused; };
-static int tk_regex_compile(tk_regex **out, const char *pat, size_t n, char *err, size_t errlen) {
-    (void)pat; (void)n;
-    *out = NULL;
-    snprintf(err, errlen, "regular expressions are not supported");
-    return -1;
-}
-static void tk_regex_free(tk_regex *re) { (void)re; }
-static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
-                         size_t errlen) {
-    (void)re; (void)s; (void)n; (void)start; (void)mb; (void)me;
-    snprintf(err, errlen, "regular expressions are not supported");
-    return -1;
-}
-static int tk_nfc(const char *s, size_t n, tk_buf *out) { return tk_buf_put(out, s, n); }
-
 typedef struct {
     int kind;
     char *lit;            /* Split: a String pattern (else re) */
@@ -4333,7 +4304,6 @@ static int tk_load_normalizer(tk_loader *L, int node, const char *where, int dep
         if (r <= 0) return r < 0 ? -1 : TK_LFAIL(L, "%s has no \"content\"", where);
         return tk_add_step(L, &L->t->norm, &L->t->n_norm, TK_REPLACE, s, n, c, cn, 0);
     }
-    if (tk_eq(s, n, "NFC") && TK_NO_UNICODE) return TK_LFAIL(L, "%s: the NFC normalizer is not supported", where);
     if (tk_eq(s, n, "NFC")) return tk_add_step(L, &L->t->norm, &L->t->n_norm, TK_NFC, "", 0, NULL, 0, 0);
     return TK_LFAIL(L, "%s type \"%s\" is not supported (only Sequence, Prepend, Replace, NFC)", where,
                     tk_quote(q, sizeof q, s, n));
