@@ -328,6 +328,87 @@ static int write_small_model(const char *dir, const ckpt_shape *sh) {
 /* Tokenizer                                                                 */
 /* ======================================================================== */
 
+/* The Metaspace form of the Llama 2 file agrees with the original on texts
+ * without a leading space or "▁" and without special tokens. */
+static int metaspace_form_applies(const char *text, size_t n) {
+    return n && text[0] != ' ' && strncmp(text, "\xE2\x96\x81", 3) != 0 && !strstr(text, "<s>") &&
+           !strstr(text, "</s>") && !strstr(text, "<unk>");
+}
+
+/* Every case of an encode_cases.jsonl ({"text", "ids", "decoded"}) that
+ * applies (all when applies is NULL): tk_encode with special tokens gives
+ * ids; without them, the ids less the n_pre the post-processor puts first;
+ * tk_decode of those (keeping special tokens) gives decoded, and so does
+ * streaming them one id at a time. Returns the number of cases, *nrun how
+ * many ran. */
+static int run_encode_cases(const tk_tokenizer *t, const char *label, const char *cases, size_t len, int n_pre,
+                            int (*applies)(const char *, size_t), int *nrun) {
+    int ncase = 0;
+    char err[256];
+    size_t cap = (size_t)tk_max_token_bytes(t);
+    char *piece = (char *)malloc(cap);
+    const char *p = cases, *end = cases + len;
+    *nrun = 0;
+    while (p < end && piece) {
+        const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        tk_json c;
+        if (nl > p && tk_json_parse(&c, p, (size_t)(nl - p), err, sizeof err) == 0) {
+            size_t tl = 0, dl = 0;
+            char *text = tk_json_strdup(&c, tk_json_get(&c, 0, "text"), &tl);
+            char *want_dec = tk_json_strdup(&c, tk_json_get(&c, 0, "decoded"), &dl);
+            int wids = tk_json_get(&c, 0, "ids"), nw = 0;
+            int *want = (int *)malloc(sizeof(int) * (size_t)(c.n + 1));
+            for (int e = tk_json_child(&c, wids); e >= 0 && want; e = tk_json_next(&c, e)) {
+                long long x = -1;
+                tk_json_int(&c, e, &x);
+                want[nw++] = (int)x;
+            }
+            ncase++;
+            if (text && want_dec && want && nw >= n_pre && (!applies || applies(text, tl))) {
+                int *ids = NULL, *plain = NULL, n = 0, np = 0, ok_ids, ok_dec = 0, ok_stream = 0;
+                char *dec = NULL, *acc = NULL;
+                size_t decl = 0, an = 0;
+                (*nrun)++;
+                ok_ids = tk_encode(t, text, tl, 1, &ids, &n, err, sizeof err) == 0 && n == nw &&
+                         memcmp(ids, want, sizeof(int) * (size_t)n) == 0;
+                ok_ids = ok_ids && tk_encode(t, text, tl, 0, &plain, &np, err, sizeof err) == 0 && np <= nw - n_pre &&
+                         memcmp(plain, want + n_pre, sizeof(int) * (size_t)np) == 0;
+                if (tk_decode(t, want + n_pre, nw - n_pre, 0, &dec, &decl, err, sizeof err) == 0 &&
+                    (acc = (char *)malloc(cap * (size_t)(nw + 1))) != NULL) {
+                    ok_dec = decl == dl && memcmp(dec, want_dec, dl) == 0;
+                    tk_stream s; /* one id at a time, concatenated */
+                    int k = 0;
+                    tk_stream_init(&s, t, 1, 0);
+                    for (int i = n_pre; i < nw && k >= 0; i++)
+                        if ((k = tk_stream_push(&s, want[i], piece, cap)) > 0) {
+                            memcpy(acc + an, piece, (size_t)k);
+                            an += (size_t)k;
+                        }
+                    if (k >= 0 && (k = tk_stream_flush(&s, piece, cap)) >= 0) {
+                        memcpy(acc + an, piece, (size_t)k);
+                        an += (size_t)k;
+                    }
+                    ok_stream = k >= 0 && an == decl && memcmp(acc, dec, decl) == 0;
+                }
+                CHECK(ok_ids && ok_dec && ok_stream, "tokenizer case (%s) \"%.60s\": %s%s%s", label, text,
+                      ok_ids ? "" : "ids differ; ", ok_dec ? "" : "decode differs; ", ok_stream ? "" : "stream differs");
+                free(ids);
+                free(plain);
+                free(dec);
+                free(acc);
+            }
+            free(want);
+            free(text);
+            free(want_dec);
+            tk_json_free(&c);
+        }
+        p = nl + 1;
+    }
+    free(piece);
+    return ncase;
+}
+
 /* The tokenizer against Hugging Face on ../shared/tokenizers/llama2: every
  * case of encode_cases.jsonl (ids = encode(text) with BOS; decoded =
  * decode(ids[1:]); streaming decode, one id at a time, equals decode), then
@@ -411,63 +492,7 @@ static void test_tokenizer_cases(const char *shared_dir) {
         if (rc) continue;
         CHECK(tk_vocab_size(t) == 32000 && tk_bos_id(t) == 1 && tk_eos_id(t) == 2, "%s: vocab %d, bos %d, eos %d",
               vname[v], tk_vocab_size(t), tk_bos_id(t), tk_eos_id(t));
-        int ncase = 0, nrun = 0;
-        const char *p = file[1], *end = file[1] + flen[1];
-        while (p < end) {
-            const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
-            if (!nl) nl = end;
-            tk_json c;
-            if (nl > p && tk_json_parse(&c, p, (size_t)(nl - p), err, sizeof err) == 0) {
-                size_t tl = 0, dl = 0;
-                char *text = tk_json_strdup(&c, tk_json_get(&c, 0, "text"), &tl);
-                char *want_dec = tk_json_strdup(&c, tk_json_get(&c, 0, "decoded"), &dl);
-                int wids = tk_json_get(&c, 0, "ids"), nw = 0, want[512];
-                for (int e = tk_json_child(&c, wids); e >= 0 && nw < 512; e = tk_json_next(&c, e)) {
-                    long long x = -1;
-                    tk_json_int(&c, e, &x);
-                    want[nw++] = (int)x;
-                }
-                ncase++;
-                /* the Metaspace form agrees on texts without a leading space
-                 * or "▁" and without special tokens */
-                int applies = v < 2 || (text && tl && text[0] != ' ' && strncmp(text, "\xE2\x96\x81", 3) != 0 &&
-                                        !strstr(text, "<s>") && !strstr(text, "</s>") && !strstr(text, "<unk>"));
-                if (text && want_dec && nw > 0 && applies) {
-                    int *ids = NULL, n = 0, ok_ids, ok_dec = 0, ok_stream = 0;
-                    char *dec = NULL;
-                    size_t decl = 0;
-                    nrun++;
-                    ok_ids = tk_encode(t, text, tl, 1, &ids, &n, err, sizeof err) == 0 && n == nw &&
-                             memcmp(ids, want, sizeof(int) * (size_t)n) == 0;
-                    if (tk_decode(t, want + 1, nw - 1, 0, &dec, &decl, err, sizeof err) == 0) {
-                        ok_dec = decl == dl && memcmp(dec, want_dec, dl) == 0;
-                        tk_stream s; /* one id at a time, concatenated */
-                        char piece[64], acc[4096];
-                        size_t an = 0;
-                        int k = 0;
-                        tk_stream_init(&s, t, 1, 0);
-                        for (int i = 1; i < nw && k >= 0; i++)
-                            if ((k = tk_stream_push(&s, want[i], piece, sizeof piece)) > 0 && an + (size_t)k <= sizeof acc) {
-                                memcpy(acc + an, piece, (size_t)k);
-                                an += (size_t)k;
-                            }
-                        if (k >= 0 && (k = tk_stream_flush(&s, piece, sizeof piece)) >= 0 && an + (size_t)k <= sizeof acc) {
-                            memcpy(acc + an, piece, (size_t)k);
-                            an += (size_t)k;
-                        }
-                        ok_stream = k >= 0 && an == decl && memcmp(acc, dec, decl) == 0;
-                    }
-                    CHECK(ok_ids && ok_dec && ok_stream, "tokenizer case (%s) \"%.60s\": %s%s%s", vname[v], text,
-                          ok_ids ? "" : "ids differ; ", ok_dec ? "" : "decode differs; ", ok_stream ? "" : "stream differs");
-                    free(ids);
-                    free(dec);
-                }
-                free(text);
-                free(want_dec);
-                tk_json_free(&c);
-            }
-            p = nl + 1;
-        }
+        int nrun = 0, ncase = run_encode_cases(t, vname[v], file[1], flen[1], 1, v == 2 ? metaspace_form_applies : NULL, &nrun);
         CHECK(ncase == 191 && nrun == (v < 2 ? 191 : 74), "%s: ran %d of %d tokenizer cases", vname[v], nrun, ncase);
         if (v == 2) { /* where the Metaspace form differs, as tokenizers 0.23 gives it */
             static const struct { const char *text; int n, ids[6]; } ms[] = {
@@ -503,9 +528,209 @@ done:
     for (int f = 0; f < 3; f++) free(file[f]);
 }
 
+/* A tokenizer.json and its encode_cases.jsonl (paths), with n_pre ids the
+ * post-processor puts first; every case must run and pass. */
+static void check_tokenizer_file(const char *json_path, const char *cases_path, int n_pre) {
+    size_t jl = 0, cl = 0;
+    char *json = read_all(json_path, &jl), *cases = read_all(cases_path, &cl), err[512];
+    tk_tokenizer *t = NULL;
+    if (!json || !cases) {
+        SKIP("tokenizer cases: cannot read %s", json ? cases_path : json_path);
+    } else {
+        int rc = tk_load(&t, json, jl, json_path, err, sizeof err);
+        CHECK(rc == 0, "tokenizer load: %s", err);
+        if (!rc) {
+            int nrun = 0, ncase = run_encode_cases(t, json_path, cases, cl, n_pre, NULL, &nrun);
+            CHECK(ncase > 0 && nrun == ncase, "%s: ran %d of %d tokenizer cases", cases_path, nrun, ncase);
+        }
+    }
+    tk_free(t);
+    free(json);
+    free(cases);
+}
+
 static void test_tokenizer(void) {
+    static const struct { const char *name; int n_pre; } real[] = {{"llama3", 1}, {"qwen3", 0}};
+    char jp[4096], cp[4096];
     if (!g_shared) { SKIP("tokenizer cases: no shared data"); return; }
     test_tokenizer_cases(g_shared);
+    for (size_t i = 0; i < sizeof real / sizeof *real; i++) {
+        snprintf(jp, sizeof jp, "%s/tokenizers/%s/tokenizer.json", g_shared, real[i].name);
+        snprintf(cp, sizeof cp, "%s/tokenizers/%s/encode_cases.jsonl", g_shared, real[i].name);
+        check_tokenizer_file(jp, cp, real[i].n_pre);
+    }
+}
+
+/* ======================================================================== */
+/* Regexes and NFC against Hugging Face tokenizers and Unicode's own tests  */
+/* ======================================================================== */
+
+/* The pieces a Split(Regex, "Isolated") pre-tokenizer makes of text: the
+ * matches and the non-empty gaps between them, NUL-separated into out. */
+static int isolated_pieces(const char *pat, size_t plen, const char *s, size_t n, char *out, size_t cap,
+                           char *err, size_t errlen) {
+    size_t *sp, k, o = 0, at = 0;
+    if (tk_regex_find_all(pat, plen, s, n, &sp, &k, err, errlen)) return -1;
+    for (size_t i = 0; i <= k; i++) {
+        size_t b = i < k ? sp[2 * i] : n, e = i < k ? sp[2 * i + 1] : n;
+        size_t cut[2][2] = {{at, b}, {b, e}};
+        for (int c = 0; c < 2; c++) {
+            size_t len = cut[c][1] - cut[c][0];
+            if (!len) continue;
+            if (o + len + 1 > cap) { free(sp); snprintf(err, errlen, "too many pieces"); return -1; }
+            memcpy(out + o, s + cut[c][0], len);
+            out[o + len] = 0;
+            o += len + 1;
+        }
+        at = e;
+    }
+    free(sp);
+    return (int)o;
+}
+
+/* tools/regex_cases.jsonl: Hugging Face's splits of tricky texts with the
+ * Llama 3, Qwen2 and GPT-2 patterns and one of other constructs. */
+static void test_regex_cases(void) {
+    size_t len;
+    char *cases = read_all("tools/regex_cases.jsonl", &len);
+    if (!cases) { SKIP("regex cases: tools/regex_cases.jsonl not found (run from the repository root)"); return; }
+    int n = 0, bad = 0;
+    for (char *line = cases; *line; n++) {
+        char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        tk_json j;
+        char msg[256];
+        if (tk_json_parse(&j, line, ll, msg, sizeof msg)) { CHECK(0, "regex case %d: %s", n, msg); break; }
+        size_t plen, tlen, olen = 0;
+        char *pat = tk_json_strdup(&j, tk_json_get(&j, 0, "pattern"), &plen);
+        char *text = tk_json_strdup(&j, tk_json_get(&j, 0, "text"), &tlen);
+        char want[8192], got[8192];
+        for (int c = tk_json_child(&j, tk_json_get(&j, 0, "pieces")); c >= 0; c = tk_json_next(&j, c)) {
+            size_t pl;
+            char *piece = tk_json_strdup(&j, c, &pl);
+            if (piece && olen + pl + 1 <= sizeof want) { memcpy(want + olen, piece, pl + 1); olen += pl + 1; }
+            free(piece);
+        }
+        int k = pat && text ? isolated_pieces(pat, plen, text, tlen, got, sizeof got, msg, sizeof msg) : -1;
+        int ok = k == (int)olen && !memcmp(got, want, olen);
+        if (!ok && bad++ < 5)
+            CHECK(0, "regex case %d (line %d of tools/regex_cases.jsonl): %s", n, n + 1,
+                  k < 0 ? msg : "pieces differ from Hugging Face's");
+        free(pat);
+        free(text);
+        tk_json_free(&j);
+        line = end ? end + 1 : line + ll;
+    }
+    CHECK(bad == 0 && n > 600, "regex cases: %d of %d differ", bad, n);
+    free(cases);
+}
+
+static void test_regex(void) {
+    test_regex_cases();
+    /* what is not implemented is refused by name */
+    static const char *refused[][2] = {
+        {"(a)\\1", "\\1"}, {"(?<n>a)", "named group"}, {"(?<=a)b", "lookbehind"}, {"(?<!a)b", "lookbehind"},
+        {"\\p{Greek}", "\\p{Greek}"}, {"\\p{L&}", "\\p{L&}"}, {"[[:alpha:]]", "posix"}, {"[a&&b]", "&&"},
+        {"a{2}{3}", "quantifier on a quantifier"}, {"a**", "quantifier on a quantifier"}, {"(?i)a", "(?...)"},
+        {"\\b", "\\b"}, {"\\h", "\\h"}, {"\\Z", "\\Z"}, {"\\G", "\\G"}, {"x{2}?", "{n}?"},
+        {"(?i:stra\xc3\x9f" "e)", "multi-character"}, {"(?i:ss)", "multi-character"}, {"(?i:[a-z])", "class"},
+        {"(?i:\\s)", "class escape"}, {"a{1001}", "1000"}, {"(a", "missing )"}, {"a)", "unmatched )"},
+        {"a\\", "backslash"}, {"\xff", "UTF-8"}, {"*a", "without an operand"}, {"a{x}", "repeat count"},
+        {"[z-a]", "out of order"}, {"[a", "unterminated ["}, {"\\x{110000}", "code point"}, {"\\p{L", "\\p{"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char msg[256] = "";
+        size_t *sp, k;
+        int rc = tk_regex_find_all(refused[i][0], strlen(refused[i][0]), "a", 1, &sp, &k, msg, sizeof msg);
+        CHECK(rc == -1 && strstr(msg, refused[i][1]), "pattern %s: rc %d, message \"%s\" should name %s", refused[i][0],
+              rc, msg, refused[i][1]);
+        if (!rc) free(sp);
+    }
+    /* catastrophic backtracking ends on the step budget, with a message */
+    static char text[4002];
+    memset(text, 'a', 4000);
+    text[4000] = 'c';
+    char msg[256] = "";
+    size_t *sp, k;
+    int rc = tk_regex_find_all("(a+)+b", 6, text, 4001, &sp, &k, msg, sizeof msg);
+    CHECK(rc == -1 && strstr(msg, "budget"), "(a+)+b on a^4000 c: rc %d, \"%s\"", rc, msg);
+    if (!rc) free(sp);
+    rc = tk_regex_find_all("(a+)+b", 6, "xaaab", 5, &sp, &k, msg, sizeof msg);
+    CHECK(rc == 0 && k == 1 && sp[0] == 1 && sp[1] == 5, "(a+)+b on xaaab: rc %d", rc);
+    if (!rc) free(sp);
+    /* an empty loop body stops the loop instead of spinning */
+    rc = tk_regex_find_all("(a*)*b|(?:)+c", 13, "aab c", 5, &sp, &k, msg, sizeof msg);
+    CHECK(rc == 0 && k == 2 && sp[0] == 0 && sp[1] == 3 && sp[2] == 4 && sp[3] == 5, "empty loop bodies: rc %d k %zu",
+          rc, k);
+    if (!rc) free(sp);
+}
+
+/* The UTF-8 of code point c into out (4 bytes of room); its length. */
+static int utf8_encode(unsigned c, char *out) {
+    if (c < 0x80) { out[0] = (char)c; return 1; }
+    if (c < 0x800) { out[0] = (char)(0xC0 | c >> 6); out[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12); out[1] = (char)(0x80 | (c >> 6 & 0x3F)); out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18); out[1] = (char)(0x80 | (c >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (c >> 6 & 0x3F)); out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* tools/nfc_cases.txt: source and NFC columns of Unicode's NormalizationTest.txt. */
+static void test_nfc(void) {
+    size_t len;
+    char *cases = read_all("tools/nfc_cases.txt", &len);
+    if (!cases) { SKIP("nfc cases: tools/nfc_cases.txt not found (run from the repository root)"); return; }
+    int n = 0, bad = 0;
+    for (char *line = cases; *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = 0;
+        if (*line != '#') {
+            char col[2][256], msg[128];
+            size_t cl[2] = {0, 0};
+            char *p = line;
+            for (int c = 0; c < 2; c++) { /* hex code points to UTF-8 */
+                while (*p && *p != ';') {
+                    unsigned cp = (unsigned)strtoul(p, &p, 16);
+                    cl[c] += (size_t)utf8_encode(cp, col[c] + cl[c]);
+                    while (*p == ' ') p++;
+                }
+                if (*p == ';') p++;
+            }
+            char *out;
+            size_t olen;
+            int rc = tk_nfc_string(col[0], cl[0], &out, &olen, msg, sizeof msg);
+            if ((rc || olen != cl[1] || memcmp(out, col[1], olen)) && bad++ < 5)
+                CHECK(0, "NFC of %s: %s", line, rc ? msg : "differs from NormalizationTest.txt");
+            if (!rc) free(out);
+            n++;
+        }
+        line = end ? end + 1 : line + strlen(line);
+    }
+    CHECK(bad == 0 && n > 900, "nfc cases: %d of %d differ", bad, n);
+    free(cases);
+    /* long inputs: mostly ASCII, and one long run of combining marks */
+    size_t big = 1 << 20;
+    char *s = (char *)malloc(big), *out;
+    size_t olen;
+    char msg[128];
+    for (size_t i = 0; i < big; i++) s[i] = (char)('a' + i % 26);
+    memcpy(s + 1000, "e\xcc\x81", 3);
+    int rc = tk_nfc_string(s, big, &out, &olen, msg, sizeof msg);
+    CHECK(rc == 0 && olen == big - 1 && !memcmp(out + 1000, "\xc3\xa9", 2) && !memcmp(out + 1002, s + 1003, big - 1003),
+          "NFC of 1 MB of ASCII with one e + U+0301");
+    if (!rc) free(out);
+    for (size_t i = 0; i + 4 <= big; i += 4) memcpy(s + i, i % 8 ? "\xcc\x81" "\xcc\xa3" : "\xcc\xa3" "\xcc\x81", 4);
+    rc = tk_nfc_string(s, big, &out, &olen, msg, sizeof msg); /* all U+0323 (ccc 220) before all U+0301 (230) */
+    CHECK(rc == 0 && olen == big && !memcmp(out, "\xcc\xa3", 2) && !memcmp(out + big - 2, "\xcc\x81", 2) &&
+              !memcmp(out + big / 2 - 2, "\xcc\xa3\xcc\x81", 4),
+          "NFC of 1 MB of combining marks");
+    if (!rc) free(out);
+    rc = tk_nfc_string("a\xff", 2, &out, &olen, msg, sizeof msg);
+    CHECK(rc == -1 && strstr(msg, "UTF-8"), "NFC of invalid UTF-8: %s", msg);
+    free(s);
 }
 
 /* ======================================================================== */
@@ -2072,6 +2297,8 @@ static int write_model_main(int argc, char **argv) {
 int main(int argc, char **argv) {
     static const test_group groups[] = {
         {"tokenizer", test_tokenizer, 0},
+        {"regex", test_regex, 0},
+        {"nfc", test_nfc, 0},
         {"reference_cpu", test_reference_cpu, 0},
         {"reference_cuda", test_reference_cuda, 0},
         {"sampler", test_sampler, 0},
