@@ -1999,6 +1999,61 @@ static int load_in_child(const char *path, double *cpu_s, long *peak_kb) {
     return WEXITSTATUS(status);
 }
 
+/* Tokenizer files that once took gigabytes or minutes to load: each loads
+ * or is refused by a documented limit, within a second and 256 MB. */
+static void test_hostile_tokenizers(const char *dir) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    size_t len;
+    char *tok = read_all(path, &len);
+    static const struct { const char *what, *after, *item; int times; const char *want; } cases[] = {
+        {"a normalizer of 31 Replace a->aa", "\"normalizers\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31, "times longer"},
+        {"a decoder of 31 Replace a->aa", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31, "too large"},
+        {"a decoder of 60k no-op Replace", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"a\"},", 60000, "more than 64"},
+        {"a template of 60k special tokens", "\"single\":[", "{\"SpecialToken\":{\"id\":\"s%d\",\"type_id\":0}},", 60000, NULL},
+    };
+    for (size_t c = 0; tok && c < sizeof cases / sizeof cases[0]; c++) {
+        const char *at = strstr(tok, cases[c].after);
+        size_t cap = len + (size_t)cases[c].times * 160, n = (size_t)(at - tok) + strlen(cases[c].after);
+        char *s = (char *)malloc(cap);
+        memcpy(s, tok, n);
+        for (int i = 0; i < cases[c].times; i++) n += (size_t)snprintf(s + n, cap - n, cases[c].item, i);
+        const char *rest = at + strlen(cases[c].after);
+        if (strstr(cases[c].what, "special tokens")) { /* each named in special_tokens too */
+            const char *sp = strstr(rest, "\"special_tokens\":{") + 18;
+            memcpy(s + n, rest, (size_t)(sp - rest));
+            n += (size_t)(sp - rest);
+            for (int i = 0; i < cases[c].times; i++)
+                n += (size_t)snprintf(s + n, cap - n, "\"s%d\":{\"id\":\"s%d\",\"ids\":[1],\"tokens\":[\"<s>\"]},", i, i);
+            rest = sp;
+        }
+        memcpy(s + n, rest, len - (size_t)(rest - tok));
+        n += len - (size_t)(rest - tok);
+        write_all(path, s, n);
+        tk_tokenizer *t = NULL;
+        char msg[256];
+        double t0 = now_s();
+        int rc = tk_load_file(&t, path, msg, sizeof msg);
+        double dt = now_s() - t0, cpu = 0;
+        long peak = 0;
+        int child = load_in_child(path, &cpu, &peak);
+        CHECK(cases[c].want ? rc && strstr(msg, cases[c].want) : rc == 0 && tk_bos_id(t) == 1,
+              "%s: %s", cases[c].what, rc ? msg : "loaded");
+        CHECK(child == (rc ? 1 : 0) && (!CHECK_BOUNDS || (dt < 1.0 && peak < (256L << 10))),
+              "%s: %.2f s, %ld MB", cases[c].what, dt, peak >> 10);
+        if (!rc) {
+            int *ids = NULL, k = 0;
+            CHECK(!tk_encode(t, "a", 1, 1, &ids, &k, msg, sizeof msg) && k == 60002 && ids[0] == 1 && ids[k - 1] == 262,
+                  "60k template tokens, then the text: %d ids", k);
+            free(ids);
+        }
+        tk_free(t);
+        free(s);
+    }
+    if (tok) write_all(path, tok, len);
+    free(tok);
+}
+
 /* A 100 MB tokenizer.json of small values loads or is refused within ~2 s of
  * CPU and 1 GB: an array of zeros (16-byte nodes would be 800 MB), and a
  * vocabulary of millions of short pieces. */
@@ -2007,6 +2062,7 @@ static void test_load_budget(void) {
     char dir[4200], path[4300];
     snprintf(dir, sizeof dir, "%s/budget", g_tmp);
     write_small_model(dir, &small_shape);
+    test_hostile_tokenizers(dir);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     size_t len, size = (size_t)100 << 20;
     char *tok = read_all(path, &len), *at = tok ? strstr(tok, "\"vocab\":{") : NULL;

@@ -618,6 +618,17 @@ int tk_json_int(const tk_json *j, int node, long long *out) {
 #define TK_MAX_TEXT ((size_t)INT_MAX / 8)  /* tk_encode refuses longer texts */
 #define TK_MAX_PIECE ((size_t)INT_MAX / 2) /* longest string after normalizing */
 #define TK_MAX_BLOB ((size_t)1 << 31)      /* all decoded token strings together */
+/* Normalizer and decoder steps (real files have at most 5): each is applied
+ * to every token at load, so their number multiplies the load time. */
+#define TK_MAX_STEPS 64
+/* How much longer the normalizer may make a text (Replace " " by "▁"
+ * triples it, NFC at most triples it), and what its Prepends may add: this
+ * bounds the work and memory of normalizing a text before any is done. */
+#define TK_MAX_GROWTH 64
+#define TK_MAX_GROWTH_ADD 4096
+/* What normalizing the added tokens and decoding every token may build,
+ * beside the vocabulary's own text of n bytes (decoding mostly shrinks it). */
+#define TK_BUDGET(n) (8 * (size_t)(n) + ((size_t)16 << 20))
 #define TK_NONE UINT32_MAX                 /* "no token" in per-id offset arrays */
 #define TK_FFFD "\xEF\xBF\xBD"             /* U+FFFD REPLACEMENT CHARACTER */
 
@@ -790,13 +801,15 @@ static const char *tk_quote(char *q, size_t cap, const char *s, size_t n) {
 }
 
 /* Replace every occurrence of pat (non-empty, left to right, not
- * overlapping) in s by rep, into out (cleared first). */
+ * overlapping) in s by rep, into out (cleared first). -1 as soon as the
+ * output would pass limit bytes (or out of memory). */
 static int tk_replace(tk_buf *out, const char *s, size_t n, const char *pat, size_t plen, const char *rep,
-                      size_t rlen) {
+                      size_t rlen, size_t limit) {
     out->n = 0;
     size_t from = 0, i = 0;
     while (plen && i + plen <= n) {
         if (s[i] == pat[0] && memcmp(s + i, pat, plen) == 0) {
+            if (out->n + (i - from) + rlen > limit) return -1;
             if (tk_buf_put(out, s + from, i - from) || tk_buf_put(out, rep, rlen)) return -1;
             i += plen;
             from = i;
@@ -804,6 +817,7 @@ static int tk_replace(tk_buf *out, const char *s, size_t n, const char *pat, siz
             i++;
         }
     }
+    if (out->n + (n - from) > limit) return -1;
     return tk_buf_put(out, s + from, n - from);
 }
 
@@ -3719,6 +3733,16 @@ static int tk_strmap_add(tk_strmap *m, const char *blob, uint32_t off, uint32_t 
     }
 }
 
+/* Sets the id of a key that is in the map. */
+static void tk_strmap_set(tk_strmap *m, const char *blob, const char *s, size_t n, int id) {
+    uint32_t h = tk_hash(s, n);
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        tk_sslot *e = &m->slots[i];
+        if (e->id < 0) return;
+        if (e->hash == h && e->len == n && memcmp(blob + e->off, s, n) == 0) { e->id = id; return; }
+    }
+}
+
 /* (left id, right id) -> (rank, merged id). */
 typedef struct {
     uint64_t key; /* UINT64_MAX: empty slot */
@@ -3973,12 +3997,14 @@ static int tk_apply_steps(const tk_step *st, int nst, int first, const char *s, 
         tk_buf *d = &bufs[which];
         d->n = 0;
         if (st[k].kind == TK_PREPEND) {
-            if (cn && (tk_buf_put(d, st[k].a, st[k].alen) || tk_buf_put(d, cur, cn))) return -1;
+            if (cn && (cn + st[k].alen > limit || tk_buf_put(d, st[k].a, st[k].alen) || tk_buf_put(d, cur, cn)))
+                return -1;
         } else if (st[k].kind == TK_NFC) {
-            if (tk_nfc(cur, cn, d)) return -1;
+            if (tk_nfc(cur, cn, d)) return -1; /* at most 3x: checked below */
         } else {
             int drop = first && st[k].drop_first;
-            if (tk_replace(d, cur, cn, st[k].a, st[k].alen, drop ? "" : st[k].b, drop ? 0 : st[k].blen)) return -1;
+            if (tk_replace(d, cur, cn, st[k].a, st[k].alen, drop ? "" : st[k].b, drop ? 0 : st[k].blen, limit))
+                return -1;
         }
         if (d->n > limit) return -1;
         cur = d->p ? d->p : "";
@@ -4067,8 +4093,23 @@ static int tk_lchar(tk_loader *L, int obj, const char *key, const char *where, c
     return 0;
 }
 
+/* How long a text of length x can get through the steps: at most
+ * mul * x + add (Replace multiplies by |b| / |a| when that is more than 1,
+ * Prepend adds |a|, NFC at most triples). */
+static void tk_steps_growth(const tk_step *st, int n, double *mul, double *add) {
+    *mul = 1;
+    *add = 0;
+    for (int k = 0; k < n; k++) {
+        double f = st[k].kind == TK_NFC ? 3 : st[k].kind == TK_REPLACE && st[k].blen > st[k].alen
+                                                  ? (double)st[k].blen / (double)st[k].alen : 1;
+        *mul *= f;
+        *add = *add * f + (st[k].kind == TK_PREPEND ? (double)st[k].alen : 0);
+    }
+}
+
 static int tk_add_step(tk_loader *L, tk_step **steps, int *n, int kind, const char *a, size_t alen, const char *b,
                        size_t blen, int drop_first) {
+    if (*n >= TK_MAX_STEPS) return TK_LFAIL(L, "more than %d normalizer or decoder steps", TK_MAX_STEPS);
     tk_step *v = (tk_step *)realloc(*steps, (size_t)(*n + 1) * sizeof *v);
     if (!v) return TK_LFAIL(L, "out of memory");
     *steps = v;
@@ -4082,6 +4123,16 @@ static int tk_add_step(tk_loader *L, tk_step **steps, int *n, int kind, const ch
     s->blen = b ? blen : 0;
     (*n)++;
     if (!s->a || !s->b) return TK_LFAIL(L, "out of memory");
+    return 0;
+}
+
+/* The normalizer runs on every text encoded: refuse one that could blow a
+ * text up (decoder steps run only at load, within TK_BUDGET). */
+static int tk_check_growth(tk_loader *L) {
+    double mul, add;
+    tk_steps_growth(L->t->norm, L->t->n_norm, &mul, &add);
+    if (mul > TK_MAX_GROWTH || add > TK_MAX_GROWTH_ADD)
+        return TK_LFAIL(L, "the normalizer can make a text %.3g times longer (at most %d allowed)", mul, TK_MAX_GROWTH);
     return 0;
 }
 
@@ -4491,6 +4542,24 @@ static int tk_load_pretokenizer(tk_loader *L, int node, const char *where, int d
 }
 
 /* TemplateProcessing "single": special tokens around one $A. */
+/* The keys of the special_tokens object, unescaped into keys, hashed to
+ * their value nodes (the last of duplicates, as serde reads them): the
+ * template may name thousands of them. */
+static int tk_special_tokens_map(tk_loader *L, int specials, tk_buf *keys, tk_strmap *map) {
+    const tk_json *j = L->j;
+    if (!tk_is_type(j, specials, TK_JSON_OBJECT)) return 0;
+    if (tk_strmap_init(map, (size_t)j->nodes[specials].count)) return TK_LFAIL(L, "out of memory");
+    for (int k = tk_json_child(j, specials); k >= 0; k = tk_json_next(j, tk_json_next(j, k))) {
+        const char *s;
+        size_t n, off = keys->n;
+        if (tk_jstr(j, k, &L->s1, &s, &n) || tk_buf_put(keys, s, n)) return TK_LFAIL(L, "out of memory");
+        if (keys->n >= TK_NONE) return TK_LFAIL(L, "post_processor.special_tokens is too large");
+        if (tk_strmap_add(map, keys->p, (uint32_t)off, (uint32_t)n, tk_json_next(j, k)))
+            tk_strmap_set(map, keys->p, s, n, tk_json_next(j, k));
+    }
+    return 0;
+}
+
 static int tk_load_template(tk_loader *L, int node) {
     const tk_json *j = L->j;
     tk_tokenizer *t = L->t;
@@ -4498,40 +4567,44 @@ static int tk_load_template(tk_loader *L, int node) {
     size_t n;
     char q[64];
     int single = tk_json_get(j, node, "single");
-    int specials = tk_json_get(j, node, "special_tokens");
     if (!tk_is_type(j, single, TK_JSON_ARRAY)) return TK_LFAIL(L, "post_processor.single is not an array");
-    int seq = 0, i = 0;
-    for (int e = tk_json_child(j, single); e >= 0; e = tk_json_next(j, e), i++) {
+    tk_buf keys = {0};
+    tk_strmap specials = {0};
+    tk_ivec ids_of[2] = {{0}}; /* before and after $A */
+    int seq = 0, i = 0, rc = tk_special_tokens_map(L, tk_json_get(j, node, "special_tokens"), &keys, &specials);
+    for (int e = tk_json_child(j, single); e >= 0 && !rc; e = tk_json_next(j, e), i++) {
         int sq = tk_json_get(j, e, "Sequence"), st = tk_json_get(j, e, "SpecialToken");
         if (tk_is_type(j, sq, TK_JSON_OBJECT)) {
             if (tk_jstr(j, tk_json_get(j, sq, "id"), &L->s1, &s, &n) || !tk_eq(s, n, "A") || seq)
-                return TK_LFAIL(L, "post_processor.single[%d]: only one sequence $A is supported", i);
+                rc = TK_LFAIL(L, "post_processor.single[%d]: only one sequence $A is supported", i);
             seq = 1;
             continue;
         }
-        if (!tk_is_type(j, st, TK_JSON_OBJECT) || tk_jstr(j, tk_json_get(j, st, "id"), &L->s1, &s, &n))
-            return TK_LFAIL(L, "post_processor.single[%d] is neither a Sequence nor a SpecialToken", i);
-        char *key = tk_memdup(s, n);
-        if (!key) return TK_LFAIL(L, "out of memory");
-        int entry = strlen(key) == n ? tk_json_get(j, specials, key) : -1;
-        free(key);
-        int ids = tk_json_get(j, entry, "ids");
-        if (!tk_is_type(j, ids, TK_JSON_ARRAY))
-            return TK_LFAIL(L, "post_processor.special_tokens has no ids for \"%s\"", tk_quote(q, sizeof q, s, n));
-        for (int e2 = tk_json_child(j, ids); e2 >= 0; e2 = tk_json_next(j, e2)) {
+        if (!tk_is_type(j, st, TK_JSON_OBJECT) || tk_jstr(j, tk_json_get(j, st, "id"), &L->s1, &s, &n)) {
+            rc = TK_LFAIL(L, "post_processor.single[%d] is neither a Sequence nor a SpecialToken", i);
+            break;
+        }
+        int ids = tk_json_get(j, tk_strmap_find(&specials, keys.p, s, n), "ids");
+        if (!tk_is_type(j, ids, TK_JSON_ARRAY)) {
+            rc = TK_LFAIL(L, "post_processor.special_tokens has no ids for \"%s\"", tk_quote(q, sizeof q, s, n));
+            break;
+        }
+        for (int e2 = tk_json_child(j, ids); e2 >= 0 && !rc; e2 = tk_json_next(j, e2)) {
             long long id;
             if (tk_json_int(j, e2, &id) || id < 0 || id >= t->n_ids || !tk_valid_id(t, (int)id))
-                return TK_LFAIL(L, "post_processor: an id of \"%s\" is not a token", tk_quote(q, sizeof q, s, n));
-            int **arr = seq ? &t->suffix : &t->prefix;
-            int *cnt = seq ? &t->n_suffix : &t->n_prefix;
-            int *p = (int *)realloc(*arr, (size_t)(*cnt + 1) * sizeof *p);
-            if (!p) return TK_LFAIL(L, "out of memory");
-            p[(*cnt)++] = (int)id;
-            *arr = p;
+                rc = TK_LFAIL(L, "post_processor: an id of \"%s\" is not a token", tk_quote(q, sizeof q, s, n));
+            else if (tk_ivec_push(&ids_of[seq], (int)id))
+                rc = TK_LFAIL(L, "out of memory");
         }
     }
-    if (!seq) return TK_LFAIL(L, "post_processor.single has no $A");
-    return 0;
+    if (!rc && !seq) rc = TK_LFAIL(L, "post_processor.single has no $A");
+    free(keys.p);
+    free(specials.slots);
+    t->prefix = ids_of[0].p; /* tk_free frees them */
+    t->n_prefix = (int)ids_of[0].n;
+    t->suffix = ids_of[1].p;
+    t->n_suffix = (int)ids_of[1].n;
+    return rc;
 }
 
 /* TemplateProcessing, ByteLevel (it only edits offsets: the ids stay as
@@ -4635,14 +4708,16 @@ static int tk_build_added(tk_loader *L) {
     tk_buf bufs[2] = {{0}};
     int rc = 0;
     char q[64];
+    size_t budget = TK_BUDGET(t->blob_len), used = 0;
     for (int i = 0; i < t->n_added && !rc; i++) {
         tk_added *a = &t->added[i];
         const char *c = t->blob + a->off, *s = c;
         size_t n = a->len;
-        if (a->normalized && tk_apply_steps(t->norm, t->n_norm, 0, c, a->len, bufs, TK_MAX_PIECE, &s, &n)) {
-            rc = TK_LFAIL(L, "out of memory");
+        if (a->normalized && tk_apply_steps(t->norm, t->n_norm, 0, c, a->len, bufs, budget - used, &s, &n)) {
+            rc = TK_LFAIL(L, "the normalized added tokens are too large (or out of memory)");
             break;
         }
+        used += n;
         if (!n) {
             rc = TK_LFAIL(L, "added token \"%s\" normalizes to nothing", tk_quote(q, sizeof q, c, a->len));
             break;
@@ -4705,6 +4780,7 @@ static int tk_build_decoded(tk_loader *L) {
     for (unsigned b = 0; b < 256; b++) byte_of[tk_bytelevel_cp(b)] = (int)b;
     tk_buf blob = {0}, bufs[2] = {{0}}, raw = {0};
     int rc = 0;
+    size_t budget = TK_BUDGET(t->blob_len) < TK_MAX_BLOB ? TK_BUDGET(t->blob_len) : TK_MAX_BLOB;
     for (size_t id = 0; id < nid && !rc; id++) {
         t->doff[id] = TK_NONE;
         if (two) t->doff0[id] = TK_NONE;
@@ -4721,8 +4797,8 @@ static int tk_build_decoded(tk_loader *L) {
         for (int first = 0; first <= two && !rc; first++) {
             const char *s;
             size_t n;
-            if (tk_apply_steps(t->dsteps, t->n_dsteps, first, src, sn, bufs, TK_MAX_PIECE, &s, &n) ||
-                (t->dec_lossy && tk_bytelevel_bytes(byte_of, &raw, &s, &n)) || blob.n + n + 1 > TK_MAX_BLOB) {
+            if (tk_apply_steps(t->dsteps, t->n_dsteps, first, src, sn, bufs, budget - blob.n, &s, &n) ||
+                (t->dec_lossy && tk_bytelevel_bytes(byte_of, &raw, &s, &n)) || blob.n + n + 1 > budget) {
                 rc = TK_LFAIL(L, "the decoded vocabulary is too large");
                 break;
             }
@@ -4751,6 +4827,7 @@ static int tk_load_all(tk_loader *L) {
     tk_tokenizer *t = L->t;
     if (!tk_is_type(j, 0, TK_JSON_OBJECT)) return TK_LFAIL(L, "the top level is not an object");
     if (tk_load_model(L, 0) || tk_load_normalizer(L, tk_json_get(j, 0, "normalizer"), "normalizer", 0) ||
+        tk_check_growth(L) ||
         tk_load_pretokenizer(L, tk_json_get(j, 0, "pre_tokenizer"), "pre_tokenizer", 0) ||
         tk_load_postprocessor(L, tk_json_get(j, 0, "post_processor"), "post_processor", 0) ||
         tk_load_decoder(L, tk_json_get(j, 0, "decoder")) || tk_build_added(L) || tk_build_decoded(L))
