@@ -2270,6 +2270,76 @@ static int read_bandwidth_main(const char *path, int threads) {
     return 0;
 }
 
+/* Seeds of the hostile shapes: safetensors that break the coverage rules,
+ * JSON with duplicate keys and deep nesting, tokenizers with long step
+ * chains and big templates, a config with a key twice. */
+static int write_hostile_seeds(const char *dir) {
+    char path[4300];
+    st_file f;
+    st_build(&f, &small_shape);
+    size_t head = (size_t)small_shape.vocab * small_shape.dim * 4;
+    char norm_from[64];
+    snprintf(norm_from, sizeof norm_from, "\"data_offsets\":[%zu,%zu]", head, head + 64);
+    static const struct { const char *name, *from, *to; size_t extra; } st[] = {
+        {"trailing", NULL, NULL, 8},
+        {"overlap", "", "\"data_offsets\":[0,64]", 0},
+        {"field-twice", "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[300,16]", 0},
+        {"nul-name", "\"lm_head.weight\"", "\"lm_head.weight\\u0000x\"", 0},
+        {"control-name", "\"lm_head.weight\"", "\"x\\nerror: \\u001b[31m\"", 0},
+        {"float-shape", "\"shape\":[300,16]", "\"shape\":[300.0,16]", 0},
+        {"metadata-number", "{\"__metadata__\":{\"format\":\"pt\"}", "{\"__metadata__\":{\"format\":1}", 0},
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+        snprintf(path, sizeof path, "%s/safetensors/%s", dir, st[i].name);
+        write_edited(path, &f, st[i].from && !*st[i].from ? norm_from : st[i].from, st[i].to, st[i].extra);
+    }
+    st_free(&f);
+    static const struct { const char *name, *text; } js[] = {
+        {"duplicate-keys", "{\"a\":1,\"a\":{\"b\":[1,2]},\"a\":\"last\"}"},
+        {"escapes", "[\"\\u0000\\ud83d\\ude00\\n\\u001b\", -0.0e+1, 1E400, true, null]"},
+        {"config-twice", "{\"model_type\":\"llama\",\"rope_theta\":10000.0,\"rope_theta\":500000.0,\"tie_word_embeddings\":1}"},
+    };
+    for (size_t i = 0; i < sizeof js / sizeof js[0]; i++) {
+        snprintf(path, sizeof path, "%s/json/%s", dir, js[i].name);
+        if (write_all(path, js[i].text, strlen(js[i].text))) return -1;
+    }
+    snprintf(path, sizeof path, "%s/config/duplicate-keys", dir);
+    if (write_all(path, js[2].text, strlen(js[2].text))) return -1;
+    char deep[512];
+    for (int i = 0; i < 200; i++) deep[i] = '[', deep[200 + i] = ']';
+    snprintf(path, sizeof path, "%s/json/deep", dir);
+    if (write_all(path, deep, 400)) return -1;
+    /* tokenizers: step chains and a template of many special tokens */
+    snprintf(path, sizeof path, "%s/tok", dir);
+    mkdir(path, 0755);
+    if (write_small_tokenizer(path)) return -1;
+    snprintf(path, sizeof path, "%s/tok/tokenizer.json", dir);
+    size_t len;
+    char *tok = read_all(path, &len);
+    static const struct { const char *name, *after, *item; int times; } tk[] = {
+        {"normalizer-chain", "\"normalizers\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31},
+        {"decoder-chain", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31},
+        {"decoder-noops", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"a\"},", 70},
+        {"template-specials", "\"single\":[", "{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},", 100},
+    };
+    for (size_t i = 0; tok && i < sizeof tk / sizeof tk[0]; i++) {
+        const char *at = strstr(tok, tk[i].after);
+        size_t cap = len + 100 * 100, n = (size_t)(at - tok) + strlen(tk[i].after);
+        char *s = (char *)malloc(cap);
+        memcpy(s, tok, n);
+        for (int k = 0; k < tk[i].times; k++) n += (size_t)snprintf(s + n, cap - n, "%s", tk[i].item);
+        memcpy(s + n, at + strlen(tk[i].after), len - (size_t)(at - tok) - strlen(tk[i].after));
+        n += len - (size_t)(at - tok) - strlen(tk[i].after);
+        snprintf(path, sizeof path, "%s/tokenizer/%s", dir, tk[i].name);
+        write_all(path, s, n);
+        free(s);
+    }
+    free(tok);
+    snprintf(path, sizeof path, "%s/tok", dir);
+    remove_tree(path);
+    return 0;
+}
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
     static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
@@ -2298,6 +2368,7 @@ static int write_seeds_main(const char *dir) {
         free(data);
     }
     remove_tree(sub);
+    if (write_hostile_seeds(dir)) return 1;
     /* every text of the tokenizer cases, one file each */
     size_t len;
     char *cases = g_shared ? read_all(shared_path("tokenizers/llama2/encode_cases.jsonl"), &len) : NULL;
