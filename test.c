@@ -1818,7 +1818,7 @@ static void test_hostile_many_tensors(const char *dir) {
     llorch_error err;
     int st = llorch_load(&m, dir, NULL, &err);
     double dt = now_s() - t0;
-    CHECK(st == 0 && (dt < 2.0 || !CHECK_BOUNDS), "100k zero-size tensors: status %d in %.2f s: %s", st, dt,
+    CHECK(st == 0 && (dt < 4.0 || !CHECK_BOUNDS), "100k zero-size tensors: status %d in %.2f s: %s", st, dt,
           st ? err.msg : "");
     llorch_free(m);
     f.header = NULL;
@@ -2000,7 +2000,7 @@ static int load_in_child(const char *path, double *cpu_s, long *peak_kb) {
 }
 
 /* Tokenizer files that once took gigabytes or minutes to load: each loads
- * or is refused by a documented limit, within a second and 256 MB. */
+ * or is refused by a documented limit, within 1.5 s of CPU and 256 MB. */
 static void test_hostile_tokenizers(const char *dir) {
     char path[4300];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
@@ -2032,15 +2032,14 @@ static void test_hostile_tokenizers(const char *dir) {
         write_all(path, s, n);
         tk_tokenizer *t = NULL;
         char msg[256];
-        double t0 = now_s();
         int rc = tk_load_file(&t, path, msg, sizeof msg);
-        double dt = now_s() - t0, cpu = 0;
+        double cpu = 0;
         long peak = 0;
         int child = load_in_child(path, &cpu, &peak);
         CHECK(cases[c].want ? rc && strstr(msg, cases[c].want) : rc == 0 && tk_bos_id(t) == 1,
               "%s: %s", cases[c].what, rc ? msg : "loaded");
-        CHECK(child == (rc ? 1 : 0) && (!CHECK_BOUNDS || (dt < 1.0 && peak < (256L << 10))),
-              "%s: %.2f s, %ld MB", cases[c].what, dt, peak >> 10);
+        CHECK(child == (rc ? 1 : 0) && (!CHECK_BOUNDS || (cpu < 1.5 && peak < (256L << 10))),
+              "%s: %.2f s of CPU, %ld MB", cases[c].what, cpu, peak >> 10);
         if (!rc) {
             int *ids = NULL, k = 0;
             CHECK(!tk_encode(t, "a", 1, 1, &ids, &k, msg, sizeof msg) && k == 60002 && ids[0] == 1 && ids[k - 1] == 262,
