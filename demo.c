@@ -194,7 +194,7 @@ static void note_threads(int asked) {
 /* --tokenize: only the tokenizer is loaded. */
 static int print_tokens(const char *dir, const char *text, size_t len) {
     char path[4096], msg[512];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (snprintf(path, sizeof path, "%s/tokenizer.json", dir) >= (int)sizeof path) return die("%s: path too long", dir);
     tk_tokenizer *t;
     int *ids, n;
     if (tk_load_file(&t, path, msg, sizeof msg)) return die("%s", msg);

@@ -32,6 +32,10 @@
  *   thread at a time.
  * - Weights are memory-mapped and used in their stored type (f32, f16, bf16);
  *   the GPU backend uploads them once at load.
+ * - Every file may be hostile: only regular files are opened, safetensors
+ *   are read by the `safetensors` library's rules, and loading takes memory
+ *   and time linear in the file, within limits checked before the work
+ *   (README lists them).
  */
 #ifndef LLORCH_H
 #define LLORCH_H

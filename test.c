@@ -2053,7 +2053,7 @@ static void test_hostile_tokenizers(const char *dir) {
     free(tok);
 }
 
-/* A 100 MB tokenizer.json of small values loads or is refused within ~2 s of
+/* A 100 MB tokenizer.json of small values loads or is refused within 3 s of
  * CPU and 1 GB: an array of zeros (16-byte nodes would be 800 MB), and a
  * vocabulary of millions of short pieces. */
 static void test_load_budget(void) {
@@ -2091,7 +2091,7 @@ static void test_load_budget(void) {
                peak >> 10);
         CHECK(rc == 0 || rc == 1, "a 100 MB tokenizer.json loads or is refused: %d", rc);
         if (CHECK_BOUNDS)
-            CHECK(cpu < 2.5 && peak < (1L << 20), "100 MB of %s: %.2f s, %ld MB", shape ? "vocabulary" : "zeros", cpu,
+            CHECK(cpu < 3.0 && peak < (1L << 20), "100 MB of %s: %.2f s, %ld MB", shape ? "vocabulary" : "zeros", cpu,
                   peak >> 10);
     }
     free(big);

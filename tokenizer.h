@@ -349,7 +349,7 @@ static int tk_json_parse_string(tk_json_parser *p) {
             p->pos += 2;
             continue;
         }
-        int n = tk_utf8_len((const unsigned char *)s + p->pos, len - p->pos);
+        int n = c < 0x80 ? 1 : tk_utf8_len((const unsigned char *)s + p->pos, len - p->pos);
         if (!n) return tk_json_fail(p, "invalid UTF-8 in string");
         p->pos += (size_t)n;
     }
