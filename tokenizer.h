@@ -509,39 +509,42 @@ int tk_json_get(const tk_json *j, int obj, const char *key) {
     return last;
 }
 
+/* The bytes of one character of a validated string source at s[*i] (an
+ * escape decoded to UTF-8) into out; advances *i and returns their count. */
+static size_t tk_json_char(const char *s, size_t *i, char out[4]) {
+    if (s[*i] != '\\') { out[0] = s[(*i)++]; return 1; }
+    char e = s[*i + 1];
+    if (e != 'u') {
+        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+        out[0] = to[strchr(from, e) - from];
+        *i += 2;
+        return 1;
+    }
+    unsigned u = 0, lo = 0xDC00;
+    tk_hex4(s + *i + 2, &u);
+    *i += 6;
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        tk_hex4(s + *i + 2, &lo);
+        *i += 6;
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (u < 0x80) { out[0] = (char)u; return 1; }
+    if (u < 0x800) { out[0] = (char)(0xC0 | (u >> 6)); out[1] = (char)(0x80 | (u & 0x3F)); return 2; }
+    if (u < 0x10000) {
+        out[0] = (char)(0xE0 | (u >> 12)); out[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (u >> 18)); out[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((u >> 6) & 0x3F)); out[3] = (char)(0x80 | (u & 0x3F));
+    return 4;
+}
+
 /* Decode the string node into out (which has room for end-start bytes: an
  * unescaped string is never longer than its source). Returns the length. */
 static size_t tk_json_unescape(const tk_json *j, int node, char *out) {
-    const tk_json_node *nd = &j->nodes[node];
-    const char *s = j->src;
     size_t o = 0;
-    for (size_t i = nd->start; i < nd->end;) {
-        if (s[i] != '\\') { out[o++] = s[i++]; continue; }
-        char e = s[i + 1];
-        if (e != 'u') {
-            const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
-            out[o++] = to[strchr(from, e) - from];
-            i += 2;
-            continue;
-        }
-        unsigned u = 0, lo = 0xDC00;
-        tk_hex4(s + i + 2, &u);
-        i += 6;
-        if (u >= 0xD800 && u <= 0xDBFF) {
-            tk_hex4(s + i + 2, &lo);
-            i += 6;
-            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        if (u < 0x80) out[o++] = (char)u;
-        else if (u < 0x800) { out[o++] = (char)(0xC0 | (u >> 6)); out[o++] = (char)(0x80 | (u & 0x3F)); }
-        else if (u < 0x10000) {
-            out[o++] = (char)(0xE0 | (u >> 12)); out[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
-            out[o++] = (char)(0x80 | (u & 0x3F));
-        } else {
-            out[o++] = (char)(0xF0 | (u >> 18)); out[o++] = (char)(0x80 | ((u >> 12) & 0x3F));
-            out[o++] = (char)(0x80 | ((u >> 6) & 0x3F)); out[o++] = (char)(0x80 | (u & 0x3F));
-        }
-    }
+    for (size_t i = j->nodes[node].start; i < j->nodes[node].end;) o += tk_json_char(j->src, &i, out + o);
     return o;
 }
 
@@ -561,11 +564,14 @@ int tk_json_streq(const tk_json *j, int node, const char *str) {
     const tk_json_node *nd = &j->nodes[node];
     size_t n = strlen(str);
     if (!nd->has_escape) return nd->end - nd->start == n && memcmp(j->src + nd->start, str, n) == 0;
-    size_t len;
-    char *tmp = tk_json_strdup(j, node, &len);
-    int eq = tmp && len == n && memcmp(tmp, str, n) == 0;
-    free(tmp);
-    return eq;
+    size_t k = 0; /* compared so far, decoding as it goes: no copy */
+    char c[4];
+    for (size_t i = nd->start; i < nd->end;) {
+        size_t m = tk_json_char(j->src, &i, c);
+        if (k + m > n || memcmp(str + k, c, m)) return 0;
+        k += m;
+    }
+    return k == n;
 }
 
 int tk_json_number(const tk_json *j, int node, double *out) {
