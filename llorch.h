@@ -527,17 +527,22 @@ static int llorch_read_json(const char *path, char **text, tk_json *j, llorch_er
 #define LLORCH_ST_MAX_HEADER 100000000u
 
 /* A hash map from strings the caller owns to ints: open addressing, linear
- * probing, at most half full; each lookup is O(1) on average. */
+ * probing, at most half full; each lookup is O(1) on average. The hash is
+ * keyed by the address of the slots (random under ASLR), so a file cannot be
+ * made of names that all collide. */
 typedef struct {
     const char **key; /* NULL: empty */
     int *value;
     size_t cap, n;
+    uint64_t seed;
 } llorch_strmap;
 
-static uint64_t llorch_hash(const char *s) { /* FNV-1a */
-    uint64_t h = 0xcbf29ce484222325ull;
+static uint64_t llorch_hash(const char *s, uint64_t seed) {
+    uint64_t h = seed ^ 0xcbf29ce484222325ull; /* FNV-1a */
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
+    h ^= h >> 33; /* every bit into the low ones the table uses */
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
 }
 
 static void llorch_strmap_free(llorch_strmap *m) {
@@ -548,14 +553,14 @@ static void llorch_strmap_free(llorch_strmap *m) {
 
 static int llorch_strmap_find(const llorch_strmap *m, const char *key) {
     if (!m->cap) return -1;
-    for (size_t i = llorch_hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = llorch_hash(key, m->seed) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         if (!m->key[i]) return -1;
         if (!strcmp(m->key[i], key)) return m->value[i];
     }
 }
 
 static void llorch_strmap_put(llorch_strmap *m, const char *key, int value) {
-    size_t i = llorch_hash(key) & (m->cap - 1);
+    size_t i = llorch_hash(key, m->seed) & (m->cap - 1);
     while (m->key[i]) i = (i + 1) & (m->cap - 1);
     m->key[i] = key;
     m->value[i] = value;
@@ -576,6 +581,7 @@ static int llorch_strmap_add(llorch_strmap *m, const char *key, int value) {
             *m = old;
             return -1;
         }
+        m->seed = (uint64_t)(uintptr_t)m->key * 0x9E3779B97F4A7C15ull;
         for (size_t i = 0; i < old.cap; i++)
             if (old.key[i]) llorch_strmap_put(m, old.key[i], old.value[i]);
         llorch_strmap_free(&old);
