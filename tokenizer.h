@@ -3678,14 +3678,29 @@ int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, siz
 /* Open addressing with linear probing; tables are at least twice as big as
  * what they hold, so probes stay short and never run out of empty slots. */
 
-static uint32_t tk_hash(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
+static uint64_t tk_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* FNV-1a from a per-table seed, mixed so every bit reaches the low ones a
+ * table indexes by. */
+static uint32_t tk_hash(const char *s, size_t n, uint64_t seed) {
+    uint64_t h = seed ^ 0xcbf29ce484222325ull;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
-        h *= 16777619u;
+        h *= 0x100000001b3ull;
     }
-    return h;
+    return (uint32_t)tk_mix64(h);
 }
+
+/* A table's seed: the address of its slots, random under ASLR, so a file
+ * cannot be made of keys that all land in one run of slots. */
+static uint64_t tk_seed(const void *slots) { return tk_mix64((uint64_t)(uintptr_t)slots); }
 
 static size_t tk_table_size(size_t n) {
     size_t c = 16;
@@ -3702,6 +3717,7 @@ typedef struct {
 typedef struct {
     tk_sslot *slots;
     size_t mask;
+    uint64_t seed;
 } tk_strmap;
 
 static int tk_strmap_init(tk_strmap *m, size_t n) {
@@ -3710,12 +3726,13 @@ static int tk_strmap_init(tk_strmap *m, size_t n) {
     if (!m->slots) return -1;
     for (size_t i = 0; i < cap; i++) m->slots[i].id = -1;
     m->mask = cap - 1;
+    m->seed = tk_seed(m->slots);
     return 0;
 }
 
 static int tk_strmap_find(const tk_strmap *m, const char *blob, const char *s, size_t n) {
     if (!m->slots) return -1;
-    uint32_t h = tk_hash(s, n);
+    uint32_t h = tk_hash(s, n, m->seed);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         const tk_sslot *e = &m->slots[i];
         if (e->id < 0) return -1;
@@ -3725,7 +3742,7 @@ static int tk_strmap_find(const tk_strmap *m, const char *blob, const char *s, s
 
 /* Adds blob[off, off+len) -> id; 1 (and nothing added) if the key is there. */
 static int tk_strmap_add(tk_strmap *m, const char *blob, uint32_t off, uint32_t len, int id) {
-    uint32_t h = tk_hash(blob + off, len);
+    uint32_t h = tk_hash(blob + off, len, m->seed);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         tk_sslot *e = &m->slots[i];
         if (e->id < 0) {
@@ -3741,7 +3758,7 @@ static int tk_strmap_add(tk_strmap *m, const char *blob, uint32_t off, uint32_t 
 
 /* Sets the id of a key that is in the map. */
 static void tk_strmap_set(tk_strmap *m, const char *blob, const char *s, size_t n, int id) {
-    uint32_t h = tk_hash(s, n);
+    uint32_t h = tk_hash(s, n, m->seed);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         tk_sslot *e = &m->slots[i];
         if (e->id < 0) return;
@@ -3758,16 +3775,8 @@ typedef struct {
 typedef struct {
     tk_mslot *slots;
     size_t mask;
+    uint64_t seed;
 } tk_mergemap;
-
-static uint64_t tk_mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static int tk_merges_init(tk_mergemap *m, size_t n) {
     size_t cap = tk_table_size(n);
@@ -3775,13 +3784,14 @@ static int tk_merges_init(tk_mergemap *m, size_t n) {
     if (!m->slots) return -1;
     for (size_t i = 0; i < cap; i++) m->slots[i].key = UINT64_MAX;
     m->mask = cap - 1;
+    m->seed = tk_seed(m->slots);
     return 0;
 }
 
 /* A pair listed twice keeps its last rank, as in tokenizers. */
 static void tk_merges_put(tk_mergemap *m, int a, int b, int rank, int id) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    for (size_t i = tk_mix64(key) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = tk_mix64(key ^ m->seed) & m->mask;; i = (i + 1) & m->mask) {
         tk_mslot *e = &m->slots[i];
         if (e->key == UINT64_MAX || e->key == key) {
             e->key = key;
@@ -3795,7 +3805,7 @@ static void tk_merges_put(tk_mergemap *m, int a, int b, int rank, int id) {
 static int tk_merges_get(const tk_mergemap *m, int a, int b, int *rank, int *id) {
     if (!m->slots) return -1;
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    for (size_t i = tk_mix64(key) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = tk_mix64(key ^ m->seed) & m->mask;; i = (i + 1) & m->mask) {
         const tk_mslot *e = &m->slots[i];
         if (e->key == UINT64_MAX) return -1;
         if (e->key == key) {
