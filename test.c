@@ -2119,9 +2119,16 @@ static int run_cmd(const char *cmd, char *out, size_t out_cap, char *err, size_t
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* Lines, not counting "note: " lines (a CUDA build without a GPU notes that
+ * it runs on the CPU). */
 static int count_lines(const char *s) {
     int n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (const char *line = s; *line;) {
+        const char *end = strchr(line, '\n');
+        n += strncmp(line, "note: ", 6) != 0;
+        if (!end) break;
+        line = end + 1;
+    }
     return n;
 }
 
