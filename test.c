@@ -319,77 +319,102 @@ static int metaspace_form_applies(const char *text, size_t n) {
            !strstr(text, "</s>") && !strstr(text, "<unk>");
 }
 
-/* Every case of an encode_cases.jsonl ({"text", "ids", "decoded"}) that
- * applies (all when applies is NULL): tk_encode with special tokens gives
- * ids; without them, the ids less the n_pre the post-processor puts first;
- * tk_decode of those (keeping special tokens) gives decoded, and so does
- * streaming them one id at a time. Returns the number of cases, *nrun how
- * many ran. */
+/* Decode ids whole and one at a time (the stream's pushes and flush
+ * concatenated): both must give want. */
+static int decodes_to(const tk_tokenizer *t, const int *ids, int n, int skip_special, const char *want, size_t wl) {
+    char err[256], *dec = NULL;
+    size_t decl = 0, an = 0, cap = (size_t)tk_max_token_bytes(t);
+    if (tk_decode(t, ids, n, skip_special, &dec, &decl, err, sizeof err)) return 0;
+    int ok = decl == wl && memcmp(dec, want, wl) == 0, k = 0;
+    char *acc = (char *)malloc(cap * (size_t)(n + 1)), *piece = (char *)malloc(cap);
+    tk_stream s;
+    tk_stream_init(&s, t, 1, skip_special);
+    for (int i = 0; i < n && k >= 0 && acc && piece; i++)
+        if ((k = tk_stream_push(&s, ids[i], piece, cap)) > 0) {
+            memcpy(acc + an, piece, (size_t)k);
+            an += (size_t)k;
+        }
+    if (acc && piece && k >= 0 && (k = tk_stream_flush(&s, piece, cap)) >= 0) {
+        memcpy(acc + an, piece, (size_t)k);
+        an += (size_t)k;
+    }
+    ok = ok && acc && piece && k >= 0 && an == decl && memcmp(acc, dec, decl) == 0;
+    free(dec);
+    free(acc);
+    free(piece);
+    return ok;
+}
+
+/* The integers of an array member of object node obj into a new array. */
+static int *case_ids(const tk_json *c, int obj, const char *key, int *n) {
+    int arr = tk_json_get(c, obj, key);
+    int *v = arr >= 0 ? (int *)malloc(sizeof(int) * (size_t)(c->nodes[arr].count + 1)) : NULL;
+    *n = 0;
+    for (int e = tk_json_child(c, arr); e >= 0 && v; e = tk_json_next(c, e)) {
+        long long x = -1;
+        tk_json_int(c, e, &x);
+        v[(*n)++] = (int)x;
+    }
+    return v;
+}
+
+/* Every case of an encode_cases.jsonl that applies (all when applies is
+ * NULL). {"text", "ids", "decoded"}: tk_encode with special tokens gives
+ * ids; without them, "plain" when given, else the ids less the n_pre the
+ * post-processor puts first; tk_decode of those (keeping special tokens)
+ * gives decoded, and so does streaming them one id at a time. A line without
+ * "text" is decode-only: ids decode (dropping special tokens when
+ * "skip_special" is true) to decoded. Returns the number of cases, *nrun
+ * how many ran. */
 static int run_encode_cases(const tk_tokenizer *t, const char *label, const char *cases, size_t len, int n_pre,
                             int (*applies)(const char *, size_t), int *nrun) {
     int ncase = 0;
     char err[256];
-    size_t cap = (size_t)tk_max_token_bytes(t);
-    char *piece = (char *)malloc(cap);
     const char *p = cases, *end = cases + len;
     *nrun = 0;
-    while (p < end && piece) {
+    while (p < end) {
         const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
         if (!nl) nl = end;
         tk_json c;
         if (nl > p && tk_json_parse(&c, p, (size_t)(nl - p), err, sizeof err) == 0) {
             size_t tl = 0, dl = 0;
+            int has_text = tk_json_get(&c, 0, "text") >= 0, nw = 0, np = 0, *plain = NULL;
             char *text = tk_json_strdup(&c, tk_json_get(&c, 0, "text"), &tl);
             char *want_dec = tk_json_strdup(&c, tk_json_get(&c, 0, "decoded"), &dl);
-            int wids = tk_json_get(&c, 0, "ids"), nw = 0;
-            int *want = (int *)malloc(sizeof(int) * (size_t)(c.n + 1));
-            for (int e = tk_json_child(&c, wids); e >= 0 && want; e = tk_json_next(&c, e)) {
-                long long x = -1;
-                tk_json_int(&c, e, &x);
-                want[nw++] = (int)x;
+            int *want = case_ids(&c, 0, "ids", &nw);
+            if (tk_json_get(&c, 0, "plain") >= 0) plain = case_ids(&c, 0, "plain", &np);
+            else if (want && nw >= n_pre) {
+                plain = (int *)malloc(sizeof(int) * (size_t)(nw + 1));
+                if (plain) memcpy(plain, want + n_pre, sizeof(int) * (size_t)(np = nw - n_pre));
             }
             ncase++;
-            if (text && want_dec && want && nw >= n_pre && (!applies || applies(text, tl))) {
-                int *ids = NULL, *plain = NULL, n = 0, np = 0, ok_ids, ok_dec = 0, ok_stream = 0;
-                char *dec = NULL, *acc = NULL;
-                size_t decl = 0, an = 0;
+            if (!has_text && want_dec && want) { /* decode only */
+                int skip = tk_json_get(&c, 0, "skip_special");
+                skip = skip >= 0 && c.nodes[skip].type == TK_JSON_TRUE;
+                (*nrun)++;
+                CHECK(decodes_to(t, want, nw, skip, want_dec, dl), "decode case (%s) line %d: want \"%.60s\"", label, ncase,
+                      want_dec);
+            } else if (text && want_dec && want && plain && (!applies || applies(text, tl))) {
+                int *ids = NULL, *ids0 = NULL, n = 0, n0 = 0, ok_ids, ok_dec;
                 (*nrun)++;
                 ok_ids = tk_encode(t, text, tl, 1, &ids, &n, err, sizeof err) == 0 && n == nw &&
                          memcmp(ids, want, sizeof(int) * (size_t)n) == 0;
-                ok_ids = ok_ids && tk_encode(t, text, tl, 0, &plain, &np, err, sizeof err) == 0 && np <= nw - n_pre &&
-                         memcmp(plain, want + n_pre, sizeof(int) * (size_t)np) == 0;
-                if (tk_decode(t, want + n_pre, nw - n_pre, 0, &dec, &decl, err, sizeof err) == 0 &&
-                    (acc = (char *)malloc(cap * (size_t)(nw + 1))) != NULL) {
-                    ok_dec = decl == dl && memcmp(dec, want_dec, dl) == 0;
-                    tk_stream s; /* one id at a time, concatenated */
-                    int k = 0;
-                    tk_stream_init(&s, t, 1, 0);
-                    for (int i = n_pre; i < nw && k >= 0; i++)
-                        if ((k = tk_stream_push(&s, want[i], piece, cap)) > 0) {
-                            memcpy(acc + an, piece, (size_t)k);
-                            an += (size_t)k;
-                        }
-                    if (k >= 0 && (k = tk_stream_flush(&s, piece, cap)) >= 0) {
-                        memcpy(acc + an, piece, (size_t)k);
-                        an += (size_t)k;
-                    }
-                    ok_stream = k >= 0 && an == decl && memcmp(acc, dec, decl) == 0;
-                }
-                CHECK(ok_ids && ok_dec && ok_stream, "tokenizer case (%s) \"%.60s\": %s%s%s", label, text,
-                      ok_ids ? "" : "ids differ; ", ok_dec ? "" : "decode differs; ", ok_stream ? "" : "stream differs");
+                ok_ids = ok_ids && tk_encode(t, text, tl, 0, &ids0, &n0, err, sizeof err) == 0 && n0 == np &&
+                         memcmp(ids0, plain, sizeof(int) * (size_t)np) == 0;
+                ok_dec = decodes_to(t, plain, np, 0, want_dec, dl);
+                CHECK(ok_ids && ok_dec, "tokenizer case (%s) \"%.60s\": %s%s", label, text, ok_ids ? "" : "ids differ; ",
+                      ok_dec ? "" : "decode or stream differs");
                 free(ids);
-                free(plain);
-                free(dec);
-                free(acc);
+                free(ids0);
             }
             free(want);
+            free(plain);
             free(text);
             free(want_dec);
             tk_json_free(&c);
         }
         p = nl + 1;
     }
-    free(piece);
     return ncase;
 }
 
@@ -533,15 +558,28 @@ static void check_tokenizer_file(const char *json_path, const char *cases_path, 
     free(cases);
 }
 
+/* The real Llama 3.1 and Qwen3 files (../shared), with Hugging Face's cases
+ * and the decode-only ones of tools/tokenizers; then the small byte-level
+ * tokenizers of tools/tokenizers (GPT-2, SmolLM2 and variants covering every
+ * Split behavior, Digits, NFC, templates and added-token flags), made with
+ * tools/make_tokenizer_cases.js. */
 static void test_tokenizer(void) {
     static const struct { const char *name; int n_pre; } real[] = {{"llama3", 1}, {"qwen3", 0}};
+    static const char *small[] = {"gpt2", "smollm2", "prefix", "splits", "splits2"};
     char jp[4096], cp[4096];
+    for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
+        snprintf(jp, sizeof jp, "tools/tokenizers/%s.json", small[i]);
+        snprintf(cp, sizeof cp, "tools/tokenizers/%s.jsonl", small[i]);
+        check_tokenizer_file(jp, cp, 0);
+    }
     if (!g_shared) { SKIP("tokenizer cases: no shared data"); return; }
     test_tokenizer_cases(g_shared);
     for (size_t i = 0; i < sizeof real / sizeof *real; i++) {
         snprintf(jp, sizeof jp, "%s/tokenizers/%s/tokenizer.json", g_shared, real[i].name);
         snprintf(cp, sizeof cp, "%s/tokenizers/%s/encode_cases.jsonl", g_shared, real[i].name);
         check_tokenizer_file(jp, cp, real[i].n_pre);
+        snprintf(cp, sizeof cp, "tools/tokenizers/%s-decode.jsonl", real[i].name);
+        check_tokenizer_file(jp, cp, 0);
     }
 }
 
