@@ -3,6 +3,9 @@
  *   ./test [GROUP...]     run all groups, or those whose names contain GROUP
  *   ./test --write-seeds DIR
  *                         write the fuzzers' seed inputs (see make fuzz)
+ *   ./test --tokenizer-cases TOKENIZER_JSON CASES_JSONL
+ *                         check a tokenizer.json against cases made by
+ *                         tools/make_tokenizer_cases.js TOKENIZER_JSON
  *   ./test --read-bandwidth FILE [THREADS]
  *                         how fast THREADS threads read a mapped file (GB/s):
  *                         the ceiling for CPU decode
@@ -558,6 +561,53 @@ static void check_tokenizer_file(const char *json_path, const char *cases_path, 
     free(cases);
 }
 
+/* tools/tokenizers/gpt2.json with one part replaced by what llorch does not
+ * implement (or a broken form): refused at load, naming the file and the
+ * component, never tokenized differently. */
+static void test_tokenizer_refusals(void) {
+    static const char *pre = "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true}";
+    static const char *dec = "\"decoder\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true}";
+    static const char *split = "\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":";
+    static const struct { const char *from, *to, *want; } cases[] = {
+        {NULL, "\"pre_tokenizer\":{\"type\":\"Whitespace\"}", "pre_tokenizer type \"Whitespace\" is not supported"},
+        {NULL, "%s{\"Regex\":\"(?<=a)b\"},\"behavior\":\"Isolated\",\"invert\":false}", "lookbehind"},
+        {NULL, "%s{\"String\":\"\"},\"behavior\":\"Isolated\",\"invert\":false}", "empty String pattern"},
+        {NULL, "%s{\"String\":\"a\"},\"behavior\":\"Merged\",\"invert\":false}", "behavior is not one of"},
+        {NULL, "%s{\"Glob\":\"a\"},\"behavior\":\"Isolated\",\"invert\":false}", "neither \"String\" nor \"Regex\""},
+        {NULL, "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"use_regex\":true}", "has no \"add_prefix_space\""},
+        {"\"normalizer\":null", "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"NFKC\"}]}",
+         "normalizer[1] type \"NFKC\" is not supported"},
+        {"\"continuing_subword_prefix\":null", "\"continuing_subword_prefix\":\"##\"", "continuing_subword_prefix is not supported"},
+        {"\"single_word\":false", "\"single_word\":true", "single_word added tokens are not supported"},
+        {"\"post_processor\":{\"type\":\"ByteLevel\"", "\"post_processor\":{\"type\":\"RobertaProcessing\"",
+         "post_processor type \"RobertaProcessing\" is not supported"},
+        {NULL, "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"ByteLevel\"},{\"type\":\"Fuse\"}]}",
+         "ByteLevel with other decoders is not supported"},
+    };
+    size_t len = 0;
+    char *base = read_all("tools/tokenizers/gpt2.json", &len), err[512], to[512];
+    if (!base) { SKIP("tokenizer refusals: tools/tokenizers/gpt2.json not found (run from the repository root)"); return; }
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *from = cases[i].from ? cases[i].from : strstr(cases[i].to, "decoder") ? dec : pre;
+        snprintf(to, sizeof to, cases[i].to, split);
+        const char *at = strstr(base, from);
+        size_t fl = strlen(from), tl = strlen(to);
+        char *text = (char *)malloc(len + tl + 1);
+        if (!at || !text) { CHECK(0, "refusal %zu: \"%s\" is not in gpt2.json", i, from); free(text); continue; }
+        size_t k = (size_t)(at - base);
+        memcpy(text, base, k);
+        memcpy(text + k, to, tl);
+        memcpy(text + k + tl, at + fl, len - k - fl);
+        tk_tokenizer *t = NULL;
+        int rc = tk_load(&t, text, len - fl + tl, "gpt2.json", err, sizeof err);
+        CHECK(rc != 0 && !strncmp(err, "gpt2.json: ", 11) && strstr(err, cases[i].want), "refused (%s): %s", cases[i].want,
+              rc ? err : "loaded");
+        tk_free(t);
+        free(text);
+    }
+    free(base);
+}
+
 /* The real Llama 3.1 and Qwen3 files (../shared), with Hugging Face's cases
  * and the decode-only ones of tools/tokenizers; then the small byte-level
  * tokenizers of tools/tokenizers (GPT-2, SmolLM2 and variants covering every
@@ -567,6 +617,7 @@ static void test_tokenizer(void) {
     static const struct { const char *name; int n_pre; } real[] = {{"llama3", 1}, {"qwen3", 0}};
     static const char *small[] = {"gpt2", "smollm2", "prefix", "splits", "splits2"};
     char jp[4096], cp[4096];
+    test_tokenizer_refusals();
     for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
         snprintf(jp, sizeof jp, "tools/tokenizers/%s.json", small[i]);
         snprintf(cp, sizeof cp, "tools/tokenizers/%s.jsonl", small[i]);
@@ -1884,6 +1935,8 @@ static int read_bandwidth_main(const char *path, int threads) {
     return 0;
 }
 
+static int write_case_texts(char *cases, const char *dir, int first);
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
     static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
@@ -1912,9 +1965,34 @@ static int write_seeds_main(const char *dir) {
         free(data);
     }
     remove_tree(sub);
+    /* the small byte-level tokenizers */
+    static const char *small[] = {"gpt2", "smollm2", "prefix", "splits", "splits2"};
+    for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
+        size_t len;
+        snprintf(path, sizeof path, "tools/tokenizers/%s.json", small[i]);
+        char *data = read_all(path, &len);
+        snprintf(path, sizeof path, "%s/tokenizer/%s", dir, small[i]);
+        if (data && write_all(path, data, len)) return 1;
+        free(data);
+    }
     /* every text of the tokenizer cases, one file each */
-    size_t len;
-    char *cases = g_shared ? read_all(shared_path("tokenizers/llama2/encode_cases.jsonl"), &len) : NULL;
+    static const char *case_files[] = {"tokenizers/llama2/encode_cases.jsonl", "tokenizers/llama3/encode_cases.jsonl",
+                                       "tokenizers/qwen3/encode_cases.jsonl", "tools/tokenizers/prefix.jsonl"};
+    int n = 0;
+    for (size_t f = 0; f < sizeof case_files / sizeof *case_files; f++) {
+        size_t len;
+        char *cases = f < 3 ? (g_shared ? read_all(shared_path(case_files[f]), &len) : NULL) : read_all(case_files[f], &len);
+        n += write_case_texts(cases, dir, n);
+        free(cases);
+    }
+    snprintf(path, sizeof path, "%s/encode/plain", dir);
+    return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
+}
+
+/* The "text" of every line of cases into DIR/encode/caseNNN, numbered from
+ * first; how many lines there were. */
+static int write_case_texts(char *cases, const char *dir, int first) {
+    char path[4096];
     int n = 0;
     for (char *line = cases; line && *line; n++) {
         char *end = strchr(line, '\n');
@@ -1924,16 +2002,14 @@ static int write_seeds_main(const char *dir) {
         if (!tk_json_parse(&j, line, ll, msg, sizeof msg)) {
             size_t tl;
             char *text = tk_json_strdup(&j, tk_json_get(&j, 0, "text"), &tl);
-            snprintf(path, sizeof path, "%s/encode/case%03d", dir, n);
+            snprintf(path, sizeof path, "%s/encode/case%03d", dir, first + n);
             if (text) write_all(path, text, tl);
             free(text);
             tk_json_free(&j);
         }
         line = end ? end + 1 : line + ll;
     }
-    free(cases);
-    snprintf(path, sizeof path, "%s/encode/plain", dir);
-    return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
+    return n;
 }
 
 /* --write-model: a checkpoint of TinyLlama's shapes and size, random weights. */
@@ -1991,6 +2067,11 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 2 && !strcmp(argv[1], "--write-model")) return write_model_main(argc, argv);
     if (argc > 2 && !strcmp(argv[1], "--write-seeds")) return write_seeds_main(argv[2]);
+    if (argc > 3 && !strcmp(argv[1], "--tokenizer-cases")) {
+        check_tokenizer_file(argv[2], argv[3], 0);
+        printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
+        return g_fail || g_skip ? 1 : 0;
+    }
     if (argc > 2 && !strcmp(argv[1], "--read-bandwidth"))
         return read_bandwidth_main(argv[2], argc > 3 ? atoi(argv[3]) : (int)sysconf(_SC_NPROCESSORS_ONLN));
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
@@ -2035,6 +2116,39 @@ static tk_tokenizer *fuzz_tokenizer(void) {
         if (tk_load_file(&t, path, msg, sizeof msg)) abort();
     }
     return t;
+}
+
+/* A byte-level tokenizer, through every pre-tokenizer stage: the shared
+ * Llama 3 one when LLORCH_FUZZ_LLAMA3 is set (slow to load), else
+ * tools/tokenizers/smollm2.json (run from the repository root). */
+static tk_tokenizer *fuzz_bytelevel(void) {
+    static tk_tokenizer *t;
+    if (t) return t;
+    char msg[256], path[4096];
+    const char *shared = getenv("LLORCH_SHARED") ? getenv("LLORCH_SHARED") : "../shared";
+    snprintf(path, sizeof path, "%s/tokenizers/llama3/tokenizer.json", shared);
+    if ((!getenv("LLORCH_FUZZ_LLAMA3") || tk_load_file(&t, path, msg, sizeof msg)) &&
+        tk_load_file(&t, "tools/tokenizers/smollm2.json", msg, sizeof msg))
+        abort();
+    return t;
+}
+
+/* Streaming decode, one id at a time, gives what tk_decode gives. */
+static void fuzz_stream_check(const tk_tokenizer *t, const int *ids, int n, const char *text, size_t len) {
+    size_t cap = (size_t)tk_max_token_bytes(t), an = 0;
+    char *piece = (char *)malloc(cap), *acc = (char *)malloc(cap * ((size_t)n + 1));
+    if (!piece || !acc) abort();
+    tk_stream s;
+    tk_stream_init(&s, t, 1, 0);
+    for (int i = 0; i <= n; i++) {
+        int k = i < n ? tk_stream_push(&s, ids[i], piece, cap) : tk_stream_flush(&s, piece, cap);
+        if (k < 0) abort();
+        memcpy(acc + an, piece, (size_t)k);
+        an += (size_t)k;
+    }
+    if (an != len || memcmp(acc, text, len)) abort();
+    free(piece);
+    free(acc);
 }
 
 /* decode(encode(x)) == x holds for valid UTF-8 without the characters the
@@ -2109,10 +2223,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!tk_decode(t, ids, n, 0, &text, &len, msg, sizeof msg)) {
             /* the decoder strips the space that the normalizer prepends */
             if (round_trips(t, (const char *)data, size) && (len != size || memcmp(text, data, size))) abort();
+            fuzz_stream_check(t, ids, n, text, len);
             free(text);
         }
-        /* the streaming decoder gives the same bytes */
         free(ids);
+    }
+    /* byte-level: valid UTF-8 comes back byte for byte (no normalizer, no
+     * prefix space, every byte in the vocabulary), and the input read as
+     * ids decodes the same whole and streamed */
+    t = fuzz_bytelevel();
+    if (!tk_encode(t, (const char *)data, size, 0, &ids, &n, msg, sizeof msg)) {
+        char *text;
+        size_t len;
+        if (!tk_decode(t, ids, n, 0, &text, &len, msg, sizeof msg)) {
+            if (len != size || memcmp(text, data, size)) abort();
+            free(text);
+        }
+        free(ids);
+    }
+    int raw[64], nraw = 0;
+    for (size_t i = 0; i + 1 < size && nraw < 64; i += 2)
+        raw[nraw++] = (data[i] | data[i + 1] << 8) % tk_vocab_size(t);
+    char *text;
+    size_t len;
+    for (int i = 0; i < nraw; i++)
+        if (!tk_piece(t, raw[i], NULL)) raw[i] = 0;
+    if (!tk_decode(t, raw, nraw, 0, &text, &len, msg, sizeof msg)) {
+        fuzz_stream_check(t, raw, nraw, text, len);
+        free(text);
     }
 #endif
     (void)err;

@@ -2,6 +2,9 @@
 // for them, for test.c's tokenizer group:
 //   npm install tokenizers
 //   node tools/make_tokenizer_cases.js ../shared/tokenizers
+//   node tools/make_tokenizer_cases.js SOME/tokenizer.json > cases.jsonl
+// (then ./test --tokenizer-cases SOME/tokenizer.json cases.jsonl) makes the
+// same cases for any tokenizer.json.
 // For each variant below it writes tools/tokenizers/NAME.json (the first
 // merges of Llama 3's vocabulary with the variant's normalizer,
 // pre-tokenizer, post-processor, decoder and added tokens) and NAME.jsonl;
@@ -26,7 +29,8 @@ for (let b = 0, extra = 0; b < 256; b++) {
 }
 
 // The base model: the 256 byte characters, then the results of Llama 3's first merges
-const llama3 = JSON.parse(fs.readFileSync(path.join(shared, 'llama3/tokenizer.json'), 'utf8'));
+const single = shared.endsWith('.json');
+const llama3 = single ? { model: { merges: [] } } : JSON.parse(fs.readFileSync(path.join(shared, 'llama3/tokenizer.json'), 'utf8'));
 // (those whose parts are already there, until there are NMERGES)
 const NMERGES = 600;
 const vocab = {}, merges = [];
@@ -164,12 +168,20 @@ async function cases(t, withText, specials) {
       const plain = (await t.encode(text, null, { addSpecialTokens: false })).getIds();
       lines.push(JSON.stringify({ text, ids, plain, decoded: await t.decode(plain, false) }));
     }
-  for (const { ids, skip } of decodeCases(t.getVocab(true), specials))
+  for (const { ids, skip } of specials ? decodeCases(t.getVocab(true), specials) : [])
     lines.push(JSON.stringify({ ids, decoded: await t.decode(ids, skip), skip_special: skip }));
   return lines.join('\n') + '\n';
 }
 
 (async () => {
+  if (single) { /* one tokenizer.json: cases to stdout */
+    const t = Tokenizer.fromFile(shared);
+    const specials = Object.values(JSON.parse(fs.readFileSync(shared, 'utf8')).added_tokens || [])
+      .filter((a) => a.special).slice(0, 2).map((a) => a.id);
+    const v = t.getVocab(true);
+    process.stdout.write(await cases(t, true, byteChar.every((c) => c in v) ? specials : null));
+    return;
+  }
   for (const [name, v] of Object.entries(variants)) {
     const added_tokens = v.added.map((a, i) => Object.assign({ id: nv + i }, a));
     for (const a of added_tokens) tokenIds[a.content] = a.id;
