@@ -1,5 +1,6 @@
 /* tokenizer.h - a small JSON reader and a BPE tokenizer for Hugging Face
- * tokenizer.json files (Llama / SentencePiece style), in one header.
+ * tokenizer.json files (SentencePiece style as Llama 2 and Mistral, byte
+ * level as GPT-2, Llama 3, Qwen2.5/3 and SmolLM2), in one header.
  *
  * Standalone, stb-style: include it anywhere for the declarations; in exactly
  * one C file write
@@ -36,8 +37,9 @@
  *   tk_free(t);
  *
  * Encoding and decoding follow Hugging Face tokenizers exactly for the
- * components it supports (checked against tokenizers 0.23 on Llama 2's
- * tokenizer.json and variants of it); it refuses files with anything else.
+ * components it supports (checked against tokenizers 0.23 on the Llama 2,
+ * Llama 3.1 and Qwen3 tokenizer.json and small byte-level variants); it
+ * refuses files with anything else.
  * BPE merging uses a min-heap over a linked list of symbols, O(n log n).
  */
 #ifndef TOKENIZER_H
@@ -95,12 +97,18 @@ int tk_json_int(const tk_json *j, int node, long long *out);
 /* BPE tokenizer                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* A Hugging Face tokenizer.json with a BPE model, SentencePiece style (Llama
- * 2, TinyLlama, Mistral): byte fallback, unk, added and special tokens, and
- * the normalizer, pre-tokenizer, post-processor and decoder steps those
- * files use (Prepend/Replace normalizers, Metaspace, TemplateProcessing,
- * Replace/ByteFallback/Fuse/Strip/Metaspace decoders). Any other component
- * is refused at load with an error, never tokenized differently from
+/* A Hugging Face tokenizer.json with a BPE model: SentencePiece style (Llama
+ * 2, TinyLlama, Mistral: byte fallback, unk, Prepend/Replace normalizers,
+ * Metaspace, Replace/ByteFallback/Fuse/Strip/Metaspace decoders) or byte
+ * level (GPT-2, Llama 3, Qwen, SmolLM2: vocabularies in GPT-2's byte
+ * alphabet, ignore_merges, the NFC normalizer, Split on a String or Regex
+ * with every behavior and invert, Digits, ByteLevel pre-tokenizer and
+ * decoder), with Sequences of normalizers and pre-tokenizers, added and
+ * special tokens (lstrip, rstrip, normalized), and TemplateProcessing and
+ * ByteLevel post-processors. Any other component (and single_word added
+ * tokens, continuing_subword_prefix, end_of_word_suffix, a regex construct
+ * outside the supported subset) is refused at load with an error, never
+ * tokenized differently from
  * Hugging Face `tokenizers`; so is a file that contradicts itself (an added
  * token whose id is not the one tokenizers would give it). A loaded
  * tokenizer is read-only: share it between threads freely. Errors read
@@ -128,11 +136,14 @@ const char *tk_piece(const tk_tokenizer *t, int id, size_t *len);
  * that is not valid UTF-8 is an error ("text is not valid UTF-8 at byte N"). */
 int tk_encode(const tk_tokenizer *t, const char *text, size_t len, int add_special, int **ids, int *n,
               char *err, size_t errlen);
-/* Decode ids as the file's decoder says (for Llama: "▁" -> " ", byte
- * tokens -> bytes, strip one leading space). skip_special != 0 drops special
- * tokens. A run of byte tokens that is not valid UTF-8 becomes one U+FFFD
- * per byte, as in Hugging Face. An id that is no token is an error. *out is
- * malloc'd and NUL-terminated; *len (when not NULL) excludes the NUL. */
+/* Decode ids as the file's decoder says (for Llama 2: "▁" -> " ", byte
+ * tokens -> bytes, strip one leading space; for byte level: characters ->
+ * bytes). skip_special != 0 drops special tokens. A run of byte tokens that
+ * is not valid UTF-8 becomes one U+FFFD per byte; byte-level output that is
+ * not valid UTF-8 gets one U+FFFD per maximal invalid part (Rust's
+ * from_utf8_lossy); both as in Hugging Face. An id that is no token is an
+ * error. *out is malloc'd and NUL-terminated; *len (when not NULL) excludes
+ * the NUL. */
 int tk_decode(const tk_tokenizer *t, const int *ids, int n, int skip_special, char **out, size_t *len,
               char *err, size_t errlen);
 
@@ -140,9 +151,10 @@ int tk_decode(const tk_tokenizer *t, const int *ids, int n, int skip_special, ch
  * complete UTF-8. The outputs of all pushes plus tk_stream_flush equal
  * tk_decode of the whole sequence when at_start was 1 (the leading-space
  * strip then applies to the start of the output); with at_start 0
- * (continuing after a prompt) nothing is stripped. One exception: a run of
- * byte tokens holding a complete character followed by invalid bytes; the
- * stream has already emitted that character where tk_decode gives U+FFFD.
+ * (continuing after a prompt) nothing is stripped. One exception, for byte
+ * fallback (Llama 2) only: a run of byte tokens holding a complete character
+ * followed by invalid bytes; the stream has already emitted that character
+ * where tk_decode gives U+FFFD. Byte-level streams always equal tk_decode.
  * Fields are internal state: set them with tk_stream_init only. */
 typedef struct {
     const tk_tokenizer *t;
@@ -154,9 +166,11 @@ void tk_stream_init(tk_stream *s, const tk_tokenizer *t, int at_start, int skip_
 /* Writes at most cap bytes into out (no NUL) and returns their count; -1 for
  * an id that is no token, or when cap is too small for this output (then
  * nothing is consumed: call again with more room). cap >=
- * tk_max_token_bytes(t) is always enough (64 is for Llama 2). */
+ * tk_max_token_bytes(t) is always enough (64 is for Llama 2, a few hundred
+ * for byte-level vocabularies). */
 int tk_stream_push(tk_stream *s, int id, char *out, size_t cap);
-/* Pending bytes of an incomplete character, as U+FFFD each (at most 9 bytes). */
+/* Pending bytes of an incomplete character, as U+FFFD each (one U+FFFD for
+ * byte level; at most 9 bytes). */
 int tk_stream_flush(tk_stream *s, char *out, size_t cap);
 /* The most bytes one tk_stream_push or tk_stream_flush can write. */
 int tk_max_token_bytes(const tk_tokenizer *t);
@@ -4789,7 +4803,8 @@ const char *tk_piece(const tk_tokenizer *t, int id, size_t *len) {
 /* The pipeline of Hugging Face tokenizers, for the components loaded above:
  *   1. split the text at added tokens (normalized=false ones);
  *   2. normalize each other segment, split it at normalized=true added tokens;
- *   3. pre-tokenize (Metaspace) each remaining piece into words;
+ *   3. pre-tokenize each remaining piece into words, stage by stage (Split,
+ *      ByteLevel, Metaspace), each stage handing its pieces to the next;
  *   4. BPE each word: characters -> ids (byte fallback or unk for unknown
  *      ones), then apply merges lowest rank first;
  *   5. put the post-processor's special tokens around it all. */
