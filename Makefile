@@ -74,7 +74,7 @@ tsan: build/test-tsan
 	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency
 
 # libFuzzer targets (clang): ./fuzz_NAME build/seeds/NAME -max_total_time=600
-FUZZ_TARGETS = safetensors json config tokenizer encode
+FUZZ_TARGETS = safetensors json config tokenizer encode regex
 FUZZ_CC ?= clang
 fuzz: $(addprefix fuzz_,$(FUZZ_TARGETS)) build/seeds
 

@@ -1793,12 +1793,48 @@ static int read_bandwidth_main(const char *path, int threads) {
     return 0;
 }
 
+/* Seeds of the regex target: each pattern of the reference cases, a NUL,
+ * then one of their texts. */
+static int write_regex_seeds(const char *dir) {
+    size_t len;
+    char *cases = read_all("tools/regex_cases.jsonl", &len), path[4096];
+    int n = 0;
+    for (char *line = cases; line && *line; n++) {
+        char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        tk_json j;
+        char msg[128];
+        if (n % 11 == 0 && !tk_json_parse(&j, line, ll, msg, sizeof msg)) {
+            size_t pl, tl;
+            char *pat = tk_json_strdup(&j, tk_json_get(&j, 0, "pattern"), &pl);
+            char *text = tk_json_strdup(&j, tk_json_get(&j, 0, "text"), &tl);
+            char *seed = pat && text ? (char *)malloc(pl + tl + 1) : NULL;
+            if (seed) {
+                memcpy(seed, pat, pl);
+                seed[pl] = 0;
+                memcpy(seed + pl + 1, text, tl);
+                snprintf(path, sizeof path, "%s/regex/case%03d", dir, n);
+                write_all(path, seed, pl + tl + 1);
+            }
+            free(seed);
+            free(pat);
+            free(text);
+            tk_json_free(&j);
+        }
+        line = end ? end + 1 : line + ll;
+    }
+    free(cases);
+    static const char backtrack[] = "(a+)+b|(?=x)\\w*?\0aaaaaaaaaaaaaaaaaaaac x";
+    snprintf(path, sizeof path, "%s/regex/backtrack", dir);
+    return write_all(path, backtrack, sizeof backtrack - 1) ? 1 : 0;
+}
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
-    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
+    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex"};
     char path[4096], sub[4096];
     mkdir(dir, 0755);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, targets[i]);
         mkdir(sub, 0755);
     }
@@ -1841,6 +1877,7 @@ static int write_seeds_main(const char *dir) {
         line = end ? end + 1 : line + ll;
     }
     free(cases);
+    if (write_regex_seeds(dir)) return 1;
     snprintf(path, sizeof path, "%s/encode/plain", dir);
     return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
 }
@@ -1924,6 +1961,7 @@ int main(int argc, char **argv) {
 #define FUZZ_config 3
 #define FUZZ_tokenizer 4
 #define FUZZ_encode 5
+#define FUZZ_regex 6
 #define FUZZ_PASTE(a, b) a##b
 #define FUZZ_ID(name) FUZZ_PASTE(FUZZ_, name)
 #define FUZZ_TARGET FUZZ_ID(LLORCH_FUZZ)
@@ -2022,6 +2060,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         /* the streaming decoder gives the same bytes */
         free(ids);
+    }
+#elif FUZZ_TARGET == FUZZ_regex
+    /* pattern NUL subject: compile, then every match; NFC of the subject
+     * must be its own NFC */
+    const char *sep = (const char *)memchr(data, 0, size);
+    size_t plen = sep ? (size_t)(sep - (const char *)data) : size;
+    const char *subj = sep ? sep + 1 : "";
+    size_t slen = sep ? size - plen - 1 : 0;
+    size_t *spans, k;
+    if (!tk_regex_find_all((const char *)data, plen, subj, slen, &spans, &k, msg, sizeof msg)) {
+        for (size_t i = 0; i < k; i++)
+            if (spans[2 * i] > spans[2 * i + 1] || spans[2 * i + 1] > slen || (i && spans[2 * i] < spans[2 * i - 1])) abort();
+        free(spans);
+    }
+    char *once, *twice;
+    size_t n1, n2;
+    if (!tk_nfc_string(subj, slen, &once, &n1, msg, sizeof msg)) {
+        if (tk_nfc_string(once, n1, &twice, &n2, msg, sizeof msg) || n1 != n2 || memcmp(once, twice, n1)) abort();
+        free(once);
+        free(twice);
     }
 #endif
     (void)err;
