@@ -2761,12 +2761,13 @@ done:
  * ranges, \p{..} \P{..} (General_Category names), \s \S \d \D \w \W,
  * groups (...) (?:...) (?i:...), lookahead (?=...) (?!...), atomic groups
  * (?>...), alternation, greedy/lazy/possessive quantifiers ? * + {n} {n,}
- * {n,m} {,m}, anchors ^ $ (at line ends, as Oniguruma's
- * default) \A \z. Everything else is refused at compile time by
- * name. Case-insensitive matching applies Unicode simple case folding
- * (CaseFolding.txt C+S) to literals; literals a multi-character folding
- * could match (as "ss" matches U+00DF in Oniguruma) and classes under (?i)
- * are refused. */
+ * {n,m} {,m}, anchors ^ $ (at line ends, as Oniguruma's default) \A \z.
+ * Everything else is refused at compile time by name. Inside (?i:...) only
+ * literals, '.' and '|' are supported, and literals match under Unicode
+ * simple case folding (CaseFolding.txt C+S: 'k' matches U+212A); a
+ * sequence of literals that Oniguruma would match with a multi-character
+ * folding ("ss" and U+00DF match each other) is refused. Oniguruma folds
+ * across nested groups, which is why they are refused there. */
 
 #define TK_RE_MAX_NODES 100000 /* pattern size limits */
 #define TK_RE_MAX_PROG 100000
@@ -2909,6 +2910,10 @@ static int tk_re_class(tk_reparser *p, int first, int neg) {
 
 static int tk_re_more(const tk_reparser *p) { return p->pos < p->n; }
 static int tk_re_peek(const tk_reparser *p, char c) { return p->pos < p->n && p->s[p->pos] == c; }
+static int tk_re_starts(const tk_reparser *p, const char *lit) {
+    size_t k = strlen(lit);
+    return p->n - p->pos >= k && memcmp(p->s + p->pos, lit, k) == 0;
+}
 
 /* Reads hex digits: exactly `count` of them, or up to '}' when count is 0. */
 static int tk_re_hex(tk_reparser *p, int count, unsigned *out) {
@@ -3093,6 +3098,8 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
     char c = p->s[p->pos];
     int node;
     unsigned cp;
+    if (icase && (c == '(' || c == '[' || c == '^' || c == '$'))
+        return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
     if (c == '(') {
         p->pos++;
         int kind = -1, ic = icase;
@@ -3103,8 +3110,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             else if (g == '=') { kind = TK_LOOK_AHEAD; p->pos++; }
             else if (g == '!') { kind = TK_LOOK_NOT_AHEAD; p->pos++; }
             else if (g == '>') { kind = TK_LOOK_ATOMIC; p->pos++; }
-            else if ((g == 'i' || g == '-') && p->pos + 1 < p->n && p->s[p->pos + 1 + (g == '-')] == ':' &&
-                     (g == 'i' || p->s[p->pos + 1] == 'i')) {
+            else if (tk_re_starts(p, "i:") || tk_re_starts(p, "-i:")) {
                 ic = g == 'i';
                 p->pos += g == 'i' ? 2 : 3;
             } else if (g == '<' && p->pos + 1 < p->n && (p->s[p->pos + 1] == '=' || p->s[p->pos + 1] == '!')) {
@@ -3146,6 +3152,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             int k = tk_re_class(p, first, 0);
             node = k < 0 ? -1 : tk_re_node(p, TK_RN_CLASS, k, 0, 0);
         } else if (r == 2) {
+            if (icase) return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
             node = tk_re_node(p, TK_RN_ASSERT, (int)cp, 0, 0);
         } else {
             node = tk_re_node(p, TK_RN_CHAR, (int)(icase ? tk_fold_cp(cp) : cp), icase, 0);
@@ -3172,6 +3179,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             p->pos--;
         } else break;
         p->pos++;
+        if (icase) return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
         int mode = TK_REPEAT_GREEDY;
         if (tk_re_peek(p, '?')) {
             if (interval && min == max) return tk_re_fail(p, "%s", "{n}? (its meaning differs between syntaxes)");
