@@ -2775,6 +2775,7 @@ done:
 #define TK_RE_MAX_REPEAT 1000
 #define TK_RE_STEPS_PER_BYTE 512 /* step budget of one search: this per byte searched ... */
 #define TK_RE_STEPS_MIN 100000   /* ... plus this */
+#define TK_RE_FRAMES_PER_BYTE 8  /* backtracking stack: this per byte, plus TK_RE_STEPS_MIN */
 
 enum { TK_RN_EMPTY, TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
 enum { TK_LOOK_AHEAD, TK_LOOK_NOT_AHEAD, TK_LOOK_ATOMIC };
@@ -2800,11 +2801,13 @@ typedef struct {
     int neg;
 } tk_class;
 
-enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_JMP, TK_OP_MATCH, TK_OP_LOOK, TK_OP_ASSERT,
-       TK_OP_MARK, TK_OP_PROGRESS };
+enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_SPLIT_IF, TK_OP_JMP, TK_OP_MATCH, TK_OP_LOOK,
+       TK_OP_ASSERT, TK_OP_MARK, TK_OP_PROGRESS };
 typedef struct {
     int op;
-    int x, y; /* CHAR(I): cp; CLASS: class; SPLIT: first choice, second; JMP: target;
+    int x, y, z; /* CHAR(I): cp; CLASS: class; SPLIT: first choice, second; JMP: target;
+                 SPLIT_IF: a SPLIT that goes straight to y when the next character is an
+                 ASCII one that class z does not hold (it cannot start x's match);
                  LOOK: kind, y = the instruction after the look's program; ASSERT: kind;
                  MARK/PROGRESS: register */
 } tk_rinst;
@@ -2868,26 +2871,22 @@ static int tk_re_item(tk_reparser *p, int kind, int neg, uint32_t lo, uint32_t h
     return 0;
 }
 
-static int tk_citem_has(const tk_citem *it, unsigned c) {
+/* Whether c (of General_Category gc) is in the item. */
+static int tk_citem_has(const tk_citem *it, unsigned c, unsigned gc) {
     int in;
     switch (it->kind) {
     case TK_CI_RANGE: in = c >= it->lo && c <= it->hi; break;
-    case TK_CI_GC: in = (it->lo >> tk_gc(c)) & 1; break;
+    case TK_CI_GC: in = (it->lo >> gc) & 1; break;
     case TK_CI_SPACE: in = tk_is_space(c); break;
     default: in = tk_is_word(c); break;
     }
     return in ^ it->neg;
 }
 
-static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c) {
+static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c, unsigned gc) {
     for (int i = 0; i < k->n; i++)
-        if (tk_citem_has(&re->items[k->first + i], c)) return !k->neg;
+        if (tk_citem_has(&re->items[k->first + i], c, gc)) return !k->neg;
     return k->neg;
-}
-
-static inline int tk_class_has(const tk_regex *re, const tk_class *k, unsigned c) {
-    if (c < 128) return (k->ascii[c >> 5] >> (c & 31)) & 1;
-    return tk_class_has_slow(re, k, c);
 }
 
 /* A class of the items added since `first`; returns its index. */
@@ -2904,7 +2903,7 @@ static int tk_re_class(tk_reparser *p, int first, int neg) {
     k->n = re->nitems - first;
     k->neg = neg;
     for (unsigned c = 0; c < 128; c++)
-        if (tk_class_has_slow(re, k, c)) k->ascii[c >> 5] |= 1u << (c & 31);
+        if (tk_class_has_slow(re, k, c, tk_gc(c))) k->ascii[c >> 5] |= 1u << (c & 31);
     return re->ncls++;
 }
 
@@ -3253,6 +3252,7 @@ static int tk_re_emit(tk_recomp *c, int op, int x, int y) {
     c->prog[c->n].op = op;
     c->prog[c->n].x = x;
     c->prog[c->n].y = y;
+    c->prog[c->n].z = 0;
     return c->n++;
 }
 
@@ -3316,6 +3316,54 @@ static int tk_re_gen_repeat(tk_recomp *c, int i) {
     return 0;
 }
 
+/* Adds to bits the ASCII characters that can start a match of node i;
+ * returns whether it can match empty (then what follows it can start the
+ * match as well). */
+static int tk_re_first(const tk_regex *re, const tk_rnode *nd, int i, uint32_t bits[4]) {
+    switch (nd[i].kind) {
+    case TK_RN_CHAR: {
+        unsigned c = (unsigned)nd[i].a;
+        if (c < 128) bits[c >> 5] |= 1u << (c & 31);
+        if (nd[i].b && c >= 'a' && c <= 'z') bits[(c - 32) >> 5] |= 1u << ((c - 32) & 31);
+        return 0;
+    }
+    case TK_RN_ANY:
+        for (int k = 0; k < 4; k++) bits[k] = ~0u;
+        return 0;
+    case TK_RN_CLASS:
+        for (int k = 0; k < 4; k++) bits[k] |= re->cls[nd[i].a].ascii[k];
+        return 0;
+    case TK_RN_CAT:
+        for (int k = nd[i].child; k >= 0; k = nd[k].next)
+            if (!tk_re_first(re, nd, k, bits)) return 0;
+        return 1;
+    case TK_RN_ALT: {
+        int empty = 0;
+        for (int k = nd[i].child; k >= 0; k = nd[k].next) empty |= tk_re_first(re, nd, k, bits);
+        return empty;
+    }
+    case TK_RN_REPEAT: return tk_re_first(re, nd, nd[i].child, bits) || nd[i].a == 0;
+    case TK_RN_LOOK:
+        for (int k = 0; k < 4; k++) bits[k] = ~0u;
+        return 1;
+    default: return 1;
+    }
+}
+
+/* A SPLIT before alternative k: SPLIT_IF with a class of the ASCII
+ * characters that can start k, when that rules some out. */
+static int tk_re_emit_split(tk_recomp *c, int k) {
+    uint32_t bits[4] = {0, 0, 0, 0};
+    if (tk_re_first(c->p->re, c->p->nodes, k, bits) || (bits[0] & bits[1] & bits[2] & bits[3]) == ~0u)
+        return tk_re_emit(c, TK_OP_SPLIT, 0, 0);
+    int first = c->p->re->nitems, cls = tk_re_class(c->p, first, 1); /* no items, negated: non-ASCII is in */
+    if (cls < 0) return -1;
+    memcpy(c->p->re->cls[cls].ascii, bits, sizeof bits);
+    int at = tk_re_emit(c, TK_OP_SPLIT_IF, 0, 0);
+    if (at >= 0) c->prog[at].z = cls;
+    return at;
+}
+
 /* Emits the program of node i. */
 static int tk_re_gen(tk_recomp *c, int i) {
     const tk_rnode *nd = &c->p->nodes[i];
@@ -3333,7 +3381,7 @@ static int tk_re_gen(tk_recomp *c, int i) {
         int jumps = -1; /* chain of JMPs to patch, linked through x */
         for (int k = nd->child; k >= 0; k = c->p->nodes[k].next) {
             int last = c->p->nodes[k].next < 0, split = -1;
-            if (!last && (split = tk_re_emit(c, TK_OP_SPLIT, 0, 0)) < 0) return -1;
+            if (!last && (split = tk_re_emit_split(c, k)) < 0) return -1;
             if (tk_re_gen(c, k)) return -1;
             if (!last) {
                 int j = tk_re_emit(c, TK_OP_JMP, jumps, 0);
@@ -3414,11 +3462,17 @@ typedef struct {
     size_t sp, cap;
     size_t *regs;
     uint64_t steps, budget;
+    size_t max_frames; /* the stack's share of the budget */
+    uint32_t gc_cp[64]; /* General_Category of recently seen characters, */
+    uint8_t gc[64];     /* by code point modulo 64 */
 } tk_rmatch;
 
 static int tk_rm_push(tk_rmatch *m, int pc, size_t pos) {
     if (m->sp == m->cap) {
-        if (m->cap > SIZE_MAX / 64) return -1;
+        if (m->cap >= m->max_frames) {
+            m->steps = m->budget + 1; /* reported as the budget */
+            return -1;
+        }
         size_t cap = m->cap ? m->cap * 2 : 256;
         tk_rframe *ns = (tk_rframe *)realloc(m->stack, cap * sizeof *ns);
         if (!ns) return -1;
@@ -3429,6 +3483,17 @@ static int tk_rm_push(tk_rmatch *m, int pc, size_t pos) {
     m->stack[m->sp].pos = pos;
     m->sp++;
     return 0;
+}
+
+/* Whether c is in class k; alternatives retest the same characters, so
+ * categories are cached. */
+static inline int tk_rm_class(tk_rmatch *m, const tk_class *k, unsigned c) {
+    if (c < 128) return (k->ascii[c >> 5] >> (c & 31)) & 1;
+    if (m->gc_cp[c & 63] != c) {
+        m->gc_cp[c & 63] = c;
+        m->gc[c & 63] = (uint8_t)tk_gc(c);
+    }
+    return tk_class_has_slow(m->re, k, c, m->gc[c & 63]);
 }
 
 /* The character at pos (pos < n). */
@@ -3470,9 +3535,18 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
             if (ok) { pos += len; pc++; }
             break;
         case TK_OP_CLASS:
-            ok = pos < m->n && tk_class_has(m->re, &m->re->cls[in->x], tk_rm_char(m, pos, &len));
+            ok = pos < m->n && tk_rm_class(m, &m->re->cls[in->x], tk_rm_char(m, pos, &len));
             if (ok) { pos += len; pc++; }
             break;
+        case TK_OP_SPLIT_IF:
+            if (pos < m->n && (unsigned char)m->s[pos] < 128) {
+                unsigned char b = (unsigned char)m->s[pos];
+                if (!((m->re->cls[in->z].ascii[b >> 5] >> (b & 31)) & 1)) {
+                    pc = in->y;
+                    break;
+                }
+            }
+            /* fall through */
         case TK_OP_SPLIT:
             if (tk_rm_push(m, in->y, pos)) return -1;
             pc = in->x;
@@ -3524,9 +3598,15 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
  * budget (proportional to the bytes searched) is exhausted. */
 static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
                          size_t errlen) {
-    tk_rmatch m = {re, s, n, NULL, 0, 0, NULL, 0, 0};
+    tk_rmatch m;
+    memset(&m, 0, sizeof m);
+    m.re = re;
+    m.s = s;
+    m.n = n;
+    memset(m.gc_cp, 0xFF, sizeof m.gc_cp); /* no code point */
     if (start > n) return 0;
     m.budget = (uint64_t)TK_RE_STEPS_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
+    m.max_frames = TK_RE_FRAMES_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
     if (re->nregs && !(m.regs = (size_t *)calloc((size_t)re->nregs, sizeof *m.regs)))
         return tk_fail(err, errlen, NULL, "out of memory");
     int r = 0;
@@ -3545,7 +3625,8 @@ static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t sta
     free(m.stack);
     free(m.regs);
     if (r < 0) {
-        if (m.steps > m.budget) return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
+        if (m.steps > m.budget)
+            return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
         return tk_fail(err, errlen, NULL, "out of memory");
     }
     return r;
