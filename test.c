@@ -584,11 +584,16 @@ static void test_regex(void) {
     text[4000] = 'c';
     char msg[256] = "";
     size_t *sp, k;
-    int rc = tk_regex_find_all("(a+)+b", 6, text, 4001, &sp, &k, msg, sizeof msg);
+    size_t mb = 0, me = 0;
+    int rc = tk_regex_search("(a+)+b", 6, text, 4001, 0, &mb, &me, msg, sizeof msg);
     CHECK(rc == -1 && strstr(msg, "budget"), "(a+)+b on a^4000 c: rc %d, \"%s\"", rc, msg);
-    if (!rc) free(sp);
-    rc = tk_regex_find_all("(a+)+b", 6, "xaaab", 5, &sp, &k, msg, sizeof msg);
-    CHECK(rc == 0 && k == 1 && sp[0] == 1 && sp[1] == 5, "(a+)+b on xaaab: rc %d", rc);
+    rc = tk_regex_search("(a+)+b", 6, "xaaabaab", 8, 2, &mb, &me, msg, sizeof msg);
+    CHECK(rc == 1 && mb == 2 && me == 5, "(a+)+b on xaaabaab from 2: rc %d [%zu, %zu)", rc, mb, me);
+    rc = tk_regex_search("(a+)+b", 6, "xaaab", 5, 5, &mb, &me, msg, sizeof msg);
+    CHECK(rc == 0, "(a+)+b at the end: rc %d", rc);
+    /* and so does a search for every match, quadratic without one budget for all */
+    rc = tk_regex_find_all("a*b|a", 5, text, 4000, &sp, &k, msg, sizeof msg);
+    CHECK(rc == -1 && strstr(msg, "budget"), "a*b|a on a^4000: rc %d, \"%s\"", rc, msg);
     if (!rc) free(sp);
     /* an empty loop body stops the loop instead of spinning */
     rc = tk_regex_find_all("(a*)*b|(?:)+c", 13, "aab c", 5, &sp, &k, msg, sizeof msg);

@@ -172,10 +172,15 @@ int tk_max_token_bytes(const tk_tokenizer *t);
  * leftmost match of an Oniguruma pattern (the subset pre-tokenizers use;
  * anything else is refused naming the construct) in s, as spans[2*i],
  * spans[2*i+1]; after an empty match the search resumes one character on.
- * Searches give up with an error when the pattern backtracks too much. */
+ * The search gives up with an error when the pattern backtracks too much
+ * (the steps of all the matches together are linear in n). */
 int tk_nfc_string(const char *s, size_t n, char **out, size_t *outlen, char *err, size_t errlen);
 int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, size_t **spans, size_t *nspans, char *err,
                       size_t errlen);
+/* One search: the leftmost match at or after byte `start`, 1 and [*mb, *me)
+ * when found, 0 when none, -1 on a refused pattern or an exhausted budget. */
+int tk_regex_search(const char *pat, size_t plen, const char *s, size_t n, size_t start, size_t *mb, size_t *me,
+                    char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Chat template                                                             */
@@ -2777,7 +2782,7 @@ done:
 #define TK_RE_STEPS_MIN 100000   /* ... plus this */
 #define TK_RE_FRAMES_PER_BYTE 8  /* backtracking stack: this per byte, plus TK_RE_STEPS_MIN */
 
-enum { TK_RN_EMPTY, TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
+enum { TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
 enum { TK_LOOK_AHEAD, TK_LOOK_NOT_AHEAD, TK_LOOK_ATOMIC };
 enum { TK_AT_BOL, TK_AT_EOL, TK_AT_BOT, TK_AT_EOT };
 enum { TK_REPEAT_GREEDY, TK_REPEAT_LAZY, TK_REPEAT_POSSESSIVE };
@@ -3593,11 +3598,15 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
     }
 }
 
-/* Leftmost match starting at or after byte `start` of s[0,n): 1 and
- * [*mb,*me) when found, 0 when none, -1 (message in err) when the step
- * budget (proportional to the bytes searched) is exhausted. */
-static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
-                         size_t errlen) {
+/* The step budget for searching n bytes: linear in n. */
+static uint64_t tk_regex_budget(size_t n) { return (uint64_t)TK_RE_STEPS_PER_BYTE * n + TK_RE_STEPS_MIN; }
+
+/* tk_regex_find drawing on a budget shared by several searches (all the
+ * matches in one text): *budget is decreased by the steps this one took.
+ * Finding every match of a text with one budget of tk_regex_budget(n)
+ * keeps the whole in linear time. */
+static int tk_regex_find_budget(const tk_regex *re, const char *s, size_t n, size_t start, uint64_t *budget,
+                                size_t *mb, size_t *me, char *err, size_t errlen) {
     tk_rmatch m;
     memset(&m, 0, sizeof m);
     m.re = re;
@@ -3605,7 +3614,7 @@ static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t sta
     m.n = n;
     memset(m.gc_cp, 0xFF, sizeof m.gc_cp); /* no code point */
     if (start > n) return 0;
-    m.budget = (uint64_t)TK_RE_STEPS_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
+    m.budget = *budget;
     m.max_frames = TK_RE_FRAMES_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
     if (re->nregs && !(m.regs = (size_t *)calloc((size_t)re->nregs, sizeof *m.regs)))
         return tk_fail(err, errlen, NULL, "out of memory");
@@ -3624,12 +3633,22 @@ static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t sta
     }
     free(m.stack);
     free(m.regs);
+    *budget = m.steps >= m.budget ? 0 : m.budget - m.steps;
     if (r < 0) {
         if (m.steps > m.budget)
             return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
         return tk_fail(err, errlen, NULL, "out of memory");
     }
     return r;
+}
+
+/* Leftmost match starting at or after byte `start` of s[0,n): 1 and
+ * [*mb,*me) when found, 0 when none, -1 (message in err) when the step
+ * budget, tk_regex_budget(n - start), is exhausted. */
+static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
+                         size_t errlen) {
+    uint64_t budget = tk_regex_budget(start < n ? n - start : 0);
+    return tk_regex_find_budget(re, s, n, start, &budget, mb, me, err, errlen);
 }
 
 /* ======================================================================== */
@@ -3649,15 +3668,25 @@ int tk_nfc_string(const char *s, size_t n, char **out, size_t *outlen, char *err
     return 0;
 }
 
+int tk_regex_search(const char *pat, size_t plen, const char *s, size_t n, size_t start, size_t *mb, size_t *me,
+                    char *err, size_t errlen) {
+    tk_regex *re;
+    if (tk_regex_compile(&re, pat, plen, err, errlen)) return -1;
+    int r = tk_regex_find(re, s, n, start, mb, me, err, errlen);
+    tk_regex_free(re);
+    return r;
+}
+
 int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, size_t **spans, size_t *nspans, char *err,
                       size_t errlen) {
     tk_regex *re;
-    size_t *v = NULL, cnt = 0, cap = 0, pos = 0, b = 0, e = 0;
+    size_t *v = NULL, cnt = 0, cap = 0, pos = 0, b = 0, e = 0, step;
     *spans = NULL;
     *nspans = 0;
     if (tk_regex_compile(&re, pat, plen, err, errlen)) return -1;
+    uint64_t budget = tk_regex_budget(n);
     int r;
-    while ((r = tk_regex_find(re, s, n, pos, &b, &e, err, errlen)) == 1) {
+    while ((r = tk_regex_find_budget(re, s, n, pos, &budget, &b, &e, err, errlen)) == 1) {
         if (cnt + 2 > cap) {
             cap = cap ? cap * 2 : 64;
             size_t *nv = (size_t *)realloc(v, cap * sizeof *nv);
@@ -3668,7 +3697,10 @@ int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, siz
         v[cnt++] = e;
         if (e > b) pos = e;
         else if (e >= n) break;
-        else pos = e + (size_t)(tk_utf8_len((const unsigned char *)s + e, n - e) ? tk_utf8_len((const unsigned char *)s + e, n - e) : 1);
+        else { /* one character past an empty match */
+            tk_utf8_cp(s + e, n - e, &step);
+            pos = e + step;
+        }
     }
     tk_regex_free(re);
     if (r < 0) {
