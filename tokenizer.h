@@ -2779,7 +2779,7 @@ done:
 #define TK_RE_MAX_DEPTH 64
 #define TK_RE_MAX_REPEAT 1000
 #define TK_RE_STEPS_PER_BYTE 512 /* step budget of one search: this per byte searched ... */
-#define TK_RE_STEPS_MIN 100000   /* ... plus this */
+#define TK_RE_STEPS_MIN 10000    /* ... plus this */
 #define TK_RE_FRAMES_PER_BYTE 8  /* backtracking stack: this per byte, plus TK_RE_STEPS_MIN */
 
 enum { TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
@@ -2821,9 +2821,9 @@ struct tk_regex {
     tk_rinst *prog;
     int nprog, nregs;
     tk_class *cls;
-    int ncls;
+    int ncls, cls_cap;
     tk_citem *items;
-    int nitems;
+    int nitems, items_cap;
 };
 typedef struct tk_regex tk_regex;
 
@@ -2862,11 +2862,13 @@ static int tk_re_node(tk_reparser *p, int kind, int a, int b, int c) {
 }
 
 static int tk_re_item(tk_reparser *p, int kind, int neg, uint32_t lo, uint32_t hi) {
-    if (p->re->nitems % 64 == 0) {
+    if (p->re->nitems == p->re->items_cap) {
         if (p->re->nitems >= TK_RE_MAX_NODES) return tk_re_fail(p, "%s", "pattern too long");
-        tk_citem *ni = (tk_citem *)realloc(p->re->items, (size_t)(p->re->nitems + 64) * sizeof *ni);
+        int cap = p->re->items_cap ? p->re->items_cap * 2 : 16;
+        tk_citem *ni = (tk_citem *)realloc(p->re->items, (size_t)cap * sizeof *ni);
         if (!ni) return tk_re_fail(p, "%s", "out of memory");
         p->re->items = ni;
+        p->re->items_cap = cap;
     }
     tk_citem *it = &p->re->items[p->re->nitems++];
     it->kind = (uint8_t)kind;
@@ -2894,22 +2896,33 @@ static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c, 
     return k->neg;
 }
 
-/* A class of the items added since `first`; returns its index. */
-static int tk_re_class(tk_reparser *p, int first, int neg) {
+/* A new class (zeroed) of the items added since `first`; its index. */
+static int tk_re_new_class(tk_reparser *p, int first) {
     tk_regex *re = p->re;
-    if (re->ncls % 16 == 0) {
-        tk_class *nc = (tk_class *)realloc(re->cls, (size_t)(re->ncls + 16) * sizeof *nc);
+    if (re->ncls == re->cls_cap) {
+        if (re->ncls >= TK_RE_MAX_NODES) return tk_re_fail(p, "%s", "pattern too long");
+        int cap = re->cls_cap ? re->cls_cap * 2 : 16;
+        tk_class *nc = (tk_class *)realloc(re->cls, (size_t)cap * sizeof *nc);
         if (!nc) return tk_re_fail(p, "%s", "out of memory");
         re->cls = nc;
+        re->cls_cap = cap;
     }
     tk_class *k = &re->cls[re->ncls];
     memset(k, 0, sizeof *k);
     k->first = first;
     k->n = re->nitems - first;
+    return re->ncls++;
+}
+
+/* A class of the items added since `first`, with its ASCII bitmap. */
+static int tk_re_class(tk_reparser *p, int first, int neg) {
+    int i = tk_re_new_class(p, first);
+    if (i < 0) return -1;
+    tk_class *k = &p->re->cls[i];
     k->neg = neg;
     for (unsigned c = 0; c < 128; c++)
-        if (tk_class_has_slow(re, k, c, tk_gc(c))) k->ascii[c >> 5] |= 1u << (c & 31);
-    return re->ncls++;
+        if (tk_class_has_slow(p->re, k, c, tk_gc(c))) k->ascii[c >> 5] |= 1u << (c & 31);
+    return i;
 }
 
 static int tk_re_more(const tk_reparser *p) { return p->pos < p->n; }
@@ -3361,7 +3374,7 @@ static int tk_re_emit_split(tk_recomp *c, int k) {
     uint32_t bits[4] = {0, 0, 0, 0};
     if (tk_re_first(c->p->re, c->p->nodes, k, bits) || (bits[0] & bits[1] & bits[2] & bits[3]) == ~0u)
         return tk_re_emit(c, TK_OP_SPLIT, 0, 0);
-    int first = c->p->re->nitems, cls = tk_re_class(c->p, first, 1); /* no items, negated: non-ASCII is in */
+    int cls = tk_re_new_class(c->p, c->p->re->nitems); /* only its ASCII bitmap is read */
     if (cls < 0) return -1;
     memcpy(c->p->re->cls[cls].ascii, bits, sizeof bits);
     int at = tk_re_emit(c, TK_OP_SPLIT_IF, 0, 0);
