@@ -706,7 +706,8 @@ static void test_regex(void) {
         {"\\p{Greek}", "\\p{Greek}"}, {"\\p{L&}", "\\p{L&}"}, {"[[:alpha:]]", "posix"}, {"[a&&b]", "&&"},
         {"a{2}{3}", "quantifier on a quantifier"}, {"a**", "quantifier on a quantifier"}, {"(?i)a", "(?...)"},
         {"\\b", "\\b"}, {"\\h", "\\h"}, {"\\Z", "\\Z"}, {"\\G", "\\G"}, {"x{2}?", "{n}?"},
-        {"(?i:stra\xc3\x9f" "e)", "multi-character"}, {"(?i:ss)", "multi-character"}, {"(?i:[a-z])", "class"},
+        {"(?i:stra\xc3\x9f" "e)", "multi-character"}, {"(?i:ss)", "multi-character"}, {"(?i:[a-z])", "inside (?i:"},
+        {"(?i:(?:s)s)", "inside (?i:"}, {"(?i:s+)", "inside (?i:"}, {"(?i:^s)", "inside (?i:"},
         {"(?i:\\s)", "class escape"}, {"a{1001}", "1000"}, {"(a", "missing )"}, {"a)", "unmatched )"},
         {"a\\", "backslash"}, {"\xff", "UTF-8"}, {"*a", "without an operand"}, {"a{x}", "repeat count"},
         {"[z-a]", "out of order"}, {"[a", "unterminated ["}, {"\\x{110000}", "code point"}, {"\\p{L", "\\p{"},
@@ -725,11 +726,16 @@ static void test_regex(void) {
     text[4000] = 'c';
     char msg[256] = "";
     size_t *sp, k;
-    int rc = tk_regex_find_all("(a+)+b", 6, text, 4001, &sp, &k, msg, sizeof msg);
+    size_t mb = 0, me = 0;
+    int rc = tk_regex_search("(a+)+b", 6, text, 4001, 0, &mb, &me, msg, sizeof msg);
     CHECK(rc == -1 && strstr(msg, "budget"), "(a+)+b on a^4000 c: rc %d, \"%s\"", rc, msg);
-    if (!rc) free(sp);
-    rc = tk_regex_find_all("(a+)+b", 6, "xaaab", 5, &sp, &k, msg, sizeof msg);
-    CHECK(rc == 0 && k == 1 && sp[0] == 1 && sp[1] == 5, "(a+)+b on xaaab: rc %d", rc);
+    rc = tk_regex_search("(a+)+b", 6, "xaaabaab", 8, 2, &mb, &me, msg, sizeof msg);
+    CHECK(rc == 1 && mb == 2 && me == 5, "(a+)+b on xaaabaab from 2: rc %d [%zu, %zu)", rc, mb, me);
+    rc = tk_regex_search("(a+)+b", 6, "xaaab", 5, 5, &mb, &me, msg, sizeof msg);
+    CHECK(rc == 0, "(a+)+b at the end: rc %d", rc);
+    /* and so does a search for every match, quadratic without one budget for all */
+    rc = tk_regex_find_all("a*b|a", 5, text, 4000, &sp, &k, msg, sizeof msg);
+    CHECK(rc == -1 && strstr(msg, "budget"), "a*b|a on a^4000: rc %d, \"%s\"", rc, msg);
     if (!rc) free(sp);
     /* an empty loop body stops the loop instead of spinning */
     rc = tk_regex_find_all("(a*)*b|(?:)+c", 13, "aab c", 5, &sp, &k, msg, sizeof msg);
@@ -1936,13 +1942,48 @@ static int read_bandwidth_main(const char *path, int threads) {
 }
 
 static int write_case_texts(char *cases, const char *dir, int first);
+/* Seeds of the regex target: each pattern of the reference cases, a NUL,
+ * then one of their texts. */
+static int write_regex_seeds(const char *dir) {
+    size_t len;
+    char *cases = read_all("tools/regex_cases.jsonl", &len), path[4096];
+    int n = 0;
+    for (char *line = cases; line && *line; n++) {
+        char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        tk_json j;
+        char msg[128];
+        if (n % 11 == 0 && !tk_json_parse(&j, line, ll, msg, sizeof msg)) {
+            size_t pl, tl;
+            char *pat = tk_json_strdup(&j, tk_json_get(&j, 0, "pattern"), &pl);
+            char *text = tk_json_strdup(&j, tk_json_get(&j, 0, "text"), &tl);
+            char *seed = pat && text ? (char *)malloc(pl + tl + 1) : NULL;
+            if (seed) {
+                memcpy(seed, pat, pl);
+                seed[pl] = 0;
+                memcpy(seed + pl + 1, text, tl);
+                snprintf(path, sizeof path, "%s/regex/case%03d", dir, n);
+                write_all(path, seed, pl + tl + 1);
+            }
+            free(seed);
+            free(pat);
+            free(text);
+            tk_json_free(&j);
+        }
+        line = end ? end + 1 : line + ll;
+    }
+    free(cases);
+    static const char backtrack[] = "(a+)+b|(?=x)\\w*?\0aaaaaaaaaaaaaaaaaaaac x";
+    snprintf(path, sizeof path, "%s/regex/backtrack", dir);
+    return write_all(path, backtrack, sizeof backtrack - 1) ? 1 : 0;
+}
 
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
-    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
+    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex"};
     char path[4096], sub[4096];
     mkdir(dir, 0755);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, targets[i]);
         mkdir(sub, 0755);
     }
@@ -1985,6 +2026,7 @@ static int write_seeds_main(const char *dir) {
         n += write_case_texts(cases, dir, n);
         free(cases);
     }
+    if (write_regex_seeds(dir)) return 1;
     snprintf(path, sizeof path, "%s/encode/plain", dir);
     return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
 }
@@ -2096,6 +2138,7 @@ int main(int argc, char **argv) {
 #define FUZZ_config 3
 #define FUZZ_tokenizer 4
 #define FUZZ_encode 5
+#define FUZZ_regex 6
 #define FUZZ_PASTE(a, b) a##b
 #define FUZZ_ID(name) FUZZ_PASTE(FUZZ_, name)
 #define FUZZ_TARGET FUZZ_ID(LLORCH_FUZZ)
@@ -2251,6 +2294,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tk_decode(t, raw, nraw, 0, &text, &len, msg, sizeof msg)) {
         fuzz_stream_check(t, raw, nraw, text, len);
         free(text);
+    }
+#elif FUZZ_TARGET == FUZZ_regex
+    /* pattern NUL subject: compile, then every match; NFC of the subject
+     * must be its own NFC */
+    const char *sep = (const char *)memchr(data, 0, size);
+    size_t plen = sep ? (size_t)(sep - (const char *)data) : size;
+    const char *subj = sep ? sep + 1 : "";
+    size_t slen = sep ? size - plen - 1 : 0;
+    size_t *spans, k;
+    if (!tk_regex_find_all((const char *)data, plen, subj, slen, &spans, &k, msg, sizeof msg)) {
+        for (size_t i = 0; i < k; i++)
+            if (spans[2 * i] > spans[2 * i + 1] || spans[2 * i + 1] > slen || (i && spans[2 * i] < spans[2 * i - 1])) abort();
+        free(spans);
+    }
+    char *once, *twice;
+    size_t n1, n2;
+    if (!tk_nfc_string(subj, slen, &once, &n1, msg, sizeof msg)) {
+        if (tk_nfc_string(once, n1, &twice, &n2, msg, sizeof msg) || n1 != n2 || memcmp(once, twice, n1)) abort();
+        free(once);
+        free(twice);
     }
 #endif
     (void)err;

@@ -186,10 +186,15 @@ int tk_max_token_bytes(const tk_tokenizer *t);
  * leftmost match of an Oniguruma pattern (the subset pre-tokenizers use;
  * anything else is refused naming the construct) in s, as spans[2*i],
  * spans[2*i+1]; after an empty match the search resumes one character on.
- * Searches give up with an error when the pattern backtracks too much. */
+ * The search gives up with an error when the pattern backtracks too much
+ * (the steps of all the matches together are linear in n). */
 int tk_nfc_string(const char *s, size_t n, char **out, size_t *outlen, char *err, size_t errlen);
 int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, size_t **spans, size_t *nspans, char *err,
                       size_t errlen);
+/* One search: the leftmost match at or after byte `start`, 1 and [*mb, *me)
+ * when found, 0 when none, -1 on a refused pattern or an exhausted budget. */
+int tk_regex_search(const char *pat, size_t plen, const char *s, size_t n, size_t start, size_t *mb, size_t *me,
+                    char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Chat template                                                             */
@@ -2775,21 +2780,23 @@ done:
  * ranges, \p{..} \P{..} (General_Category names), \s \S \d \D \w \W,
  * groups (...) (?:...) (?i:...), lookahead (?=...) (?!...), atomic groups
  * (?>...), alternation, greedy/lazy/possessive quantifiers ? * + {n} {n,}
- * {n,m} {,m}, anchors ^ $ (at line ends, as Oniguruma's
- * default) \A \z. Everything else is refused at compile time by
- * name. Case-insensitive matching applies Unicode simple case folding
- * (CaseFolding.txt C+S) to literals; literals a multi-character folding
- * could match (as "ss" matches U+00DF in Oniguruma) and classes under (?i)
- * are refused. */
+ * {n,m} {,m}, anchors ^ $ (at line ends, as Oniguruma's default) \A \z.
+ * Everything else is refused at compile time by name. Inside (?i:...) only
+ * literals, '.' and '|' are supported, and literals match under Unicode
+ * simple case folding (CaseFolding.txt C+S: 'k' matches U+212A); a
+ * sequence of literals that Oniguruma would match with a multi-character
+ * folding ("ss" and U+00DF match each other) is refused. Oniguruma folds
+ * across nested groups, which is why they are refused there. */
 
 #define TK_RE_MAX_NODES 100000 /* pattern size limits */
 #define TK_RE_MAX_PROG 100000
 #define TK_RE_MAX_DEPTH 64
 #define TK_RE_MAX_REPEAT 1000
 #define TK_RE_STEPS_PER_BYTE 512 /* step budget of one search: this per byte searched ... */
-#define TK_RE_STEPS_MIN 100000   /* ... plus this */
+#define TK_RE_STEPS_MIN 10000    /* ... plus this */
+#define TK_RE_FRAMES_PER_BYTE 8  /* backtracking stack: this per byte, plus TK_RE_STEPS_MIN */
 
-enum { TK_RN_EMPTY, TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
+enum { TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
 enum { TK_LOOK_AHEAD, TK_LOOK_NOT_AHEAD, TK_LOOK_ATOMIC };
 enum { TK_AT_BOL, TK_AT_EOL, TK_AT_BOT, TK_AT_EOT };
 enum { TK_REPEAT_GREEDY, TK_REPEAT_LAZY, TK_REPEAT_POSSESSIVE };
@@ -2813,11 +2820,13 @@ typedef struct {
     int neg;
 } tk_class;
 
-enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_JMP, TK_OP_MATCH, TK_OP_LOOK, TK_OP_ASSERT,
-       TK_OP_MARK, TK_OP_PROGRESS };
+enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_SPLIT_IF, TK_OP_JMP, TK_OP_MATCH, TK_OP_LOOK,
+       TK_OP_ASSERT, TK_OP_MARK, TK_OP_PROGRESS };
 typedef struct {
     int op;
-    int x, y; /* CHAR(I): cp; CLASS: class; SPLIT: first choice, second; JMP: target;
+    int x, y, z; /* CHAR(I): cp; CLASS: class; SPLIT: first choice, second; JMP: target;
+                 SPLIT_IF: a SPLIT that goes straight to y when the next character is an
+                 ASCII one that class z does not hold (it cannot start x's match);
                  LOOK: kind, y = the instruction after the look's program; ASSERT: kind;
                  MARK/PROGRESS: register */
 } tk_rinst;
@@ -2826,9 +2835,9 @@ struct tk_regex {
     tk_rinst *prog;
     int nprog, nregs;
     tk_class *cls;
-    int ncls;
+    int ncls, cls_cap;
     tk_citem *items;
-    int nitems;
+    int nitems, items_cap;
 };
 typedef struct tk_regex tk_regex;
 
@@ -2867,11 +2876,13 @@ static int tk_re_node(tk_reparser *p, int kind, int a, int b, int c) {
 }
 
 static int tk_re_item(tk_reparser *p, int kind, int neg, uint32_t lo, uint32_t hi) {
-    if (p->re->nitems % 64 == 0) {
+    if (p->re->nitems == p->re->items_cap) {
         if (p->re->nitems >= TK_RE_MAX_NODES) return tk_re_fail(p, "%s", "pattern too long");
-        tk_citem *ni = (tk_citem *)realloc(p->re->items, (size_t)(p->re->nitems + 64) * sizeof *ni);
+        int cap = p->re->items_cap ? p->re->items_cap * 2 : 16;
+        tk_citem *ni = (tk_citem *)realloc(p->re->items, (size_t)cap * sizeof *ni);
         if (!ni) return tk_re_fail(p, "%s", "out of memory");
         p->re->items = ni;
+        p->re->items_cap = cap;
     }
     tk_citem *it = &p->re->items[p->re->nitems++];
     it->kind = (uint8_t)kind;
@@ -2881,48 +2892,59 @@ static int tk_re_item(tk_reparser *p, int kind, int neg, uint32_t lo, uint32_t h
     return 0;
 }
 
-static int tk_citem_has(const tk_citem *it, unsigned c) {
+/* Whether c (of General_Category gc) is in the item. */
+static int tk_citem_has(const tk_citem *it, unsigned c, unsigned gc) {
     int in;
     switch (it->kind) {
     case TK_CI_RANGE: in = c >= it->lo && c <= it->hi; break;
-    case TK_CI_GC: in = (it->lo >> tk_gc(c)) & 1; break;
+    case TK_CI_GC: in = (it->lo >> gc) & 1; break;
     case TK_CI_SPACE: in = tk_is_space(c); break;
     default: in = tk_is_word(c); break;
     }
     return in ^ it->neg;
 }
 
-static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c) {
+static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c, unsigned gc) {
     for (int i = 0; i < k->n; i++)
-        if (tk_citem_has(&re->items[k->first + i], c)) return !k->neg;
+        if (tk_citem_has(&re->items[k->first + i], c, gc)) return !k->neg;
     return k->neg;
 }
 
-static inline int tk_class_has(const tk_regex *re, const tk_class *k, unsigned c) {
-    if (c < 128) return (k->ascii[c >> 5] >> (c & 31)) & 1;
-    return tk_class_has_slow(re, k, c);
-}
-
-/* A class of the items added since `first`; returns its index. */
-static int tk_re_class(tk_reparser *p, int first, int neg) {
+/* A new class (zeroed) of the items added since `first`; its index. */
+static int tk_re_new_class(tk_reparser *p, int first) {
     tk_regex *re = p->re;
-    if (re->ncls % 16 == 0) {
-        tk_class *nc = (tk_class *)realloc(re->cls, (size_t)(re->ncls + 16) * sizeof *nc);
+    if (re->ncls == re->cls_cap) {
+        if (re->ncls >= TK_RE_MAX_NODES) return tk_re_fail(p, "%s", "pattern too long");
+        int cap = re->cls_cap ? re->cls_cap * 2 : 16;
+        tk_class *nc = (tk_class *)realloc(re->cls, (size_t)cap * sizeof *nc);
         if (!nc) return tk_re_fail(p, "%s", "out of memory");
         re->cls = nc;
+        re->cls_cap = cap;
     }
     tk_class *k = &re->cls[re->ncls];
     memset(k, 0, sizeof *k);
     k->first = first;
     k->n = re->nitems - first;
+    return re->ncls++;
+}
+
+/* A class of the items added since `first`, with its ASCII bitmap. */
+static int tk_re_class(tk_reparser *p, int first, int neg) {
+    int i = tk_re_new_class(p, first);
+    if (i < 0) return -1;
+    tk_class *k = &p->re->cls[i];
     k->neg = neg;
     for (unsigned c = 0; c < 128; c++)
-        if (tk_class_has_slow(re, k, c)) k->ascii[c >> 5] |= 1u << (c & 31);
-    return re->ncls++;
+        if (tk_class_has_slow(p->re, k, c, tk_gc(c))) k->ascii[c >> 5] |= 1u << (c & 31);
+    return i;
 }
 
 static int tk_re_more(const tk_reparser *p) { return p->pos < p->n; }
 static int tk_re_peek(const tk_reparser *p, char c) { return p->pos < p->n && p->s[p->pos] == c; }
+static int tk_re_starts(const tk_reparser *p, const char *lit) {
+    size_t k = strlen(lit);
+    return p->n - p->pos >= k && memcmp(p->s + p->pos, lit, k) == 0;
+}
 
 /* Reads hex digits: exactly `count` of them, or up to '}' when count is 0. */
 static int tk_re_hex(tk_reparser *p, int count, unsigned *out) {
@@ -3107,6 +3129,8 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
     char c = p->s[p->pos];
     int node;
     unsigned cp;
+    if (icase && (c == '(' || c == '[' || c == '^' || c == '$'))
+        return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
     if (c == '(') {
         p->pos++;
         int kind = -1, ic = icase;
@@ -3117,8 +3141,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             else if (g == '=') { kind = TK_LOOK_AHEAD; p->pos++; }
             else if (g == '!') { kind = TK_LOOK_NOT_AHEAD; p->pos++; }
             else if (g == '>') { kind = TK_LOOK_ATOMIC; p->pos++; }
-            else if ((g == 'i' || g == '-') && p->pos + 1 < p->n && p->s[p->pos + 1 + (g == '-')] == ':' &&
-                     (g == 'i' || p->s[p->pos + 1] == 'i')) {
+            else if (tk_re_starts(p, "i:") || tk_re_starts(p, "-i:")) {
                 ic = g == 'i';
                 p->pos += g == 'i' ? 2 : 3;
             } else if (g == '<' && p->pos + 1 < p->n && (p->s[p->pos + 1] == '=' || p->s[p->pos + 1] == '!')) {
@@ -3160,6 +3183,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             int k = tk_re_class(p, first, 0);
             node = k < 0 ? -1 : tk_re_node(p, TK_RN_CLASS, k, 0, 0);
         } else if (r == 2) {
+            if (icase) return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
             node = tk_re_node(p, TK_RN_ASSERT, (int)cp, 0, 0);
         } else {
             node = tk_re_node(p, TK_RN_CHAR, (int)(icase ? tk_fold_cp(cp) : cp), icase, 0);
@@ -3186,6 +3210,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             p->pos--;
         } else break;
         p->pos++;
+        if (icase) return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
         int mode = TK_REPEAT_GREEDY;
         if (tk_re_peek(p, '?')) {
             if (interval && min == max) return tk_re_fail(p, "%s", "{n}? (its meaning differs between syntaxes)");
@@ -3259,6 +3284,7 @@ static int tk_re_emit(tk_recomp *c, int op, int x, int y) {
     c->prog[c->n].op = op;
     c->prog[c->n].x = x;
     c->prog[c->n].y = y;
+    c->prog[c->n].z = 0;
     return c->n++;
 }
 
@@ -3322,6 +3348,54 @@ static int tk_re_gen_repeat(tk_recomp *c, int i) {
     return 0;
 }
 
+/* Adds to bits the ASCII characters that can start a match of node i;
+ * returns whether it can match empty (then what follows it can start the
+ * match as well). */
+static int tk_re_first(const tk_regex *re, const tk_rnode *nd, int i, uint32_t bits[4]) {
+    switch (nd[i].kind) {
+    case TK_RN_CHAR: {
+        unsigned c = (unsigned)nd[i].a;
+        if (c < 128) bits[c >> 5] |= 1u << (c & 31);
+        if (nd[i].b && c >= 'a' && c <= 'z') bits[(c - 32) >> 5] |= 1u << ((c - 32) & 31);
+        return 0;
+    }
+    case TK_RN_ANY:
+        for (int k = 0; k < 4; k++) bits[k] = ~0u;
+        return 0;
+    case TK_RN_CLASS:
+        for (int k = 0; k < 4; k++) bits[k] |= re->cls[nd[i].a].ascii[k];
+        return 0;
+    case TK_RN_CAT:
+        for (int k = nd[i].child; k >= 0; k = nd[k].next)
+            if (!tk_re_first(re, nd, k, bits)) return 0;
+        return 1;
+    case TK_RN_ALT: {
+        int empty = 0;
+        for (int k = nd[i].child; k >= 0; k = nd[k].next) empty |= tk_re_first(re, nd, k, bits);
+        return empty;
+    }
+    case TK_RN_REPEAT: return tk_re_first(re, nd, nd[i].child, bits) || nd[i].a == 0;
+    case TK_RN_LOOK:
+        for (int k = 0; k < 4; k++) bits[k] = ~0u;
+        return 1;
+    default: return 1;
+    }
+}
+
+/* A SPLIT before alternative k: SPLIT_IF with a class of the ASCII
+ * characters that can start k, when that rules some out. */
+static int tk_re_emit_split(tk_recomp *c, int k) {
+    uint32_t bits[4] = {0, 0, 0, 0};
+    if (tk_re_first(c->p->re, c->p->nodes, k, bits) || (bits[0] & bits[1] & bits[2] & bits[3]) == ~0u)
+        return tk_re_emit(c, TK_OP_SPLIT, 0, 0);
+    int cls = tk_re_new_class(c->p, c->p->re->nitems); /* only its ASCII bitmap is read */
+    if (cls < 0) return -1;
+    memcpy(c->p->re->cls[cls].ascii, bits, sizeof bits);
+    int at = tk_re_emit(c, TK_OP_SPLIT_IF, 0, 0);
+    if (at >= 0) c->prog[at].z = cls;
+    return at;
+}
+
 /* Emits the program of node i. */
 static int tk_re_gen(tk_recomp *c, int i) {
     const tk_rnode *nd = &c->p->nodes[i];
@@ -3339,7 +3413,7 @@ static int tk_re_gen(tk_recomp *c, int i) {
         int jumps = -1; /* chain of JMPs to patch, linked through x */
         for (int k = nd->child; k >= 0; k = c->p->nodes[k].next) {
             int last = c->p->nodes[k].next < 0, split = -1;
-            if (!last && (split = tk_re_emit(c, TK_OP_SPLIT, 0, 0)) < 0) return -1;
+            if (!last && (split = tk_re_emit_split(c, k)) < 0) return -1;
             if (tk_re_gen(c, k)) return -1;
             if (!last) {
                 int j = tk_re_emit(c, TK_OP_JMP, jumps, 0);
@@ -3420,11 +3494,17 @@ typedef struct {
     size_t sp, cap;
     size_t *regs;
     uint64_t steps, budget;
+    size_t max_frames; /* the stack's share of the budget */
+    uint32_t gc_cp[64]; /* General_Category of recently seen characters, */
+    uint8_t gc[64];     /* by code point modulo 64 */
 } tk_rmatch;
 
 static int tk_rm_push(tk_rmatch *m, int pc, size_t pos) {
     if (m->sp == m->cap) {
-        if (m->cap > SIZE_MAX / 64) return -1;
+        if (m->cap >= m->max_frames) {
+            m->steps = m->budget + 1; /* reported as the budget */
+            return -1;
+        }
         size_t cap = m->cap ? m->cap * 2 : 256;
         tk_rframe *ns = (tk_rframe *)realloc(m->stack, cap * sizeof *ns);
         if (!ns) return -1;
@@ -3435,6 +3515,17 @@ static int tk_rm_push(tk_rmatch *m, int pc, size_t pos) {
     m->stack[m->sp].pos = pos;
     m->sp++;
     return 0;
+}
+
+/* Whether c is in class k; alternatives retest the same characters, so
+ * categories are cached. */
+static inline int tk_rm_class(tk_rmatch *m, const tk_class *k, unsigned c) {
+    if (c < 128) return (k->ascii[c >> 5] >> (c & 31)) & 1;
+    if (m->gc_cp[c & 63] != c) {
+        m->gc_cp[c & 63] = c;
+        m->gc[c & 63] = (uint8_t)tk_gc(c);
+    }
+    return tk_class_has_slow(m->re, k, c, m->gc[c & 63]);
 }
 
 /* The character at pos (pos < n). */
@@ -3476,9 +3567,18 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
             if (ok) { pos += len; pc++; }
             break;
         case TK_OP_CLASS:
-            ok = pos < m->n && tk_class_has(m->re, &m->re->cls[in->x], tk_rm_char(m, pos, &len));
+            ok = pos < m->n && tk_rm_class(m, &m->re->cls[in->x], tk_rm_char(m, pos, &len));
             if (ok) { pos += len; pc++; }
             break;
+        case TK_OP_SPLIT_IF:
+            if (pos < m->n && (unsigned char)m->s[pos] < 128) {
+                unsigned char b = (unsigned char)m->s[pos];
+                if (!((m->re->cls[in->z].ascii[b >> 5] >> (b & 31)) & 1)) {
+                    pc = in->y;
+                    break;
+                }
+            }
+            /* fall through */
         case TK_OP_SPLIT:
             if (tk_rm_push(m, in->y, pos)) return -1;
             pc = in->x;
@@ -3525,14 +3625,24 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
     }
 }
 
-/* Leftmost match starting at or after byte `start` of s[0,n): 1 and
- * [*mb,*me) when found, 0 when none, -1 (message in err) when the step
- * budget (proportional to the bytes searched) is exhausted. */
-static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
-                         size_t errlen) {
-    tk_rmatch m = {re, s, n, NULL, 0, 0, NULL, 0, 0};
+/* The step budget for searching n bytes: linear in n. */
+static uint64_t tk_regex_budget(size_t n) { return (uint64_t)TK_RE_STEPS_PER_BYTE * n + TK_RE_STEPS_MIN; }
+
+/* tk_regex_find drawing on a budget shared by several searches (all the
+ * matches in one text): *budget is decreased by the steps this one took.
+ * Finding every match of a text with one budget of tk_regex_budget(n)
+ * keeps the whole in linear time. */
+static int tk_regex_find_budget(const tk_regex *re, const char *s, size_t n, size_t start, uint64_t *budget,
+                                size_t *mb, size_t *me, char *err, size_t errlen) {
+    tk_rmatch m;
+    memset(&m, 0, sizeof m);
+    m.re = re;
+    m.s = s;
+    m.n = n;
+    memset(m.gc_cp, 0xFF, sizeof m.gc_cp); /* no code point */
     if (start > n) return 0;
-    m.budget = (uint64_t)TK_RE_STEPS_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
+    m.budget = *budget;
+    m.max_frames = TK_RE_FRAMES_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
     if (re->nregs && !(m.regs = (size_t *)calloc((size_t)re->nregs, sizeof *m.regs)))
         return tk_fail(err, errlen, NULL, "out of memory");
     int r = 0;
@@ -3550,11 +3660,22 @@ static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t sta
     }
     free(m.stack);
     free(m.regs);
+    *budget = m.steps >= m.budget ? 0 : m.budget - m.steps;
     if (r < 0) {
-        if (m.steps > m.budget) return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
+        if (m.steps > m.budget)
+            return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
         return tk_fail(err, errlen, NULL, "out of memory");
     }
     return r;
+}
+
+/* Leftmost match starting at or after byte `start` of s[0,n): 1 and
+ * [*mb,*me) when found, 0 when none, -1 (message in err) when the step
+ * budget, tk_regex_budget(n - start), is exhausted. */
+static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
+                         size_t errlen) {
+    uint64_t budget = tk_regex_budget(start < n ? n - start : 0);
+    return tk_regex_find_budget(re, s, n, start, &budget, mb, me, err, errlen);
 }
 
 /* ======================================================================== */
@@ -3574,15 +3695,25 @@ int tk_nfc_string(const char *s, size_t n, char **out, size_t *outlen, char *err
     return 0;
 }
 
+int tk_regex_search(const char *pat, size_t plen, const char *s, size_t n, size_t start, size_t *mb, size_t *me,
+                    char *err, size_t errlen) {
+    tk_regex *re;
+    if (tk_regex_compile(&re, pat, plen, err, errlen)) return -1;
+    int r = tk_regex_find(re, s, n, start, mb, me, err, errlen);
+    tk_regex_free(re);
+    return r;
+}
+
 int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, size_t **spans, size_t *nspans, char *err,
                       size_t errlen) {
     tk_regex *re;
-    size_t *v = NULL, cnt = 0, cap = 0, pos = 0, b = 0, e = 0;
+    size_t *v = NULL, cnt = 0, cap = 0, pos = 0, b = 0, e = 0, step;
     *spans = NULL;
     *nspans = 0;
     if (tk_regex_compile(&re, pat, plen, err, errlen)) return -1;
+    uint64_t budget = tk_regex_budget(n);
     int r;
-    while ((r = tk_regex_find(re, s, n, pos, &b, &e, err, errlen)) == 1) {
+    while ((r = tk_regex_find_budget(re, s, n, pos, &budget, &b, &e, err, errlen)) == 1) {
         if (cnt + 2 > cap) {
             cap = cap ? cap * 2 : 64;
             size_t *nv = (size_t *)realloc(v, cap * sizeof *nv);
@@ -3593,7 +3724,10 @@ int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, siz
         v[cnt++] = e;
         if (e > b) pos = e;
         else if (e >= n) break;
-        else pos = e + (size_t)(tk_utf8_len((const unsigned char *)s + e, n - e) ? tk_utf8_len((const unsigned char *)s + e, n - e) : 1);
+        else { /* one character past an empty match */
+            tk_utf8_cp(s + e, n - e, &step);
+            pos = e + step;
+        }
     }
     tk_regex_free(re);
     if (r < 0) {
@@ -4976,16 +5110,17 @@ static size_t tk_find_lit(const char *s, size_t n, size_t from, const char *lit,
 /* The matches of a stage's pattern in s and the text between them, in
  * order, covering s (tokenizers' Pattern::find_matches). As Oniguruma's
  * find_iter, an empty match right where the previous match ended is
- * skipped. */
+ * skipped. All the searches share one step budget, linear in n. */
 static int tk_find_matches(tk_enc *e, const tk_pre *p, const char *s, size_t n, tk_spans *v) {
     size_t prev = 0, pos = 0, mb, me, last_end = SIZE_MAX;
+    uint64_t budget = tk_regex_budget(n);
     v->n = 0;
     while (pos <= n) {
         if (p->lit) {
             if ((mb = tk_find_lit(s, n, pos, p->lit, p->litlen)) == n) break;
             me = mb + p->litlen;
         } else {
-            int r = tk_regex_find(p->re, s, n, pos, &mb, &me, e->msg, sizeof e->msg);
+            int r = tk_regex_find_budget(p->re, s, n, pos, &budget, &mb, &me, e->msg, sizeof e->msg);
             if (r < 0) return -1;
             if (r == 0) break;
         }
