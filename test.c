@@ -608,11 +608,44 @@ static void test_tokenizer_refusals(void) {
     free(base);
 }
 
-/* The real Llama 3.1 and Qwen3 files (../shared), with Hugging Face's cases
- * and the decode-only ones of tools/tokenizers; then the small byte-level
- * tokenizers of tools/tokenizers (GPT-2, SmolLM2 and variants covering every
- * Split behavior, Digits, NFC, templates and added-token flags), made with
- * tools/make_tokenizer_cases.js. */
+/* The rendered prompts of a chat_cases.json tokenize (without added
+ * special tokens) to their "ids", as transformers tokenizes them. */
+static void check_chat_ids(const char *json_path, const char *chat_path) {
+    size_t jl = 0, cl = 0;
+    char *json = read_all(json_path, &jl), *chat = read_all(chat_path, &cl), err[512];
+    tk_tokenizer *t = NULL;
+    tk_json c;
+    if (!json || !chat) {
+        SKIP("chat ids: cannot read %s", json ? chat_path : json_path);
+    } else if (tk_load(&t, json, jl, json_path, err, sizeof err) || tk_json_parse(&c, chat, cl, err, sizeof err)) {
+        CHECK(0, "chat ids: %s", err);
+    } else {
+        int k = 0;
+        for (int e = tk_json_child(&c, 0); e >= 0; e = tk_json_next(&c, e), k++) {
+            size_t tl = 0;
+            char *text = tk_json_strdup(&c, tk_json_get(&c, e, "text"), &tl);
+            int nw = 0, *want = case_ids(&c, e, "ids", &nw), *ids = NULL, n = 0;
+            CHECK(text && want && tk_encode(t, text, tl, 0, &ids, &n, err, sizeof err) == 0 && n == nw &&
+                      memcmp(ids, want, sizeof(int) * (size_t)n) == 0,
+                  "%s[%d]: the prompt tokenizes as transformers does", chat_path, k);
+            free(text);
+            free(want);
+            free(ids);
+        }
+        CHECK(k > 0, "%s has cases", chat_path);
+        tk_json_free(&c);
+    }
+    tk_free(t);
+    free(json);
+    free(chat);
+}
+
+/* The small byte-level tokenizers of tools/tokenizers (GPT-2, SmolLM2 and
+ * variants covering every Split behavior, Digits, NFC, templates and
+ * added-token flags; made with tools/make_tokenizer_cases.js); then the real
+ * Llama 2, Llama 3.1 and Qwen3 files of ../shared with Hugging Face's cases,
+ * the decode-only cases of tools/tokenizers and the prompts of the chat
+ * cases. */
 static void test_tokenizer(void) {
     static const struct { const char *name; int n_pre; } real[] = {{"llama3", 1}, {"qwen3", 0}};
     static const char *small[] = {"gpt2", "smollm2", "prefix", "splits", "splits2"};
@@ -631,6 +664,12 @@ static void test_tokenizer(void) {
         check_tokenizer_file(jp, cp, real[i].n_pre);
         snprintf(cp, sizeof cp, "tools/tokenizers/%s-decode.jsonl", real[i].name);
         check_tokenizer_file(jp, cp, 0);
+    }
+    static const char *chat[] = {"llama2", "llama3", "qwen3"};
+    for (size_t i = 0; i < sizeof chat / sizeof *chat; i++) {
+        snprintf(jp, sizeof jp, "%s/tokenizers/%s/tokenizer.json", g_shared, chat[i]);
+        snprintf(cp, sizeof cp, "%s/tokenizers/%s/chat_cases.json", g_shared, chat[i]);
+        check_chat_ids(jp, cp);
     }
 }
 
