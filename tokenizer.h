@@ -4489,7 +4489,9 @@ static int tk_load_split(tk_loader *L, int node, const char *where) {
     p->behavior = -1;
     for (int k = 0; k < 5; k++)
         if (tk_eq(s, n, behaviors[k])) p->behavior = k;
-    if (p->behavior < 0) return TK_LFAIL(L, "%s.behavior is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous", where);
+    if (p->behavior < 0)
+        return TK_LFAIL(L, "%s.behavior is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous",
+                        where);
     if (tk_lbool(L, node, "invert", where, 0, &p->invert)) return -1;
     int pat = tk_json_get(j, node, "pattern");
     if (!tk_is_type(j, pat, TK_JSON_OBJECT)) return TK_LFAIL(L, "%s.pattern is not an object", where);
@@ -5214,9 +5216,10 @@ static int tk_pre_bytelevel(tk_enc *e, int k, const char *s, size_t n, int at_or
     if (!p->re) return tk_pre_bytes(e, k, s, n, at_origin);
     tk_spans *v = &e->sp[k];
     if (tk_find_matches(e, p, s, n, v)) return -1;
-    for (size_t i = 0; i < v->n; i++) /* Isolated: every span is a piece */
-        if (v->v[i].b > v->v[i].a && tk_pre_bytes(e, k, s + v->v[i].a, v->v[i].b - v->v[i].a, at_origin && v->v[i].a == 0))
-            return -1;
+    for (size_t i = 0; i < v->n; i++) { /* Isolated: every span is a piece */
+        const tk_span *sp = &v->v[i];
+        if (sp->b > sp->a && tk_pre_bytes(e, k, s + sp->a, sp->b - sp->a, at_origin && sp->a == 0)) return -1;
+    }
     return 0;
 }
 
@@ -5263,7 +5266,9 @@ static int tk_pre_run(tk_enc *e, int k, const char *s, size_t n, int at_origin) 
     }
 }
 
-static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) { return tk_pre_run(e, 0, s, n, at_origin); }
+static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) {
+    return tk_pre_run(e, 0, s, n, at_origin);
+}
 
 typedef int (*tk_segment_fn)(tk_enc *e, const char *s, size_t n, int at_origin);
 
