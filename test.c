@@ -578,7 +578,6 @@ static void test_tokenizer_refusals(void) {
         {"\"normalizer\":null", "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"NFKC\"}]}",
          "normalizer[1] type \"NFKC\" is not supported"},
         {"\"continuing_subword_prefix\":null", "\"continuing_subword_prefix\":\"##\"", "continuing_subword_prefix is not supported"},
-        {"\"single_word\":false", "\"single_word\":true", "single_word added tokens are not supported"},
         {"\"post_processor\":{\"type\":\"ByteLevel\"", "\"post_processor\":{\"type\":\"RobertaProcessing\"",
          "post_processor type \"RobertaProcessing\" is not supported"},
         {NULL, "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"ByteLevel\"},{\"type\":\"Fuse\"}]}",

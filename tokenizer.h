@@ -104,15 +104,14 @@ int tk_json_int(const tk_json *j, int node, long long *out);
  * alphabet, ignore_merges, the NFC normalizer, Split on a String or Regex
  * with every behavior and invert, Digits, ByteLevel pre-tokenizer and
  * decoder), with Sequences of normalizers and pre-tokenizers, added and
- * special tokens (lstrip, rstrip, normalized), and TemplateProcessing and
- * ByteLevel post-processors. Any other component (and single_word added
- * tokens, continuing_subword_prefix, end_of_word_suffix, a regex construct
+ * special tokens (lstrip, rstrip, normalized, single_word), and
+ * TemplateProcessing and ByteLevel post-processors. Any other component
+ * (and continuing_subword_prefix, end_of_word_suffix, a regex construct
  * outside the supported subset) is refused at load with an error, never
- * tokenized differently from
- * Hugging Face `tokenizers`; so is a file that contradicts itself (an added
- * token whose id is not the one tokenizers would give it). A loaded
- * tokenizer is read-only: share it between threads freely. Errors read
- * "NAME: problem". */
+ * tokenized differently from Hugging Face `tokenizers`; so is a file that
+ * contradicts itself (an added token whose id is not the one tokenizers
+ * would give it). A loaded tokenizer is read-only: share it between threads
+ * freely. Errors read "NAME: problem". */
 typedef struct tk_tokenizer tk_tokenizer;
 
 /* Load from the bytes of a tokenizer.json; name (e.g. the path) prefixes errors. */
@@ -3884,7 +3883,7 @@ typedef struct {
     uint32_t off, len;  /* content, in blob */
     char *norm;         /* normalized=true: the content after the normalizer */
     size_t nlen;
-    int special, lstrip, rstrip, normalized;
+    int special, lstrip, rstrip, normalized, single_word;
 } tk_added;
 
 /* A string rewrite: Prepend a, Replace a by b, or Unicode NFC. A decoder's
@@ -4304,7 +4303,6 @@ static int tk_load_vocab(tk_loader *L, int model, int added) {
     int i = 0, maxadded = -1;
     for (int a = tk_json_child(j, added); a >= 0; a = tk_json_next(j, a), i++) {
         long long id;
-        int single_word = 0;
         tk_added *ad = &t->added[i];
         snprintf(where, sizeof where, "added_tokens[%d]", i);
         tk_json_int(j, tk_json_get(j, a, "id"), &id);
@@ -4312,12 +4310,11 @@ static int tk_load_vocab(tk_loader *L, int model, int added) {
         if (tk_lbool(L, a, "special", where, 0, &ad->special) || tk_lbool(L, a, "lstrip", where, 0, &ad->lstrip) ||
             tk_lbool(L, a, "rstrip", where, 0, &ad->rstrip) ||
             tk_lbool(L, a, "normalized", where, !ad->special, &ad->normalized) ||
-            tk_lbool(L, a, "single_word", where, 0, &single_word))
+            tk_lbool(L, a, "single_word", where, 0, &ad->single_word))
             return -1;
         tk_blob_put(t, j, tk_json_get(j, a, "content"), &ad->off, &ad->len);
         t->n_added = i + 1;
         const char *c = t->blob + ad->off;
-        if (single_word) return TK_LFAIL(L, "%s: single_word added tokens are not supported", where);
         if (tk_strmap_add(&t->added_map, t->blob, ad->off, ad->len, ad->id))
             return TK_LFAIL(L, "added_tokens: \"%s\" is listed twice", tk_quote(q, sizeof q, c, ad->len));
         /* tokenizers ignores the id in the file: a token that is in the
@@ -5272,10 +5269,29 @@ static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) {
 
 typedef int (*tk_segment_fn)(tk_enc *e, const char *s, size_t n, int at_origin);
 
+/* A word character for tokenizers' single_word test: Rust regex's \w
+ * (Alphabetic, Mark, Decimal_Number, Connector_Punctuation, Join_Control).
+ * The word table is Oniguruma's \w, which also counts Latin-1's other
+ * numbers (superscripts, fractions) and not the joiners. */
+static int tk_is_word_char(unsigned c) {
+    if (c == 0x200C || c == 0x200D) return 1;
+    if (c < 0x100 && tk_gc(c) == TK_GC_No) return 0;
+    return tk_is_word(c);
+}
+
+/* Whether an added token at s[i, i+len) stands alone as single_word wants:
+ * no word character right before or after it. */
+static int tk_single_word(const char *s, size_t n, size_t i, size_t len) {
+    size_t b = i, l;
+    while (b > 0 && ((unsigned char)s[--b] & 0xC0) == 0x80) {}
+    if (i > 0 && tk_is_word_char(tk_utf8_cp(s + b, i - b, &l))) return 0;
+    return i + len == n || !tk_is_word_char(tk_utf8_cp(s + i + len, n - i - len, &l));
+}
+
 /* Split s at added tokens of the trie (tokenizers' AddedVocabulary::
- * find_matches: leftmost-longest, lstrip/rstrip take the whitespace next to
- * the token), handing the text between them to fn. at_origin: s starts
- * the original text. */
+ * find_matches: leftmost-longest, a single_word token only where it stands
+ * alone, lstrip/rstrip take the whitespace next to the token), handing the
+ * text between them to fn. at_origin: s starts the original text. */
 static int tk_split_added(tk_enc *e, const tk_trie *tr, const char *s, size_t n, int at_origin, tk_segment_fn fn) {
     size_t done = 0, mlen = 0;
     for (size_t i = 0; i < n && tr->n > 1;) {
@@ -5285,6 +5301,10 @@ static int tk_split_added(tk_enc *e, const tk_trie *tr, const char *s, size_t n,
             continue;
         }
         const tk_added *a = &e->t->added[k];
+        if (a->single_word && !tk_single_word(s, n, i, mlen)) { /* tokenizers skips past the match */
+            i += mlen;
+            continue;
+        }
         size_t start = i, stop = i + mlen;
         if (a->lstrip) {
             size_t ws = tk_ws_left(s, start, tk_is_ws);

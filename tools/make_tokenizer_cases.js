@@ -94,7 +94,8 @@ const variants = {
   prefix: {
     added: [added('<s>'), added('</s>'), added('<mask>', { lstrip: true }), added('<sep>', { rstrip: true }),
       added(' hello', { normalized: true, special: false }), added('[x]', { special: false }),
-      added('e\u0301!', { normalized: true, special: false })],
+      added('e\u0301!', { normalized: true, special: false }), added('qz', { single_word: true, special: false }),
+      added('<w>', { single_word: true, lstrip: true, normalized: true, special: false })],
     normalizer: { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { String: '\t' }, content: '  ' }] },
     pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: false }, byteLevel(true, true)] },
     post_processor: () => ({ type: 'Sequence', processors: [byteLevel(true, false), template(['<s>'], ['</s>'])] }),
@@ -142,6 +143,9 @@ const texts = [
   'hello', '[x] [x][x]', 'e\u0301', 'é', 'é! e\u0301! e\u0301\u0301!', '<s>Hello</s>', '<|eot|><|eot|>', 'abc<|eot|>def', '\u0085\u2028\u2029',
   '\u00ad\u200b\ufeff', 'ÀÁÂ ÿ Ā ā', 'ǅ ʰ ß ẞ', 'a\u0000b', "'s's's '''", 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   '                                  x', '0000000000', 'The quick brown fox jumps over the lazy dog.',
+  'qz aqz qzb qz. (qz) qz_ _qz 1qz qz1 ²qz qz½ éqz qzé \u200dqz qz\u200c Ⅻqz qz\u0301 ⓐqz qz😀 qzqz qz', 'qz',
+  'a<w> <w>b  <w> (<w>) <w><w> x<w>', '<w>',
+  
 ];
 
 // decode-only id sequences: lone lead bytes, cut characters, stray continuation bytes, specials in between
@@ -183,7 +187,8 @@ async function cases(t, withText, specials) {
     return;
   }
   for (const [name, v] of Object.entries(variants)) {
-    const added_tokens = v.added.map((a, i) => Object.assign({ id: nv + i }, a));
+    let next = nv; /* a token already in the vocabulary keeps its id there, as tokenizers gives it */
+    const added_tokens = v.added.map((a) => Object.assign({ id: a.content in vocab ? vocab[a.content] : next++ }, a));
     for (const a of added_tokens) tokenIds[a.content] = a.id;
     const json = {
       version: '1.0', truncation: null, padding: null, added_tokens,
