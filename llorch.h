@@ -92,19 +92,22 @@ typedef struct {
     int vocab_size;
     int max_seq_len;  /* max_position_embeddings */
     float norm_eps;   /* rms_norm_eps */
-    int tied_embeddings;
-    int bos_id;       /* -1 when none */
-    int eos_ids[LLORCH_MAX_EOS]; /* generation stops at any of these */
+    int tied_embeddings; /* tie_word_embeddings: lm_head is embed_tokens */
+    int bos_id;       /* bos_token_id (the first, when a list); -1 when none */
+    /* generation stops at any of these: generation_config.json's
+     * eos_token_id when it states one, else config.json's, else the
+     * tokenizer's eos; more than LLORCH_MAX_EOS is refused at load */
+    int eos_ids[LLORCH_MAX_EOS];
     int n_eos;
     llorch_dtype dtype; /* of the weight matrices */
     /* What sets one family's layer apart from another's. The forward pass of
      * every backend reads these flags; the tensors that go with a flag
      * (llorch_layer) are bound exactly when it is set. */
-    char arch[48];      /* "architectures"[0], e.g. "Qwen2ForCausalLM" */
+    char arch[48];      /* the family's class, e.g. "Qwen2ForCausalLM" (from model_type) */
     int qkv_bias;       /* q_proj, k_proj, v_proj have biases (Qwen2) */
-    int qk_norm;        /* RMSNorm over each q and k head before RoPE (Qwen3) */
-    int sliding_window; /* a query at position i sees keys i-W+1..i; 0 = all (Mistral) */
-    llorch_rope rope;
+    int qk_norm;        /* RMSNorm (eps norm_eps) over each q and k head before RoPE (Qwen3) */
+    int sliding_window; /* W: a query at position i sees keys max(0, i-W+1)..i; 0 = all (Mistral) */
+    llorch_rope rope;   /* the frequencies: llorch_rope_inv_freq (model->rope_inv_freq) */
 } llorch_config;
 
 typedef struct {

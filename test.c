@@ -1998,6 +1998,24 @@ static int write_seeds_main(const char *dir) {
         free(data);
     }
     remove_tree(sub);
+    /* the config.json of each family, and RoPE as transformers 5 writes it */
+    static const char *families[] = {"tiny-llama3-bf16", "tiny-qwen2-bf16", "tiny-qwen3-bf16", "tiny-mistral-f16"};
+    for (int i = 0; g_shared && i < 4; i++) {
+        size_t clen;
+        char rel[96];
+        snprintf(rel, sizeof rel, "models/%s/config.json", families[i]);
+        char *data = read_all(shared_path(rel), &clen);
+        snprintf(path, sizeof path, "%s/config/%s", dir, families[i]);
+        if (data && write_all(path, data, clen)) return 1;
+        free(data);
+    }
+    static const char rope5[] = "{\"model_type\":\"llama\",\"hidden_size\":16,\"intermediate_size\":40,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":300,"
+        "\"rope_parameters\":{\"rope_type\":\"llama3\",\"rope_theta\":500000.0,\"factor\":8.0,"
+        "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32},"
+        "\"tie_word_embeddings\":1,\"eos_token_id\":[2,3]}";
+    snprintf(path, sizeof path, "%s/config/rope-parameters", dir);
+    if (write_all(path, rope5, sizeof rope5 - 1)) return 1;
     /* every text of the tokenizer cases, one file each */
     size_t len;
     char *cases = g_shared ? read_all(shared_path("tokenizers/llama2/encode_cases.jsonl"), &len) : NULL;
