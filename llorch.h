@@ -857,15 +857,16 @@ static int llorch_cfg_family(const tk_json *j, const llorch_family **out, const 
 }
 
 /* Refuse what llorch would run wrongly: activations, biases and tensor
- * parallel slicing the families it runs do not have. */
-static int llorch_cfg_supported(const tk_json *j, const char *path, llorch_error *err) {
+ * parallel slicing the families it runs do not have. (Qwen2's q/k/v biases
+ * are fixed by its class, which reads no attention_bias.) */
+static int llorch_cfg_supported(const tk_json *j, const llorch_family *f, const char *path, llorch_error *err) {
     int v = llorch_cfg_get(j, 0, "hidden_act");
     char q[64];
     if (v >= 0 && !tk_json_streq(j, v, "silu"))
         return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"hidden_act\" %s is not implemented (silu)", path,
                            llorch_cfg_quote(j, v, q, sizeof q));
     static const char *biases[] = {"attention_bias", "mlp_bias"};
-    for (int i = 0; i < 2; i++)
+    for (int i = f->qkv_bias ? 1 : 0; i < 2; i++)
         if (llorch_cfg_truthy(j, tk_json_get(j, 0, biases[i])))
             return llorch_fail(err, LLORCH_E_UNSUPPORTED,
                                "%s: \"%s\" is set; biases other than Qwen2's q/k/v are not implemented", path, biases[i]);
@@ -1027,7 +1028,7 @@ static int llorch_parse_config(llorch_config *c, const char *text, size_t len, c
     const int big = 1 << 20;
     if (j.nodes[0].type != TK_JSON_OBJECT) st = llorch_fail(err, LLORCH_E_FORMAT, "%s: not a JSON object", path);
     else (void)((st = llorch_cfg_family(&j, &f, path, err)) ||
-           (st = llorch_cfg_supported(&j, path, err)) ||
+           (st = llorch_cfg_supported(&j, f, path, err)) ||
            (st = llorch_cfg_int(&j, 0, NULL, "hidden_size", 1, big, -1, &c->dim, path, err)) ||
            (st = llorch_cfg_int(&j, 0, NULL, "intermediate_size", 1, big, -1, &c->hidden_dim, path, err)) ||
            (st = llorch_cfg_int(&j, 0, NULL, "num_hidden_layers", 1, 4096, -1, &c->n_layers, path, err)) ||
