@@ -856,8 +856,8 @@ static int llorch_cfg_family(const tk_json *j, const llorch_family **out, const 
     return 0;
 }
 
-/* Refuse what llorch would run wrongly: activations, biases and tensor
- * parallel slicing the families it runs do not have. (Qwen2's q/k/v biases
+/* Refuse what llorch would run wrongly: activations, biases, quantization
+ * and tensor parallel slicing the families it runs do not have. (Qwen2's q/k/v biases
  * are fixed by its class, which reads no attention_bias.) */
 static int llorch_cfg_supported(const tk_json *j, const llorch_family *f, const char *path, llorch_error *err) {
     int v = llorch_cfg_get(j, 0, "hidden_act");
@@ -870,6 +870,9 @@ static int llorch_cfg_supported(const tk_json *j, const llorch_family *f, const 
         if (llorch_cfg_truthy(j, tk_json_get(j, 0, biases[i])))
             return llorch_fail(err, LLORCH_E_UNSUPPORTED,
                                "%s: \"%s\" is set; biases other than Qwen2's q/k/v are not implemented", path, biases[i]);
+    if (llorch_cfg_get(j, 0, "quantization_config") >= 0)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"quantization_config\": quantized checkpoints are not implemented",
+                           path);
     v = llorch_cfg_get(j, 0, "pretraining_tp");
     long long tp;
     if (v >= 0 && (tk_json_int(j, v, &tp) || tp != 1))

@@ -1152,6 +1152,7 @@ static void test_bad_config(void) {
         {"Mistral MLP biases", "\"model_type\":\"mistral\",\"mlp_bias\":1", "mlp_bias"},
         {"Qwen3 without q_norm", "\"model_type\":\"qwen3\"", "self_attn.q_norm.weight"},
         {"another activation", "\"hidden_act\":\"gelu\"", "hidden_act"},
+        {"a quantized checkpoint", "\"quantization_config\":{\"quant_method\":\"awq\",\"bits\":4}", "quantization_config"},
         {"attention biases", "\"attention_bias\":true", "attention_bias"},
         {"attention biases, 1", "\"attention_bias\":1", "attention_bias"},
         {"MLP biases, \"true\"", "\"mlp_bias\":\"true\"", "mlp_bias"},
