@@ -1478,6 +1478,39 @@ static void check_one_row_mlp(const char *dir) {
     st_free(&f);
 }
 
+/* Head sizes and groupings of every family (MQA with head_dim 128, GQA with
+ * 64, Mistral's window under a 100-token prompt that spans two prefill
+ * chunks): the prompt in one forward call and token by token give the same
+ * last logits, finite. */
+static void check_head_shapes(const char *dir) {
+    static const struct { int heads, kv_heads, head_dim; const char *edit; } cases[] = {
+        {4, 1, 128, NULL}, {8, 2, 64, NULL}, {4, 1, 128, "\"model_type\":\"mistral\",\"sliding_window\":16"},
+        {8, 2, 64, "\"model_type\":\"mistral\",\"sliding_window\":7"},
+    };
+    int ids[100];
+    for (int i = 0; i < 100; i++) ids[i] = 3 + (i * 37) % 290;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ckpt_shape sh = {64, 40, 2, cases[c].heads, cases[c].kv_heads, cases[c].head_dim, 300, 256, "BF16"};
+        float all[512], step[512];
+        llorch_model *m = NULL;
+        llorch_session *s = NULL;
+        llorch_error err;
+        write_small_model(dir, &sh);
+        write_config(dir, &sh, cases[c].edit);
+        int st = llorch_load(&m, dir, NULL, &err) || llorch_session_new(&s, m, NULL, &err) ||
+                 llorch_forward(s, 0, ids, 100, all, &err);
+        llorch_session_reset(s);
+        for (int i = 0; i < 100 && !st; i++) st = llorch_forward(s, 0, &ids[i], 1, step, &err);
+        int finite = 1;
+        for (int i = 0; i < sh.vocab && !st; i++) finite &= isfinite(all[i]) && isfinite(step[i]);
+        double e = st ? 1 : rel_err(all, step, sh.vocab);
+        CHECK(st == 0 && finite && e <= 1e-5, "%d heads over %d kv heads of %d%s: one pass vs token by token %.3g (%s)",
+              sh.heads, sh.kv_heads, sh.head_dim, cases[c].edit ? ", windowed" : "", e, st ? err.msg : "");
+        llorch_session_free(s);
+        llorch_free(m);
+    }
+}
+
 static void test_config(void) {
     make_tmpdir();
     char dir[4200];
@@ -1493,6 +1526,7 @@ static void test_config(void) {
     check_tied(dir);
     check_eos(dir);
     check_one_row_mlp(dir);
+    check_head_shapes(dir);
     remove_tree(dir);
     if (g_shared) check_shared_configs();
     else SKIP("the shared tiny models' configs: no shared data");
