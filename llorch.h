@@ -845,10 +845,12 @@ static int llorch_cfg_family(const tk_json *j, const llorch_family **out, const 
         const llorch_family *g = NULL;
         for (int i = 0; i < LLORCH_N_FAMILIES && !g; i++)
             if (tk_json_streq(j, c, llorch_families[i].arch)) g = &llorch_families[i];
-        if (!g || (f && g != f))
-            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"architectures\" names %s, which llorch does not run%s%s",
-                               path, llorch_cfg_quote(j, c, q, sizeof q), f ? " as model_type " : "",
-                               f ? f->model_type : "");
+        if (!g)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"architectures\" names %s, which llorch does not run",
+                               path, llorch_cfg_quote(j, c, q, sizeof q));
+        if (f && g != f)
+            return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"architectures\" names %s but \"model_type\" is \"%s\"", path,
+                               g->arch, f->model_type);
         f = g;
     }
     if (!f) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"model_type\"", path);
