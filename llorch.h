@@ -954,13 +954,15 @@ static int llorch_cfg_rope(const tk_json *j, const llorch_family *f, llorch_rope
     /* rope_theta wherever it is stated; every statement must agree */
     const int holders[3] = {0, d[0], d[1]};
     const char *names[3] = {NULL, dicts[0], dicts[1]};
+    const char *first = NULL;
     for (int i = 0; i < 3; i++) {
         if (holders[i] < 0 || llorch_cfg_get(j, holders[i], "rope_theta") < 0) continue;
         if ((st = llorch_cfg_number(j, holders[i], names[i], "rope_theta", 1, 1e12, 0, &t, path, err))) return st;
         if (n_theta++ && t != theta)
-            return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"rope_theta\" is stated twice with different values (%g, %g)",
-                               path, theta, t);
+            return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s%srope_theta\" %g and \"%s.rope_theta\" %g disagree", path,
+                               first ? first : "", first ? "." : "", theta, names[i], t);
         theta = t;
+        first = names[i];
     }
     if (!n_theta && f->rope_theta < 0) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"rope_theta\"", path);
     r->theta = (float)(n_theta ? theta : f->rope_theta);
