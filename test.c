@@ -1490,7 +1490,9 @@ static void check_head_shapes(const char *dir) {
     int ids[100];
     for (int i = 0; i < 100; i++) ids[i] = 3 + (i * 37) % 290;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        ckpt_shape sh = {64, 40, 2, cases[c].heads, cases[c].kv_heads, cases[c].head_dim, 300, 256, "BF16"};
+        ckpt_shape sh = small_shape;
+        sh.dim = 64, sh.heads = cases[c].heads, sh.kv_heads = cases[c].kv_heads, sh.head_dim = cases[c].head_dim;
+        sh.max_pos = 256, sh.dtype = "BF16";
         float all[512], step[512];
         llorch_model *m = NULL;
         llorch_session *s = NULL;
