@@ -3,6 +3,7 @@
  * What lives on the device
  *   Weights, uploaded once at load in the model's matrix type T (bf16 or f16;
  *   f32 checkpoints are converted to bf16 on upload, norms are kept in f32).
+ *   Biases (Qwen2) and q/k norm weights (Qwen3) are kept in f32.
  *   The host only hands each tensor's bytes from the mapped file to the
  *   device; conversions and the two layout changes below are made there
  *   (k_place), both invisible in the results:
@@ -10,19 +11,33 @@
  *     rows are reordered (i, i + head_dim/2) -> (2i, 2i + 1), so that the two
  *     halves RoPE rotates together are neighbouring outputs. q and k get the
  *     same reordering, so q.k (and attention) is unchanged; the KV cache
- *     holds k in this order.
+ *     holds k in this order. The q/k biases and q/k norm weights are
+ *     reordered the same way.
  *   - w_gate and w_up become one matrix wgu with gate row j at 2j and up row
  *     j at 2j + 1, so SwiGLU is a function of two neighbouring outputs.
  *   Every matrix kernel therefore produces outputs in neighbouring pairs and
  *   hands each pair to one epilogue (epi_pair): store, add to the residual,
- *   SwiGLU, or RoPE + KV-cache write.
- *   A session holds the KV cache ([layer][seq][kv_head][ctx][head_dim], T),
- *   scratch for a prefill chunk, and a mirror of each sequence's tokens for
- *   the repetition penalty.
+ *   SwiGLU, or bias + RoPE + KV-cache write.
+ *   The device buffers are laid out from tables of (pointer, size)
+ *   (cu_layout): the model's (cu_model_slots) and a session's, which holds
+ *   the KV cache ([layer][seq][kv_head][ctx][head_dim], T), scratch for a
+ *   prefill chunk, and a mirror of each sequence's tokens for the
+ *   repetition penalty.
+ *
+ * One layer function (cu_enqueue_layer) serves decode of one sequence,
+ * decode of several and prefill; a cu_pass says which of them runs, and
+ * cu_linear / cu_attend choose the kernels from it. Family differences are
+ * flags of llorch_config read in the same places on every path:
+ *   - q/k/v biases: added in the QKV epilogue, before RoPE;
+ *   - q/k norm (Qwen3): the QKV epilogue leaves q and the new k unrotated
+ *     and k_qk_norm (a warp per head and row) normalises and rotates them;
+ *     a norm needs a whole head, which no matrix kernel's epilogue holds;
+ *   - sliding window: the first key the attention kernels read.
  *
  * Decode, one sequence: a CUDA graph replayed every token (copy the step
- * record in, 5 kernels a layer, lm_head, and the sampler, which writes the
- * chosen ids straight to pinned host memory; 112 kernels for TinyLlama).
+ * record in, 5 kernels a layer (6 with the q/k norm), lm_head, and the
+ * sampler, which writes the chosen ids straight to pinned host memory; 112
+ * kernels for TinyLlama).
  * Per layer:
  *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
  *   attention (8 warps split the keys of a head; split over blocks past 512 keys)
@@ -41,10 +56,11 @@
  * Decode, n sequences: the same with a tensor-core "skinny" GEMM that reads
  * each weight once for all sequences (n <= 64) or the tiled GEMM (n > 64).
  * Prefill, in chunks of up to 512 tokens: for chunks over 64 tokens, on
- * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere the tiled mma.sync
- * GEMM (both f32 accumulate, deterministic split-K when the tiles don't fill
- * the GPU); the skinny one below; and a flash-attention kernel (head_dim 64
- * or 128; the attention kernel above otherwise).
+ * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere (or with
+ * LLORCH_CUDA_GEMM=mma) the tiled mma.sync GEMM (both f32 accumulate,
+ * deterministic split-K when the tiles don't fill the GPU); the skinny one
+ * below; and a flash-attention kernel (head_dim 16, 32, 64 or 128; the
+ * attention kernel above otherwise).
  */
 #include "llorch.h"
 
@@ -1105,7 +1121,7 @@ __global__ void __launch_bounds__(WG_THREADS, 1)
 }
 
 /* ======================================================================== */
-/* Attention over the KV cache (decode; prefill for unusual head sizes)      */
+/* Attention over the KV cache (decode; prefill for other head sizes)        */
 /* ======================================================================== */
 /* One block per (split, query head, row); a row is a decoding sequence or a
  * prefill token and sees keys 0 .. pos, or with a sliding window of W keys
