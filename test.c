@@ -1387,15 +1387,16 @@ static llorch_model *load_small(const char *name, const char *device) {
 }
 
 /* Past the tiny models' 512 positions: a synthetic model of a family (Llama,
- * Qwen2's biases, Qwen3's q/k norm with head_dim 128 on hidden 256, Mistral's
- * window) fed a 1300-token prompt (prefill in chunks of 512: the large-tile
+ * Qwen2's biases with one KV head (MQA), Qwen3's q/k norm with head_dim 128
+ * on hidden 256, Mistral's window; GQA otherwise) fed a 1300-token prompt (prefill in chunks of 512: the large-tile
  * GEMMs, by wgmma on Hopper or, with LLORCH_CUDA_GEMM=mma, by mma.sync, and
  * flash attention) then decoded at positions where attention splits the keys
  * over blocks: against the same prompt decoded token by token on the GPU,
  * and against the CPU. */
 static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma) {
     static const char *fname[] = {"llama", "qwen2", "qwen3", "mistral"};
-    const ckpt_shape sh = {256, 512, 2, 4, 2, family == FAMILY_QWEN3 ? 128 : 64, 300, 2048, dtype, family, window};
+    const ckpt_shape sh = {256, 512, 2, 4, family == FAMILY_QWEN2 ? 1 : 2, family == FAMILY_QWEN3 ? 128 : 64, 300, 2048,
+                           dtype, family, window};
     make_tmpdir();
     char dir[4200], what[96];
     snprintf(what, sizeof what, "%s %s%s%s", fname[family], dtype, window ? ", window" : "", mma ? ", mma.sync GEMM" : "");
