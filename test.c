@@ -11,7 +11,7 @@
  *                         shapes by default: the benchmark model)
  *
  * Reference data comes from ../shared (or $LLORCH_SHARED): Hugging Face's
- * outputs for the tokenizer and for three tiny Llama checkpoints. Tests that
+ * outputs for the tokenizer and for tiny checkpoints of each family. Tests that
  * need it say they skipped when it is absent. The last line is
  * "N passed, N failed, N skipped"; the exit status is 1 on any failure.
  */
@@ -254,12 +254,15 @@ static int st_write(const char *path, const st_file *f, uint64_t header_len_fiel
     return fclose(out);
 }
 
-/* config.json for a shape; `edit` ("\"key\":value") replaces that key's
- * default or adds it. */
+/* config.json for a shape; `edit` (members: "\"key\":value,...") replaces
+ * the defaults of the keys it names and adds the others. */
 static int write_config(const char *dir, const ckpt_shape *sh, const char *edit) {
-    char path[4096], text[4096], field[256];
+    char path[4096], text[8192], field[256];
     size_t n = 0;
-    const char *ek = edit ? strchr(edit, '"') : NULL, *ee = ek ? strchr(ek + 1, '"') : NULL;
+    tk_json ej;
+    char emsg[128], *eobj = (char *)malloc(strlen(edit ? edit : "") + 3);
+    snprintf(eobj, strlen(edit ? edit : "") + 3, "{%s}", edit ? edit : "");
+    if (tk_json_parse(&ej, eobj, strlen(eobj), emsg, sizeof emsg)) { free(eobj); return -1; }
     struct { const char *key; char value[64]; } f[] = {
         {"model_type", "\"llama\""}, {"hidden_size", ""}, {"intermediate_size", ""}, {"num_hidden_layers", ""},
         {"num_attention_heads", ""}, {"num_key_value_heads", ""}, {"head_dim", ""}, {"vocab_size", ""},
@@ -270,8 +273,7 @@ static int write_config(const char *dir, const ckpt_shape *sh, const char *edit)
     for (int i = 0; i < 8; i++) snprintf(f[1 + i].value, sizeof f[1 + i].value, "%d", nums[i]);
     text[n++] = '{';
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        if (ee && strlen(f[i].key) == (size_t)(ee - ek - 1) && !strncmp(f[i].key, ek + 1, (size_t)(ee - ek - 1)))
-            continue; /* the edit replaces it */
+        if (tk_json_get(&ej, 0, f[i].key) >= 0) continue; /* the edit replaces it */
         int k = snprintf(field, sizeof field, "%s\"%s\":%s", n > 1 ? "," : "", f[i].key, f[i].value);
         memcpy(text + n, field, (size_t)k);
         n += (size_t)k;
@@ -283,7 +285,7 @@ static int write_config(const char *dir, const ckpt_shape *sh, const char *edit)
         char *mt = strstr(text, "\"model_type\":\"llama\"");
         if (mt) {
             const size_t at = (size_t)(mt - text) + strlen("\"model_type\":"), old = strlen("\"llama\"");
-            char rest[4096];
+            char rest[sizeof text];
             snprintf(rest, sizeof rest, "%s", text + at + old);
             n = at + (size_t)snprintf(text + at, sizeof text - at, "\"%s\"%s", family[sh->family][0], rest);
         }
@@ -294,8 +296,10 @@ static int write_config(const char *dir, const ckpt_shape *sh, const char *edit)
             n += (size_t)snprintf(text + n, sizeof text - n, ",\"use_sliding_window\":false");
     }
     n += (size_t)snprintf(text + n, sizeof text - n, "%s%s}", edit ? "," : "", edit ? edit : "");
+    tk_json_free(&ej);
+    free(eobj);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    return write_all(path, text, n);
+    return n < sizeof text ? write_all(path, text, n) : -1;
 }
 
 /* A minimal Llama-style tokenizer.json: specials, the 256 byte tokens, a
@@ -723,10 +727,14 @@ static int check_reference_main(const char *dir, const char *device) {
     return bad ? 1 : 0;
 }
 
+/* Every shared tiny model, each family (Llama 2 and 3 with llama3 RoPE
+ * scaling, Qwen2's biases, Qwen3's q/k norm, Mistral's window, shorter than
+ * its longest prompt), on the CPU within 1e-4 of transformers. */
 static void test_reference_cpu(void) {
     if (!g_shared) { SKIP("reference logits: no shared data"); return; }
-    const char *models[] = {"tiny-llama-f32", "tiny-llama-bf16", "tiny-llama-f16"};
-    for (int i = 0; i < 3; i++) check_model_reference(models[i], "cpu", 1e-4, 1e-3);
+    const char *models[] = {"tiny-llama-f32", "tiny-llama-bf16", "tiny-llama-f16", "tiny-llama3-bf16",
+                            "tiny-qwen2-bf16", "tiny-qwen3-bf16", "tiny-mistral-f16"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) check_model_reference(models[i], "cpu", 1e-4, 1e-3);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1153,6 +1161,7 @@ static void test_bad_weights(void) {
         {"unsupported dtype", "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"I32\",\"shape\":[300,16]", 0, 0, "I32"},
         {"unknown dtype", "\"dtype\":\"F32\"", "\"dtype\":\"Q4\"", 0, 0, "dtype"},
         {"negative shape", "\"shape\":[300,16]", "\"shape\":[-300,16]", 0, 0, "shape"},
+        {"a vector stored as a one-row matrix", "\"shape\":[16]", "\"shape\":[1,16]", 0, 0, "has shape [1, 16] but config.json implies [16]"},
         {"a tensor named twice", "\"lm_head.weight\"", "\"model.norm.weight\"", 0, 0, "twice"},
         {"header is not an object", "{\"__metadata__\":{\"format\":\"pt\"}", "[{\"__metadata__\":{\"format\":\"pt\"}]", 0, 0, "header"},
     };
@@ -1266,9 +1275,38 @@ static void test_bad_config(void) {
     snprintf(path, sizeof path, "%s/config.json", dir);
     static const struct { const char *what, *extra, *want; } cases[] = {
         {"another architecture", "\"model_type\":\"gpt2\"", "model_type"},
-        {"rope scaling", "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}", "rope_scaling"},
+        {"Gemma", "\"model_type\":\"gemma3_text\"", "model_type"},
+        {"Phi-3", "\"model_type\":\"phi3\"", "model_type"},
+        {"a mixture of experts", "\"model_type\":\"qwen2_moe\"", "model_type"},
+        {"no family named", "\"model_type\":null", "model_type"},
+        {"architectures of another family", "\"architectures\":[\"MixtralForCausalLM\"]", "architectures"},
+        {"architectures against model_type", "\"architectures\":[\"Qwen2ForCausalLM\"]", "architectures"},
+        {"an unknown rope type", "\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4.0}", "yarn"},
+        {"dynamic rope, older key", "\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2.0}", "dynamic"},
+        {"longrope in rope_parameters", "\"rope_parameters\":{\"rope_type\":\"longrope\",\"rope_theta\":10000.0}", "longrope"},
+        {"rope_scaling without a type", "\"rope_scaling\":{\"factor\":2.0}", "rope_type"},
+        {"llama3 rope without a field", "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,"
+         "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0}", "original_max_position_embeddings"},
+        {"linear rope without a factor", "\"rope_scaling\":{\"rope_type\":\"linear\"}", "rope_scaling.factor"},
+        {"rope_theta in both forms, different", "\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":5e5}",
+         "rope_theta"},
+        {"the two rope forms disagree", "\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":2.0},"
+         "\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":4.0}", "disagree"},
+        {"rope per layer type", "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\"}}", "rope_parameters"},
+        {"a partial rotation", "\"partial_rotary_factor\":0.5", "partial_rotary_factor"},
+        {"Qwen2 sliding windows", "\"model_type\":\"qwen2\",\"use_sliding_window\":true", "use_sliding_window"},
+        {"Qwen3 sliding windows, 1", "\"model_type\":\"qwen3\",\"use_sliding_window\":1", "use_sliding_window"},
+        {"Qwen2 sliding layer types", "\"model_type\":\"qwen2\",\"layer_types\":[\"full_attention\",\"sliding_attention\"]",
+         "layer_types"},
+        {"Qwen3 without head_dim", "\"model_type\":\"qwen3\",\"head_dim\":null", "head_dim"},
+        {"Qwen2 without its biases", "\"model_type\":\"qwen2\"", "self_attn.q_proj.bias"},
+        {"Qwen3 without q_norm", "\"model_type\":\"qwen3\"", "self_attn.q_norm.weight"},
         {"another activation", "\"hidden_act\":\"gelu\"", "hidden_act"},
         {"attention biases", "\"attention_bias\":true", "attention_bias"},
+        {"attention biases, 1", "\"attention_bias\":1", "attention_bias"},
+        {"MLP biases, \"true\"", "\"mlp_bias\":\"true\"", "mlp_bias"},
+        {"MLP biases, \"false\" (a non-empty string)", "\"mlp_bias\":\"false\"", "mlp_bias"},
+        {"MLP biases, a non-empty list", "\"mlp_bias\":[0]", "mlp_bias"},
         {"zero heads", "\"num_attention_heads\":0", "num_attention_heads"},
         {"heads not a multiple of kv heads", "\"num_key_value_heads\":3", "num_key_value_heads"},
         {"contradicts the weights", "\"hidden_size\":32", "config.json implies"},
@@ -1277,9 +1315,15 @@ static void test_bad_config(void) {
         {"a huge layer count", "\"num_hidden_layers\":100000", "num_hidden_layers"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        write_config(dir, &small_shape, cases[i].extra);
+        CHECK(write_config(dir, &small_shape, cases[i].extra) == 0, "%s: write config.json", cases[i].what);
         expect_load_error(dir, cases[i].what, cases[i].want);
     }
+    /* more eos ids than llorch holds: refused, never some of them dropped */
+    char many[1024] = "\"eos_token_id\":[2";
+    for (int i = 1; i <= LLORCH_MAX_EOS; i++) snprintf(many + strlen(many), sizeof many - strlen(many), ",%d", 2 + i);
+    strcat(many, "]");
+    write_config(dir, &small_shape, many);
+    expect_load_error(dir, "too many eos ids", "eos_token_id");
     write_all(path, "{\"hidden_size\": 16,", 19);
     expect_load_error(dir, "malformed config.json", "config.json");
     remove(path);
@@ -1296,6 +1340,309 @@ static void test_bad_config(void) {
     expect_load_error(dir, "an empty directory", "config.json");
     remove_tree(dir);
     expect_load_error("/nonexistent/llorch-model", "a directory that does not exist", "/nonexistent/llorch-model");
+}
+
+/* ======================================================================== */
+/* config.json as transformers reads it                                      */
+/* ======================================================================== */
+
+/* Replace the first `from` in DIR/config.json by `to`. */
+static int config_replace(const char *dir, const char *from, const char *to) {
+    char path[4300];
+    size_t len;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = read_all(path, &len), *at = text ? strstr(text, from) : NULL;
+    if (!at) { free(text); return -1; }
+    size_t a = strlen(from), b = strlen(to), pre = (size_t)(at - text);
+    char *out = (char *)malloc(len - a + b + 1);
+    memcpy(out, text, pre);
+    memcpy(out + pre, to, b);
+    memcpy(out + pre + b, at + a, len - pre - a);
+    int rc = write_all(path, out, len - a + b);
+    free(out);
+    free(text);
+    return rc;
+}
+
+/* The last position's logits (vocab floats) of a fixed prompt on the model
+ * in dir; 0 or the status of what failed. */
+static int small_logits(const char *dir, float *out, llorch_error *err) {
+    static const int ids[] = {1, 262, 263, 40, 7, 100, 261, 5};
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    int st = llorch_load(&m, dir, NULL, err);
+    if (!st) st = llorch_session_new(&s, m, NULL, err);
+    if (!st) st = llorch_forward(s, 0, ids, 8, out, err);
+    llorch_session_free(s);
+    llorch_free(m);
+    return st;
+}
+
+/* Greedy ids (at most max) from the fixed prompt, stopping at an eos. */
+static int small_greedy(const char *dir, int max, collected *got, llorch_error *err) {
+    static const int ids[] = {1, 262, 263, 40};
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    llorch_sampler_opts so = llorch_sampler_defaults();
+    got->n = 0;
+    int st = llorch_load(&m, dir, NULL, err);
+    if (!st) st = llorch_session_new(&s, m, NULL, err);
+    if (!st) st = llorch_generate(s, ids, 4, max, &so, collect, got, NULL, err);
+    llorch_session_free(s);
+    llorch_free(m);
+    return st;
+}
+
+/* RoPE as transformers 4.x writes it (rope_theta, rope_scaling with
+ * "rope_type" or the older "type") and as 5.x does (rope_parameters holding
+ * rope_theta): each pair gives the same logits, different from the default
+ * RoPE's (so a form read wrongly cannot pass). A top-level rope_theta is
+ * dropped from the 5.x configs: its 10000 default must not come back. */
+static void check_rope_forms(const char *dir, const float *base) {
+    static const struct { const char *what, *v4, *v5; } pairs[] = {
+        {"rope_theta 500000", "\"rope_theta\":500000.0", "\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":500000.0}"},
+        {"linear, older \"type\" key", "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}",
+         "\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":2.0,\"rope_theta\":10000.0}"},
+        {"llama3", "\"rope_theta\":500000.0,\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+         "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32}",
+         "\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+         "\"original_max_position_embeddings\":32,\"rope_theta\":500000.0}"},
+        {"llama3, both forms stated", "\"rope_theta\":500000.0,\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,"
+         "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32}",
+         "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+         "\"original_max_position_embeddings\":32},\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8.0,"
+         "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":32,\"rope_theta\":500000.0}"},
+    };
+    const int vocab = small_shape.vocab;
+    float l4[512], l5[512];
+    llorch_error err;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        write_config(dir, &small_shape, pairs[i].v4);
+        int st = small_logits(dir, l4, &err);
+        CHECK(st == 0, "rope %s, 4.x form: %s", pairs[i].what, st ? err.msg : "");
+        write_config(dir, &small_shape, pairs[i].v5);
+        int dropped = config_replace(dir, "\"rope_theta\":10000.0,", "") == 0 || strstr(pairs[i].v5, "rope_scaling");
+        CHECK(dropped, "rope %s: the 5.x config has no top-level rope_theta", pairs[i].what);
+        st = st || small_logits(dir, l5, &err);
+        CHECK(st == 0 && !memcmp(l4, l5, (size_t)vocab * sizeof *l4), "rope %s: the 5.x form gives the 4.x logits (%s)",
+              pairs[i].what, st ? err.msg : "");
+        CHECK(st == 0 && memcmp(l4, base, (size_t)vocab * sizeof *l4), "rope %s differs from the default RoPE",
+              pairs[i].what);
+    }
+}
+
+/* tie_word_embeddings as Python reads it (1, "no" are true), against the
+ * weights: a tied model computes with the embedding matrix, so it gives the
+ * logits of the untied one whose lm_head is a copy of it; tied with a
+ * different lm_head.weight, or untied without one, is refused. */
+static void check_tied(const char *dir) {
+    char path[4300];
+    float want[512], got[512];
+    llorch_error err;
+    st_file f;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    st_build(&f, &small_shape);
+    write_config(dir, &small_shape, NULL);
+    st_write(path, &f, 0, 0);
+    write_config(dir, &small_shape, "\"tie_word_embeddings\":1");
+    expect_load_error(dir, "tied, with a different lm_head", "tie_word_embeddings");
+    const size_t head = (size_t)small_shape.vocab * small_shape.dim * 4;
+    memcpy(f.data + f.data_len - head, f.data, head); /* lm_head := embed_tokens (the first tensor) */
+    st_write(path, &f, 0, 0);
+    write_config(dir, &small_shape, NULL);
+    int st = small_logits(dir, want, &err);
+    CHECK(st == 0, "untied, lm_head a copy of the embeddings: %s", st ? err.msg : "");
+    static const char *truthy[] = {"\"tie_word_embeddings\":1", "\"tie_word_embeddings\":\"no\"", "\"tie_word_embeddings\":true"};
+    for (int i = 0; i < 3; i++) {
+        write_config(dir, &small_shape, truthy[i]);
+        int s2 = small_logits(dir, got, &err);
+        CHECK(st == 0 && s2 == 0 && !memcmp(want, got, sizeof want), "%s, lm_head equal to the embeddings: same logits (%s)",
+              truthy[i], s2 ? err.msg : "");
+    }
+    char *hdr = (char *)malloc(f.header_len + 64);
+    memcpy(hdr, f.header, f.header_len + 1);
+    free(f.header);
+    f.header = hdr;
+    hdr_replace(&f, "\"lm_head.weight\"", "\"unused.weight\"");
+    st_write(path, &f, 0, 0);
+    for (int i = 0; i < 3; i++) {
+        write_config(dir, &small_shape, truthy[i]);
+        int s2 = small_logits(dir, got, &err);
+        CHECK(st == 0 && s2 == 0 && !memcmp(want, got, sizeof want), "%s without lm_head: the tied logits (%s)", truthy[i],
+              s2 ? err.msg : "");
+    }
+    static const char *falsy[] = {"\"tie_word_embeddings\":0", "\"tie_word_embeddings\":\"\"",
+                                  "\"tie_word_embeddings\":[]", "\"tie_word_embeddings\":null"};
+    for (int i = 0; i < 4; i++) {
+        write_config(dir, &small_shape, falsy[i]);
+        expect_load_error(dir, falsy[i], "lm_head.weight");
+    }
+    st_free(&f);
+}
+
+/* eos ids: every one of a long list stops generation; generation_config.json's
+ * replace config.json's (as transformers' generate reads them) and are
+ * checked as strictly. */
+static void check_eos(const char *dir) {
+    char path[4300], edit[1024];
+    collected free_run, got;
+    llorch_error err;
+    write_small_model(dir, &small_shape);
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    int st = small_greedy(dir, 8, &free_run, &err);
+    CHECK(st == 0 && free_run.n == 8, "8 greedy tokens without an eos: %d (%s)", free_run.n, st ? err.msg : "");
+    if (st || free_run.n != 8) return;
+    int k = 0; /* stop at the first token after the first that is new (k = 0 if there is none) */
+    for (int i = 1; i < 8 && !k; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= free_run.ids[j] == free_run.ids[i];
+        if (!seen) k = i;
+    }
+    const int t = free_run.ids[k];
+    int n = snprintf(edit, sizeof edit, "\"eos_token_id\":[");
+    for (int i = 0, id = 0; i < 11; id++) {
+        int used = 0;
+        for (int j = 0; j <= k; j++) used |= free_run.ids[j] == id;
+        if (!used) n += snprintf(edit + n, sizeof edit - n, "%d,", id), i++;
+    }
+    snprintf(edit + n, sizeof edit - n, "%d]", t);
+    write_config(dir, &small_shape, edit);
+    st = small_greedy(dir, 8, &got, &err);
+    CHECK(st == 0 && got.n == k + 1 && got.ids[k] == t, "the 12th of 12 eos ids stops generation: %d tokens, not %d (%s)",
+          got.n, k + 1, st ? err.msg : "");
+    write_config(dir, &small_shape, NULL);
+    snprintf(edit, sizeof edit, "{\"bos_token_id\":1,\"eos_token_id\":[%d]}", t);
+    write_all(path, edit, strlen(edit));
+    st = small_greedy(dir, 8, &got, &err);
+    CHECK(st == 0 && got.n == k + 1 && got.ids[k] == t, "generation_config.json's eos stops generation: %d tokens, not %d (%s)",
+          got.n, k + 1, st ? err.msg : "");
+    write_all(path, "{\"bos_token_id\":1}", 18);
+    st = small_greedy(dir, 8, &got, &err);
+    CHECK(st == 0 && got.n == 8, "generation_config.json without eos: config.json's holds (%d tokens)", got.n);
+    n = snprintf(edit, sizeof edit, "{\"eos_token_id\":[2");
+    for (int i = 0; i < LLORCH_MAX_EOS; i++) n += snprintf(edit + n, sizeof edit - n, ",%d", 3 + i);
+    snprintf(edit + n, sizeof edit - n, "]}");
+    write_all(path, edit, strlen(edit));
+    expect_load_error(dir, "too many eos ids in generation_config.json", "generation_config.json: \"eos_token_id\"");
+    write_all(path, "{\"eos_token_id\":\"2\"}", 20);
+    expect_load_error(dir, "a string eos id in generation_config.json", "generation_config.json");
+    write_all(path, "{\"eos_token_id\":", 16);
+    expect_load_error(dir, "a malformed generation_config.json", "generation_config.json");
+    remove(path);
+}
+
+/* A key given twice: transformers (Python's json) takes the last; llorch
+ * takes the last or refuses naming the key, never the first. */
+static void check_duplicate_key(const char *dir, const float *base) {
+    float first[512], got[512];
+    llorch_error err;
+    write_config(dir, &small_shape, "\"rope_theta\":2.0");
+    int st = small_logits(dir, first, &err);
+    CHECK(st == 0 && memcmp(first, base, sizeof first), "rope_theta 2 changes the logits");
+    write_config(dir, &small_shape, NULL);
+    config_replace(dir, "\"rope_theta\":10000.0", "\"rope_theta\":2.0,\"rope_theta\":10000.0");
+    st = small_logits(dir, got, &err);
+    CHECK(st ? strstr(err.msg, "rope_theta") != NULL : !memcmp(got, base, sizeof got),
+          "a duplicate rope_theta: the last value, or refused naming it (%s)", st ? err.msg : "loaded");
+}
+
+/* The config.json and generation_config.json of each shared tiny model of
+ * the new families (with a stand-in tokenizer: this checks the reading
+ * alone), against what those files state. */
+static void check_shared_configs(void) {
+    static const struct {
+        const char *name, *arch;
+        llorch_rope rope;
+        int tied, qkv_bias, qk_norm, window, head_dim, n_eos, eos[3];
+    } want[] = {
+        {"tiny-llama3-bf16", "LlamaForCausalLM", {LLORCH_ROPE_LLAMA3, 500000, 32, 1, 4, 8192}, 1, 0, 0, 0, 16, 3, {128001, 128008, 128009}},
+        {"tiny-qwen2-bf16", "Qwen2ForCausalLM", {LLORCH_ROPE_DEFAULT, 1e6, 0, 0, 0, 0}, 1, 1, 0, 0, 16, 1, {151645}},
+        {"tiny-qwen3-bf16", "Qwen3ForCausalLM", {LLORCH_ROPE_DEFAULT, 1e6, 0, 0, 0, 0}, 1, 0, 1, 0, 32, 1, {151645}},
+        {"tiny-mistral-f16", "MistralForCausalLM", {LLORCH_ROPE_DEFAULT, 10000, 0, 0, 0, 0}, 0, 0, 0, 16, 16, 1, {2}},
+    };
+    char dir[4300], from[4300], to[4400];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", g_tmp, want[i].name);
+        mkdir(dir, 0755);
+        static const char *files[] = {"config.json", "generation_config.json", "model.safetensors"};
+        for (int f = 0; f < 3; f++) {
+            snprintf(from, sizeof from, "%s/models/%s/%s", g_shared, want[i].name, files[f]);
+            if (from[0] != '/') { /* relative to here */
+                char cwd[2048];
+                if (getcwd(cwd, sizeof cwd)) snprintf(from, sizeof from, "%s/%s/models/%s/%s", cwd, g_shared, want[i].name, files[f]);
+            }
+            snprintf(to, sizeof to, "%s/%s", dir, files[f]);
+            if (symlink(from, to)) {}
+        }
+        write_small_tokenizer(dir);
+        llorch_model *m = NULL;
+        llorch_error err;
+        int st = llorch_load(&m, dir, NULL, &err);
+        CHECK(st == 0, "%s's config.json: %s", want[i].name, st ? err.msg : "");
+        if (st) continue;
+        const llorch_config *c = llorch_model_config(m);
+        const llorch_rope *r = &c->rope, *w = &want[i].rope;
+        int eos_ok = c->n_eos == want[i].n_eos;
+        for (int e = 0; e < c->n_eos && eos_ok; e++) eos_ok = c->eos_ids[e] == want[i].eos[e];
+        CHECK(!strcmp(c->arch, want[i].arch) && c->tied_embeddings == want[i].tied && c->qkv_bias == want[i].qkv_bias &&
+              c->qk_norm == want[i].qk_norm && c->sliding_window == want[i].window && c->head_dim == want[i].head_dim &&
+              c->dim == 64 && c->n_heads == 4 && c->n_kv_heads == 2 && eos_ok,
+              "%s: %s tied %d, qkv_bias %d, qk_norm %d, window %d, head_dim %d, %d eos ids", want[i].name, c->arch,
+              c->tied_embeddings, c->qkv_bias, c->qk_norm, c->sliding_window, c->head_dim, c->n_eos);
+        CHECK(r->type == w->type && r->theta == w->theta && (w->type != LLORCH_ROPE_LLAMA3 ||
+              (r->factor == w->factor && r->low_freq_factor == w->low_freq_factor &&
+               r->high_freq_factor == w->high_freq_factor && r->original_max_pos == w->original_max_pos)),
+              "%s: rope type %d theta %g factor %g", want[i].name, (int)r->type, r->theta, r->factor);
+        llorch_free(m);
+    }
+}
+
+/* A checkpoint with intermediate_size 1: its MLP matrices are [1, 16] and
+ * [16, 1], and a vector is not a one-row matrix. */
+static void check_one_row_mlp(const char *dir) {
+    ckpt_shape sh = small_shape;
+    sh.hidden = 1;
+    char path[4300], from[160], to[160];
+    float logits[512];
+    llorch_error err;
+    st_file f;
+    write_small_model(dir, &sh);
+    st_build(&f, &sh); /* it writes one-row matrices as vectors: make them [1, 16] */
+    char *hdr = (char *)malloc(f.header_len + 64);
+    memcpy(hdr, f.header, f.header_len + 1);
+    free(f.header);
+    f.header = hdr;
+    for (int l = 0; l < sh.layers; l++)
+        for (int k = 0; k < 2; k++) {
+            snprintf(from, sizeof from, "\"model.layers.%d.mlp.%s.weight\":{\"dtype\":\"F32\",\"shape\":[16]", l, k ? "up_proj" : "gate_proj");
+            snprintf(to, sizeof to, "\"model.layers.%d.mlp.%s.weight\":{\"dtype\":\"F32\",\"shape\":[1,16]", l, k ? "up_proj" : "gate_proj");
+            CHECK(hdr_replace(&f, from, to) == 0, "intermediate_size 1: reshape %s", from);
+        }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    st_write(path, &f, 0, 0);
+    int st = small_logits(dir, logits, &err);
+    CHECK(st == 0, "intermediate_size 1 loads and runs: %s", st ? err.msg : "");
+    st_free(&f);
+}
+
+static void test_config(void) {
+    make_tmpdir();
+    char dir[4200];
+    float base[512];
+    llorch_error err;
+    snprintf(dir, sizeof dir, "%s/config", g_tmp);
+    write_small_model(dir, &small_shape);
+    int st = small_logits(dir, base, &err);
+    CHECK(st == 0, "the small model: %s", st ? err.msg : "");
+    check_rope_forms(dir, base);
+    write_config(dir, &small_shape, NULL);
+    check_duplicate_key(dir, base);
+    check_tied(dir);
+    check_eos(dir);
+    check_one_row_mlp(dir);
+    remove_tree(dir);
+    if (g_shared) check_shared_configs();
+    else SKIP("the shared tiny models' configs: no shared data");
 }
 
 /* ======================================================================== */
@@ -1881,6 +2228,7 @@ int main(int argc, char **argv) {
         {"generation", test_generation, 0},
         {"bad_weights", test_bad_weights, 0},
         {"bad_config", test_bad_config, 0},
+        {"config", test_config, 0},
         {"sharded", test_sharded, 0},
         {"demo", test_demo, 0},
         {"limits", test_limits, 0},
