@@ -56,7 +56,7 @@ build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu
 
 valgrind: build/test-valgrind
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	    build/test-valgrind tokenizer regex nfc sampler generation bad_
+	    build/test-valgrind tokenizer regex nfc sampler generation bad_ config
 
 build/test-sanitize: test.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \

@@ -2530,7 +2530,7 @@ static unsigned tk_gc(unsigned c) {
 }
 
 static unsigned tk_ccc(unsigned c) {
-    return c < 0x300 ? 0 : tk_run_value(tk_ccc_runs, TK_COUNT(tk_ccc_runs), 8, c);
+    return c < (tk_ccc_runs[1] >> 8) ? 0 : tk_run_value(tk_ccc_runs, TK_COUNT(tk_ccc_runs), 8, c); /* run 1: the first class */
 }
 
 static int tk_is_space(unsigned c) {
@@ -2823,11 +2823,12 @@ enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_SPLIT
        TK_OP_ASSERT, TK_OP_MARK, TK_OP_PROGRESS };
 typedef struct {
     int op;
-    int x, y, z; /* CHAR(I): cp; CLASS: class; SPLIT: first choice, second; JMP: target;
-                 SPLIT_IF: a SPLIT that goes straight to y when the next character is an
-                 ASCII one that class z does not hold (it cannot start x's match);
-                 LOOK: kind, y = the instruction after the look's program; ASSERT: kind;
-                 MARK/PROGRESS: register */
+    /* CHAR(I): x = code point (folded); CLASS: x = class; SPLIT: x = first
+     * choice, y = second; SPLIT_IF: a SPLIT that goes straight to y when the
+     * next character is an ASCII one that class z does not hold (it cannot
+     * start x's match); JMP: x = target; LOOK: x = kind, y = the instruction
+     * after the look's program; ASSERT: x = kind; MARK/PROGRESS: x = register */
+    int x, y, z;
 } tk_rinst;
 
 struct tk_regex {
