@@ -1,5 +1,6 @@
 /* tokenizer.h - a small JSON reader and a BPE tokenizer for Hugging Face
- * tokenizer.json files (Llama / SentencePiece style), in one header.
+ * tokenizer.json files (SentencePiece style as Llama 2 and Mistral, byte
+ * level as GPT-2, Llama 3, Qwen2.5/3 and SmolLM2), in one header.
  *
  * Standalone, stb-style: include it anywhere for the declarations; in exactly
  * one C file write
@@ -36,8 +37,9 @@
  *   tk_free(t);
  *
  * Encoding and decoding follow Hugging Face tokenizers exactly for the
- * components it supports (checked against tokenizers 0.23 on Llama 2's
- * tokenizer.json and variants of it); it refuses files with anything else.
+ * components it supports (checked against tokenizers 0.23 on the Llama 2,
+ * Llama 3.1 and Qwen3 tokenizer.json and small byte-level variants); it
+ * refuses files with anything else.
  * BPE merging uses a min-heap over a linked list of symbols, O(n log n).
  */
 #ifndef TOKENIZER_H
@@ -99,16 +101,21 @@ int tk_json_int(const tk_json *j, int node, long long *out);
 /* BPE tokenizer                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* A Hugging Face tokenizer.json with a BPE model, SentencePiece style (Llama
- * 2, TinyLlama, Mistral): byte fallback, unk, added and special tokens, and
- * the normalizer, pre-tokenizer, post-processor and decoder steps those
- * files use (Prepend/Replace normalizers, Metaspace, TemplateProcessing,
- * Replace/ByteFallback/Fuse/Strip/Metaspace decoders). Any other component
- * is refused at load with an error, never tokenized differently from
- * Hugging Face `tokenizers`; so is a file that contradicts itself (an added
- * token whose id is not the one tokenizers would give it). A loaded
- * tokenizer is read-only: share it between threads freely. Errors read
- * "NAME: problem". */
+/* A Hugging Face tokenizer.json with a BPE model: SentencePiece style (Llama
+ * 2, TinyLlama, Mistral: byte fallback, unk, Prepend/Replace normalizers,
+ * Metaspace, Replace/ByteFallback/Fuse/Strip/Metaspace decoders) or byte
+ * level (GPT-2, Llama 3, Qwen, SmolLM2: vocabularies in GPT-2's byte
+ * alphabet, ignore_merges, the NFC normalizer, Split on a String or Regex
+ * with every behavior and invert, Digits, ByteLevel pre-tokenizer and
+ * decoder), with Sequences of normalizers and pre-tokenizers, added and
+ * special tokens (lstrip, rstrip, normalized, single_word), and
+ * TemplateProcessing and ByteLevel post-processors. Any other component
+ * (and continuing_subword_prefix, end_of_word_suffix, a regex construct
+ * outside the supported subset) is refused at load with an error, never
+ * tokenized differently from Hugging Face `tokenizers`; so is a file that
+ * contradicts itself (an added token whose id is not the one tokenizers
+ * would give it). A loaded tokenizer is read-only: share it between threads
+ * freely. Errors read "NAME: problem". */
 typedef struct tk_tokenizer tk_tokenizer;
 
 /* Load from the bytes of a tokenizer.json; name (e.g. the path) prefixes errors. */
@@ -132,11 +139,14 @@ const char *tk_piece(const tk_tokenizer *t, int id, size_t *len);
  * that is not valid UTF-8 is an error ("text is not valid UTF-8 at byte N"). */
 int tk_encode(const tk_tokenizer *t, const char *text, size_t len, int add_special, int **ids, int *n,
               char *err, size_t errlen);
-/* Decode ids as the file's decoder says (for Llama: "▁" -> " ", byte
- * tokens -> bytes, strip one leading space). skip_special != 0 drops special
- * tokens. A run of byte tokens that is not valid UTF-8 becomes one U+FFFD
- * per byte, as in Hugging Face. An id that is no token is an error. *out is
- * malloc'd and NUL-terminated; *len (when not NULL) excludes the NUL. */
+/* Decode ids as the file's decoder says (for Llama 2: "▁" -> " ", byte
+ * tokens -> bytes, strip one leading space; for byte level: characters ->
+ * bytes). skip_special != 0 drops special tokens. A run of byte tokens that
+ * is not valid UTF-8 becomes one U+FFFD per byte; byte-level output that is
+ * not valid UTF-8 gets one U+FFFD per maximal invalid part (Rust's
+ * from_utf8_lossy); both as in Hugging Face. An id that is no token is an
+ * error. *out is malloc'd and NUL-terminated; *len (when not NULL) excludes
+ * the NUL. */
 int tk_decode(const tk_tokenizer *t, const int *ids, int n, int skip_special, char **out, size_t *len,
               char *err, size_t errlen);
 
@@ -144,9 +154,10 @@ int tk_decode(const tk_tokenizer *t, const int *ids, int n, int skip_special, ch
  * complete UTF-8. The outputs of all pushes plus tk_stream_flush equal
  * tk_decode of the whole sequence when at_start was 1 (the leading-space
  * strip then applies to the start of the output); with at_start 0
- * (continuing after a prompt) nothing is stripped. One exception: a run of
- * byte tokens holding a complete character followed by invalid bytes; the
- * stream has already emitted that character where tk_decode gives U+FFFD.
+ * (continuing after a prompt) nothing is stripped. One exception, for byte
+ * fallback (Llama 2) only: a run of byte tokens holding a complete character
+ * followed by invalid bytes; the stream has already emitted that character
+ * where tk_decode gives U+FFFD. Byte-level streams always equal tk_decode.
  * Fields are internal state: set them with tk_stream_init only. */
 typedef struct {
     const tk_tokenizer *t;
@@ -158,9 +169,11 @@ void tk_stream_init(tk_stream *s, const tk_tokenizer *t, int at_start, int skip_
 /* Writes at most cap bytes into out (no NUL) and returns their count; -1 for
  * an id that is no token, or when cap is too small for this output (then
  * nothing is consumed: call again with more room). cap >=
- * tk_max_token_bytes(t) is always enough (64 is for Llama 2). */
+ * tk_max_token_bytes(t) is always enough (64 is for Llama 2, a few hundred
+ * for byte-level vocabularies). */
 int tk_stream_push(tk_stream *s, int id, char *out, size_t cap);
-/* Pending bytes of an incomplete character, as U+FFFD each (at most 9 bytes). */
+/* Pending bytes of an incomplete character, as U+FFFD each (one U+FFFD for
+ * byte level; at most 9 bytes). */
 int tk_stream_flush(tk_stream *s, char *out, size_t cap);
 /* The most bytes one tk_stream_push or tk_stream_flush can write. */
 int tk_max_token_bytes(const tk_tokenizer *t);
@@ -176,10 +189,15 @@ int tk_max_token_bytes(const tk_tokenizer *t);
  * leftmost match of an Oniguruma pattern (the subset pre-tokenizers use;
  * anything else is refused naming the construct) in s, as spans[2*i],
  * spans[2*i+1]; after an empty match the search resumes one character on.
- * Searches give up with an error when the pattern backtracks too much. */
+ * The search gives up with an error when the pattern backtracks too much
+ * (the steps of all the matches together are linear in n). */
 int tk_nfc_string(const char *s, size_t n, char **out, size_t *outlen, char *err, size_t errlen);
 int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, size_t **spans, size_t *nspans, char *err,
                       size_t errlen);
+/* One search: the leftmost match at or after byte `start`, 1 and [*mb, *me)
+ * when found, 0 when none, -1 on a refused pattern or an exhausted budget. */
+int tk_regex_search(const char *pat, size_t plen, const char *s, size_t n, size_t start, size_t *mb, size_t *me,
+                    char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Chat template                                                             */
@@ -2592,7 +2610,7 @@ static unsigned tk_gc(unsigned c) {
 }
 
 static unsigned tk_ccc(unsigned c) {
-    return c < 0x300 ? 0 : tk_run_value(tk_ccc_runs, TK_COUNT(tk_ccc_runs), 8, c);
+    return c < (tk_ccc_runs[1] >> 8) ? 0 : tk_run_value(tk_ccc_runs, TK_COUNT(tk_ccc_runs), 8, c); /* run 1: the first class */
 }
 
 static int tk_is_space(unsigned c) {
@@ -2841,21 +2859,23 @@ done:
  * ranges, \p{..} \P{..} (General_Category names), \s \S \d \D \w \W,
  * groups (...) (?:...) (?i:...), lookahead (?=...) (?!...), atomic groups
  * (?>...), alternation, greedy/lazy/possessive quantifiers ? * + {n} {n,}
- * {n,m} {,m}, anchors ^ $ (at line ends, as Oniguruma's
- * default) \A \z. Everything else is refused at compile time by
- * name. Case-insensitive matching applies Unicode simple case folding
- * (CaseFolding.txt C+S) to literals; literals a multi-character folding
- * could match (as "ss" matches U+00DF in Oniguruma) and classes under (?i)
- * are refused. */
+ * {n,m} {,m}, anchors ^ $ (at line ends, as Oniguruma's default) \A \z.
+ * Everything else is refused at compile time by name. Inside (?i:...) only
+ * literals, '.' and '|' are supported, and literals match under Unicode
+ * simple case folding (CaseFolding.txt C+S: 'k' matches U+212A); a
+ * sequence of literals that Oniguruma would match with a multi-character
+ * folding ("ss" and U+00DF match each other) is refused. Oniguruma folds
+ * across nested groups, which is why they are refused there. */
 
 #define TK_RE_MAX_NODES 100000 /* pattern size limits */
 #define TK_RE_MAX_PROG 100000
 #define TK_RE_MAX_DEPTH 64
 #define TK_RE_MAX_REPEAT 1000
 #define TK_RE_STEPS_PER_BYTE 512 /* step budget of one search: this per byte searched ... */
-#define TK_RE_STEPS_MIN 100000   /* ... plus this */
+#define TK_RE_STEPS_MIN 10000    /* ... plus this */
+#define TK_RE_FRAMES_PER_BYTE 8  /* backtracking stack: this per byte, plus TK_RE_STEPS_MIN */
 
-enum { TK_RN_EMPTY, TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
+enum { TK_RN_CHAR, TK_RN_ANY, TK_RN_CLASS, TK_RN_CAT, TK_RN_ALT, TK_RN_REPEAT, TK_RN_LOOK, TK_RN_ASSERT };
 enum { TK_LOOK_AHEAD, TK_LOOK_NOT_AHEAD, TK_LOOK_ATOMIC };
 enum { TK_AT_BOL, TK_AT_EOL, TK_AT_BOT, TK_AT_EOT };
 enum { TK_REPEAT_GREEDY, TK_REPEAT_LAZY, TK_REPEAT_POSSESSIVE };
@@ -2879,22 +2899,25 @@ typedef struct {
     int neg;
 } tk_class;
 
-enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_JMP, TK_OP_MATCH, TK_OP_LOOK, TK_OP_ASSERT,
-       TK_OP_MARK, TK_OP_PROGRESS };
+enum { TK_OP_CHAR, TK_OP_CHARI, TK_OP_ANY, TK_OP_CLASS, TK_OP_SPLIT, TK_OP_SPLIT_IF, TK_OP_JMP, TK_OP_MATCH, TK_OP_LOOK,
+       TK_OP_ASSERT, TK_OP_MARK, TK_OP_PROGRESS };
 typedef struct {
     int op;
-    int x, y; /* CHAR(I): cp; CLASS: class; SPLIT: first choice, second; JMP: target;
-                 LOOK: kind, y = the instruction after the look's program; ASSERT: kind;
-                 MARK/PROGRESS: register */
+    /* CHAR(I): x = code point (folded); CLASS: x = class; SPLIT: x = first
+     * choice, y = second; SPLIT_IF: a SPLIT that goes straight to y when the
+     * next character is an ASCII one that class z does not hold (it cannot
+     * start x's match); JMP: x = target; LOOK: x = kind, y = the instruction
+     * after the look's program; ASSERT: x = kind; MARK/PROGRESS: x = register */
+    int x, y, z;
 } tk_rinst;
 
 struct tk_regex {
     tk_rinst *prog;
     int nprog, nregs;
     tk_class *cls;
-    int ncls;
+    int ncls, cls_cap;
     tk_citem *items;
-    int nitems;
+    int nitems, items_cap;
 };
 typedef struct tk_regex tk_regex;
 
@@ -2933,11 +2956,13 @@ static int tk_re_node(tk_reparser *p, int kind, int a, int b, int c) {
 }
 
 static int tk_re_item(tk_reparser *p, int kind, int neg, uint32_t lo, uint32_t hi) {
-    if (p->re->nitems % 64 == 0) {
+    if (p->re->nitems == p->re->items_cap) {
         if (p->re->nitems >= TK_RE_MAX_NODES) return tk_re_fail(p, "%s", "pattern too long");
-        tk_citem *ni = (tk_citem *)realloc(p->re->items, (size_t)(p->re->nitems + 64) * sizeof *ni);
+        int cap = p->re->items_cap ? p->re->items_cap * 2 : 16;
+        tk_citem *ni = (tk_citem *)realloc(p->re->items, (size_t)cap * sizeof *ni);
         if (!ni) return tk_re_fail(p, "%s", "out of memory");
         p->re->items = ni;
+        p->re->items_cap = cap;
     }
     tk_citem *it = &p->re->items[p->re->nitems++];
     it->kind = (uint8_t)kind;
@@ -2947,48 +2972,59 @@ static int tk_re_item(tk_reparser *p, int kind, int neg, uint32_t lo, uint32_t h
     return 0;
 }
 
-static int tk_citem_has(const tk_citem *it, unsigned c) {
+/* Whether c (of General_Category gc) is in the item. */
+static int tk_citem_has(const tk_citem *it, unsigned c, unsigned gc) {
     int in;
     switch (it->kind) {
     case TK_CI_RANGE: in = c >= it->lo && c <= it->hi; break;
-    case TK_CI_GC: in = (it->lo >> tk_gc(c)) & 1; break;
+    case TK_CI_GC: in = (it->lo >> gc) & 1; break;
     case TK_CI_SPACE: in = tk_is_space(c); break;
     default: in = tk_is_word(c); break;
     }
     return in ^ it->neg;
 }
 
-static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c) {
+static int tk_class_has_slow(const tk_regex *re, const tk_class *k, unsigned c, unsigned gc) {
     for (int i = 0; i < k->n; i++)
-        if (tk_citem_has(&re->items[k->first + i], c)) return !k->neg;
+        if (tk_citem_has(&re->items[k->first + i], c, gc)) return !k->neg;
     return k->neg;
 }
 
-static inline int tk_class_has(const tk_regex *re, const tk_class *k, unsigned c) {
-    if (c < 128) return (k->ascii[c >> 5] >> (c & 31)) & 1;
-    return tk_class_has_slow(re, k, c);
-}
-
-/* A class of the items added since `first`; returns its index. */
-static int tk_re_class(tk_reparser *p, int first, int neg) {
+/* A new class (zeroed) of the items added since `first`; its index. */
+static int tk_re_new_class(tk_reparser *p, int first) {
     tk_regex *re = p->re;
-    if (re->ncls % 16 == 0) {
-        tk_class *nc = (tk_class *)realloc(re->cls, (size_t)(re->ncls + 16) * sizeof *nc);
+    if (re->ncls == re->cls_cap) {
+        if (re->ncls >= TK_RE_MAX_NODES) return tk_re_fail(p, "%s", "pattern too long");
+        int cap = re->cls_cap ? re->cls_cap * 2 : 16;
+        tk_class *nc = (tk_class *)realloc(re->cls, (size_t)cap * sizeof *nc);
         if (!nc) return tk_re_fail(p, "%s", "out of memory");
         re->cls = nc;
+        re->cls_cap = cap;
     }
     tk_class *k = &re->cls[re->ncls];
     memset(k, 0, sizeof *k);
     k->first = first;
     k->n = re->nitems - first;
+    return re->ncls++;
+}
+
+/* A class of the items added since `first`, with its ASCII bitmap. */
+static int tk_re_class(tk_reparser *p, int first, int neg) {
+    int i = tk_re_new_class(p, first);
+    if (i < 0) return -1;
+    tk_class *k = &p->re->cls[i];
     k->neg = neg;
     for (unsigned c = 0; c < 128; c++)
-        if (tk_class_has_slow(re, k, c)) k->ascii[c >> 5] |= 1u << (c & 31);
-    return re->ncls++;
+        if (tk_class_has_slow(p->re, k, c, tk_gc(c))) k->ascii[c >> 5] |= 1u << (c & 31);
+    return i;
 }
 
 static int tk_re_more(const tk_reparser *p) { return p->pos < p->n; }
 static int tk_re_peek(const tk_reparser *p, char c) { return p->pos < p->n && p->s[p->pos] == c; }
+static int tk_re_starts(const tk_reparser *p, const char *lit) {
+    size_t k = strlen(lit);
+    return p->n - p->pos >= k && memcmp(p->s + p->pos, lit, k) == 0;
+}
 
 /* Reads hex digits: exactly `count` of them, or up to '}' when count is 0. */
 static int tk_re_hex(tk_reparser *p, int count, unsigned *out) {
@@ -3173,6 +3209,8 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
     char c = p->s[p->pos];
     int node;
     unsigned cp;
+    if (icase && (c == '(' || c == '[' || c == '^' || c == '$'))
+        return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
     if (c == '(') {
         p->pos++;
         int kind = -1, ic = icase;
@@ -3183,8 +3221,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             else if (g == '=') { kind = TK_LOOK_AHEAD; p->pos++; }
             else if (g == '!') { kind = TK_LOOK_NOT_AHEAD; p->pos++; }
             else if (g == '>') { kind = TK_LOOK_ATOMIC; p->pos++; }
-            else if ((g == 'i' || g == '-') && p->pos + 1 < p->n && p->s[p->pos + 1 + (g == '-')] == ':' &&
-                     (g == 'i' || p->s[p->pos + 1] == 'i')) {
+            else if (tk_re_starts(p, "i:") || tk_re_starts(p, "-i:")) {
                 ic = g == 'i';
                 p->pos += g == 'i' ? 2 : 3;
             } else if (g == '<' && p->pos + 1 < p->n && (p->s[p->pos + 1] == '=' || p->s[p->pos + 1] == '!')) {
@@ -3226,6 +3263,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             int k = tk_re_class(p, first, 0);
             node = k < 0 ? -1 : tk_re_node(p, TK_RN_CLASS, k, 0, 0);
         } else if (r == 2) {
+            if (icase) return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
             node = tk_re_node(p, TK_RN_ASSERT, (int)cp, 0, 0);
         } else {
             node = tk_re_node(p, TK_RN_CHAR, (int)(icase ? tk_fold_cp(cp) : cp), icase, 0);
@@ -3252,6 +3290,7 @@ static int tk_re_parse_piece(tk_reparser *p, int icase, int depth) {
             p->pos--;
         } else break;
         p->pos++;
+        if (icase) return tk_re_fail(p, "%s", "only literals, '.' and '|' are supported inside (?i:...)");
         int mode = TK_REPEAT_GREEDY;
         if (tk_re_peek(p, '?')) {
             if (interval && min == max) return tk_re_fail(p, "%s", "{n}? (its meaning differs between syntaxes)");
@@ -3325,6 +3364,7 @@ static int tk_re_emit(tk_recomp *c, int op, int x, int y) {
     c->prog[c->n].op = op;
     c->prog[c->n].x = x;
     c->prog[c->n].y = y;
+    c->prog[c->n].z = 0;
     return c->n++;
 }
 
@@ -3388,6 +3428,54 @@ static int tk_re_gen_repeat(tk_recomp *c, int i) {
     return 0;
 }
 
+/* Adds to bits the ASCII characters that can start a match of node i;
+ * returns whether it can match empty (then what follows it can start the
+ * match as well). */
+static int tk_re_first(const tk_regex *re, const tk_rnode *nd, int i, uint32_t bits[4]) {
+    switch (nd[i].kind) {
+    case TK_RN_CHAR: {
+        unsigned c = (unsigned)nd[i].a;
+        if (c < 128) bits[c >> 5] |= 1u << (c & 31);
+        if (nd[i].b && c >= 'a' && c <= 'z') bits[(c - 32) >> 5] |= 1u << ((c - 32) & 31);
+        return 0;
+    }
+    case TK_RN_ANY:
+        for (int k = 0; k < 4; k++) bits[k] = ~0u;
+        return 0;
+    case TK_RN_CLASS:
+        for (int k = 0; k < 4; k++) bits[k] |= re->cls[nd[i].a].ascii[k];
+        return 0;
+    case TK_RN_CAT:
+        for (int k = nd[i].child; k >= 0; k = nd[k].next)
+            if (!tk_re_first(re, nd, k, bits)) return 0;
+        return 1;
+    case TK_RN_ALT: {
+        int empty = 0;
+        for (int k = nd[i].child; k >= 0; k = nd[k].next) empty |= tk_re_first(re, nd, k, bits);
+        return empty;
+    }
+    case TK_RN_REPEAT: return tk_re_first(re, nd, nd[i].child, bits) || nd[i].a == 0;
+    case TK_RN_LOOK:
+        for (int k = 0; k < 4; k++) bits[k] = ~0u;
+        return 1;
+    default: return 1;
+    }
+}
+
+/* A SPLIT before alternative k: SPLIT_IF with a class of the ASCII
+ * characters that can start k, when that rules some out. */
+static int tk_re_emit_split(tk_recomp *c, int k) {
+    uint32_t bits[4] = {0, 0, 0, 0};
+    if (tk_re_first(c->p->re, c->p->nodes, k, bits) || (bits[0] & bits[1] & bits[2] & bits[3]) == ~0u)
+        return tk_re_emit(c, TK_OP_SPLIT, 0, 0);
+    int cls = tk_re_new_class(c->p, c->p->re->nitems); /* only its ASCII bitmap is read */
+    if (cls < 0) return -1;
+    memcpy(c->p->re->cls[cls].ascii, bits, sizeof bits);
+    int at = tk_re_emit(c, TK_OP_SPLIT_IF, 0, 0);
+    if (at >= 0) c->prog[at].z = cls;
+    return at;
+}
+
 /* Emits the program of node i. */
 static int tk_re_gen(tk_recomp *c, int i) {
     const tk_rnode *nd = &c->p->nodes[i];
@@ -3405,7 +3493,7 @@ static int tk_re_gen(tk_recomp *c, int i) {
         int jumps = -1; /* chain of JMPs to patch, linked through x */
         for (int k = nd->child; k >= 0; k = c->p->nodes[k].next) {
             int last = c->p->nodes[k].next < 0, split = -1;
-            if (!last && (split = tk_re_emit(c, TK_OP_SPLIT, 0, 0)) < 0) return -1;
+            if (!last && (split = tk_re_emit_split(c, k)) < 0) return -1;
             if (tk_re_gen(c, k)) return -1;
             if (!last) {
                 int j = tk_re_emit(c, TK_OP_JMP, jumps, 0);
@@ -3486,11 +3574,17 @@ typedef struct {
     size_t sp, cap;
     size_t *regs;
     uint64_t steps, budget;
+    size_t max_frames; /* the stack's share of the budget */
+    uint32_t gc_cp[64]; /* General_Category of recently seen characters, */
+    uint8_t gc[64];     /* by code point modulo 64 */
 } tk_rmatch;
 
 static int tk_rm_push(tk_rmatch *m, int pc, size_t pos) {
     if (m->sp == m->cap) {
-        if (m->cap > SIZE_MAX / 64) return -1;
+        if (m->cap >= m->max_frames) {
+            m->steps = m->budget + 1; /* reported as the budget */
+            return -1;
+        }
         size_t cap = m->cap ? m->cap * 2 : 256;
         tk_rframe *ns = (tk_rframe *)realloc(m->stack, cap * sizeof *ns);
         if (!ns) return -1;
@@ -3501,6 +3595,17 @@ static int tk_rm_push(tk_rmatch *m, int pc, size_t pos) {
     m->stack[m->sp].pos = pos;
     m->sp++;
     return 0;
+}
+
+/* Whether c is in class k; alternatives retest the same characters, so
+ * categories are cached. */
+static inline int tk_rm_class(tk_rmatch *m, const tk_class *k, unsigned c) {
+    if (c < 128) return (k->ascii[c >> 5] >> (c & 31)) & 1;
+    if (m->gc_cp[c & 63] != c) {
+        m->gc_cp[c & 63] = c;
+        m->gc[c & 63] = (uint8_t)tk_gc(c);
+    }
+    return tk_class_has_slow(m->re, k, c, m->gc[c & 63]);
 }
 
 /* The character at pos (pos < n). */
@@ -3542,9 +3647,18 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
             if (ok) { pos += len; pc++; }
             break;
         case TK_OP_CLASS:
-            ok = pos < m->n && tk_class_has(m->re, &m->re->cls[in->x], tk_rm_char(m, pos, &len));
+            ok = pos < m->n && tk_rm_class(m, &m->re->cls[in->x], tk_rm_char(m, pos, &len));
             if (ok) { pos += len; pc++; }
             break;
+        case TK_OP_SPLIT_IF:
+            if (pos < m->n && (unsigned char)m->s[pos] < 128) {
+                unsigned char b = (unsigned char)m->s[pos];
+                if (!((m->re->cls[in->z].ascii[b >> 5] >> (b & 31)) & 1)) {
+                    pc = in->y;
+                    break;
+                }
+            }
+            /* fall through */
         case TK_OP_SPLIT:
             if (tk_rm_push(m, in->y, pos)) return -1;
             pc = in->x;
@@ -3591,14 +3705,24 @@ static int tk_rm_run(tk_rmatch *m, int pc, size_t pos, size_t *end) {
     }
 }
 
-/* Leftmost match starting at or after byte `start` of s[0,n): 1 and
- * [*mb,*me) when found, 0 when none, -1 (message in err) when the step
- * budget (proportional to the bytes searched) is exhausted. */
-static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
-                         size_t errlen) {
-    tk_rmatch m = {re, s, n, NULL, 0, 0, NULL, 0, 0};
+/* The step budget for searching n bytes: linear in n. */
+static uint64_t tk_regex_budget(size_t n) { return (uint64_t)TK_RE_STEPS_PER_BYTE * n + TK_RE_STEPS_MIN; }
+
+/* tk_regex_find drawing on a budget shared by several searches (all the
+ * matches in one text): *budget is decreased by the steps this one took.
+ * Finding every match of a text with one budget of tk_regex_budget(n)
+ * keeps the whole in linear time. */
+static int tk_regex_find_budget(const tk_regex *re, const char *s, size_t n, size_t start, uint64_t *budget,
+                                size_t *mb, size_t *me, char *err, size_t errlen) {
+    tk_rmatch m;
+    memset(&m, 0, sizeof m);
+    m.re = re;
+    m.s = s;
+    m.n = n;
+    memset(m.gc_cp, 0xFF, sizeof m.gc_cp); /* no code point */
     if (start > n) return 0;
-    m.budget = (uint64_t)TK_RE_STEPS_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
+    m.budget = *budget;
+    m.max_frames = TK_RE_FRAMES_PER_BYTE * (n - start) + TK_RE_STEPS_MIN;
     if (re->nregs && !(m.regs = (size_t *)calloc((size_t)re->nregs, sizeof *m.regs)))
         return tk_fail(err, errlen, NULL, "out of memory");
     int r = 0;
@@ -3616,11 +3740,22 @@ static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t sta
     }
     free(m.stack);
     free(m.regs);
+    *budget = m.steps >= m.budget ? 0 : m.budget - m.steps;
     if (r < 0) {
-        if (m.steps > m.budget) return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
+        if (m.steps > m.budget)
+            return tk_fail(err, errlen, NULL, "regex: step budget exhausted (pattern backtracks too much on this text)");
         return tk_fail(err, errlen, NULL, "out of memory");
     }
     return r;
+}
+
+/* Leftmost match starting at or after byte `start` of s[0,n): 1 and
+ * [*mb,*me) when found, 0 when none, -1 (message in err) when the step
+ * budget, tk_regex_budget(n - start), is exhausted. */
+static int tk_regex_find(const tk_regex *re, const char *s, size_t n, size_t start, size_t *mb, size_t *me, char *err,
+                         size_t errlen) {
+    uint64_t budget = tk_regex_budget(start < n ? n - start : 0);
+    return tk_regex_find_budget(re, s, n, start, &budget, mb, me, err, errlen);
 }
 
 /* ======================================================================== */
@@ -3640,15 +3775,25 @@ int tk_nfc_string(const char *s, size_t n, char **out, size_t *outlen, char *err
     return 0;
 }
 
+int tk_regex_search(const char *pat, size_t plen, const char *s, size_t n, size_t start, size_t *mb, size_t *me,
+                    char *err, size_t errlen) {
+    tk_regex *re;
+    if (tk_regex_compile(&re, pat, plen, err, errlen)) return -1;
+    int r = tk_regex_find(re, s, n, start, mb, me, err, errlen);
+    tk_regex_free(re);
+    return r;
+}
+
 int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, size_t **spans, size_t *nspans, char *err,
                       size_t errlen) {
     tk_regex *re;
-    size_t *v = NULL, cnt = 0, cap = 0, pos = 0, b = 0, e = 0;
+    size_t *v = NULL, cnt = 0, cap = 0, pos = 0, b = 0, e = 0, step;
     *spans = NULL;
     *nspans = 0;
     if (tk_regex_compile(&re, pat, plen, err, errlen)) return -1;
+    uint64_t budget = tk_regex_budget(n);
     int r;
-    while ((r = tk_regex_find(re, s, n, pos, &b, &e, err, errlen)) == 1) {
+    while ((r = tk_regex_find_budget(re, s, n, pos, &budget, &b, &e, err, errlen)) == 1) {
         if (cnt + 2 > cap) {
             cap = cap ? cap * 2 : 64;
             size_t *nv = (size_t *)realloc(v, cap * sizeof *nv);
@@ -3659,7 +3804,10 @@ int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, siz
         v[cnt++] = e;
         if (e > b) pos = e;
         else if (e >= n) break;
-        else pos = e + (size_t)(tk_utf8_len((const unsigned char *)s + e, n - e) ? tk_utf8_len((const unsigned char *)s + e, n - e) : 1);
+        else { /* one character past an empty match */
+            tk_utf8_cp(s + e, n - e, &step);
+            pos = e + step;
+        }
     }
     tk_regex_free(re);
     if (r < 0) {
@@ -3836,7 +3984,7 @@ typedef struct {
     uint32_t off, len;  /* content, in blob */
     char *norm;         /* normalized=true: the content after the normalizer */
     size_t nlen;
-    int special, lstrip, rstrip, normalized;
+    int special, lstrip, rstrip, normalized, single_word;
 } tk_added;
 
 /* A string rewrite: Prepend a, Replace a by b, or Unicode NFC. A decoder's
@@ -4283,7 +4431,6 @@ static int tk_load_vocab(tk_loader *L, int model, int added) {
     int i = 0, maxadded = -1;
     for (int a = tk_json_child(j, added); a >= 0; a = tk_json_next(j, a), i++) {
         long long id;
-        int single_word = 0;
         tk_added *ad = &t->added[i];
         snprintf(where, sizeof where, "added_tokens[%d]", i);
         tk_json_int(j, tk_json_get(j, a, "id"), &id);
@@ -4291,12 +4438,11 @@ static int tk_load_vocab(tk_loader *L, int model, int added) {
         if (tk_lbool(L, a, "special", where, 0, &ad->special) || tk_lbool(L, a, "lstrip", where, 0, &ad->lstrip) ||
             tk_lbool(L, a, "rstrip", where, 0, &ad->rstrip) ||
             tk_lbool(L, a, "normalized", where, !ad->special, &ad->normalized) ||
-            tk_lbool(L, a, "single_word", where, 0, &single_word))
+            tk_lbool(L, a, "single_word", where, 0, &ad->single_word))
             return -1;
         tk_blob_put(t, j, tk_json_get(j, a, "content"), &ad->off, &ad->len);
         t->n_added = i + 1;
         const char *c = t->blob + ad->off;
-        if (single_word) return TK_LFAIL(L, "%s: single_word added tokens are not supported", where);
         if (tk_strmap_add(&t->added_map, t->blob, ad->off, ad->len, ad->id))
             return TK_LFAIL(L, "added_tokens: \"%s\" is listed twice", tk_quote(q, sizeof q, c, ad->len));
         /* tokenizers ignores the id in the file: a token that is in the
@@ -4468,7 +4614,9 @@ static int tk_load_split(tk_loader *L, int node, const char *where) {
     p->behavior = -1;
     for (int k = 0; k < 5; k++)
         if (tk_eq(s, n, behaviors[k])) p->behavior = k;
-    if (p->behavior < 0) return TK_LFAIL(L, "%s.behavior is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous", where);
+    if (p->behavior < 0)
+        return TK_LFAIL(L, "%s.behavior is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous",
+                        where);
     if (tk_lbool(L, node, "invert", where, 0, &p->invert)) return -1;
     int pat = tk_json_get(j, node, "pattern");
     if (!tk_is_type(j, pat, TK_JSON_OBJECT)) return TK_LFAIL(L, "%s.pattern is not an object", where);
@@ -4958,7 +5106,8 @@ const char *tk_piece(const tk_tokenizer *t, int id, size_t *len) {
 /* The pipeline of Hugging Face tokenizers, for the components loaded above:
  *   1. split the text at added tokens (normalized=false ones);
  *   2. normalize each other segment, split it at normalized=true added tokens;
- *   3. pre-tokenize (Metaspace) each remaining piece into words;
+ *   3. pre-tokenize each remaining piece into words, stage by stage (Split,
+ *      ByteLevel, Metaspace), each stage handing its pieces to the next;
  *   4. BPE each word: characters -> ids (byte fallback or unk for unknown
  *      ones), then apply merges lowest rank first;
  *   5. put the post-processor's special tokens around it all. */
@@ -5130,16 +5279,17 @@ static size_t tk_find_lit(const char *s, size_t n, size_t from, const char *lit,
 /* The matches of a stage's pattern in s and the text between them, in
  * order, covering s (tokenizers' Pattern::find_matches). As Oniguruma's
  * find_iter, an empty match right where the previous match ended is
- * skipped. */
+ * skipped. All the searches share one step budget, linear in n. */
 static int tk_find_matches(tk_enc *e, const tk_pre *p, const char *s, size_t n, tk_spans *v) {
     size_t prev = 0, pos = 0, mb, me, last_end = SIZE_MAX;
+    uint64_t budget = tk_regex_budget(n);
     v->n = 0;
     while (pos <= n) {
         if (p->lit) {
             if ((mb = tk_find_lit(s, n, pos, p->lit, p->litlen)) == n) break;
             me = mb + p->litlen;
         } else {
-            int r = tk_regex_find(p->re, s, n, pos, &mb, &me, e->msg, sizeof e->msg);
+            int r = tk_regex_find_budget(p->re, s, n, pos, &budget, &mb, &me, e->msg, sizeof e->msg);
             if (r < 0) return -1;
             if (r == 0) break;
         }
@@ -5233,9 +5383,10 @@ static int tk_pre_bytelevel(tk_enc *e, int k, const char *s, size_t n, int at_or
     if (!p->re) return tk_pre_bytes(e, k, s, n, at_origin);
     tk_spans *v = &e->sp[k];
     if (tk_find_matches(e, p, s, n, v)) return -1;
-    for (size_t i = 0; i < v->n; i++) /* Isolated: every span is a piece */
-        if (v->v[i].b > v->v[i].a && tk_pre_bytes(e, k, s + v->v[i].a, v->v[i].b - v->v[i].a, at_origin && v->v[i].a == 0))
-            return -1;
+    for (size_t i = 0; i < v->n; i++) { /* Isolated: every span is a piece */
+        const tk_span *sp = &v->v[i];
+        if (sp->b > sp->a && tk_pre_bytes(e, k, s + sp->a, sp->b - sp->a, at_origin && sp->a == 0)) return -1;
+    }
     return 0;
 }
 
@@ -5282,14 +5433,35 @@ static int tk_pre_run(tk_enc *e, int k, const char *s, size_t n, int at_origin) 
     }
 }
 
-static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) { return tk_pre_run(e, 0, s, n, at_origin); }
+static int tk_pretokenize(tk_enc *e, const char *s, size_t n, int at_origin) {
+    return tk_pre_run(e, 0, s, n, at_origin);
+}
 
 typedef int (*tk_segment_fn)(tk_enc *e, const char *s, size_t n, int at_origin);
 
+/* A word character for tokenizers' single_word test: Rust regex's \w
+ * (Alphabetic, Mark, Decimal_Number, Connector_Punctuation, Join_Control).
+ * The word table is Oniguruma's \w, which also counts Latin-1's other
+ * numbers (superscripts, fractions) and not the joiners. */
+static int tk_is_word_char(unsigned c) {
+    if (c == 0x200C || c == 0x200D) return 1;
+    if (c < 0x100 && tk_gc(c) == TK_GC_No) return 0;
+    return tk_is_word(c);
+}
+
+/* Whether an added token at s[i, i+len) stands alone as single_word wants:
+ * no word character right before or after it. */
+static int tk_single_word(const char *s, size_t n, size_t i, size_t len) {
+    size_t b = i, l;
+    while (b > 0 && ((unsigned char)s[--b] & 0xC0) == 0x80) {}
+    if (i > 0 && tk_is_word_char(tk_utf8_cp(s + b, i - b, &l))) return 0;
+    return i + len == n || !tk_is_word_char(tk_utf8_cp(s + i + len, n - i - len, &l));
+}
+
 /* Split s at added tokens of the trie (tokenizers' AddedVocabulary::
- * find_matches: leftmost-longest, lstrip/rstrip take the whitespace next to
- * the token), handing the text between them to fn. at_origin: s starts
- * the original text. */
+ * find_matches: leftmost-longest, a single_word token only where it stands
+ * alone, lstrip/rstrip take the whitespace next to the token), handing the
+ * text between them to fn. at_origin: s starts the original text. */
 static int tk_split_added(tk_enc *e, const tk_trie *tr, const char *s, size_t n, int at_origin, tk_segment_fn fn) {
     size_t done = 0, mlen = 0;
     for (size_t i = 0; i < n && tr->n > 1;) {
@@ -5299,6 +5471,10 @@ static int tk_split_added(tk_enc *e, const tk_trie *tr, const char *s, size_t n,
             continue;
         }
         const tk_added *a = &e->t->added[k];
+        if (a->single_word && !tk_single_word(s, n, i, mlen)) { /* tokenizers skips past the match */
+            i += mlen;
+            continue;
+        }
         size_t start = i, stop = i + mlen;
         if (a->lstrip) {
             size_t ws = tk_ws_left(s, start, tk_is_ws);

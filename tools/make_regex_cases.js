@@ -14,6 +14,7 @@ const patterns = [
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
   // other constructs: lazy, possessive, bounded repeats, lookahead, anchors, classes
   "a+?b|\\d{2,4}?|x*+y|(?=\\p{Lu})\\w+|[^\\P{L}a-f]+|\\W|^#|\\.$|\\x{4E2D}\\u6587|(?i:ab|c)|\\S",
+  "(?:a*)*b|(?>x+)x|(?>y+|z)w|\\p{N}{2,}?k|[\\-\\]\\\\]+|a{,2}z|(?!\\d)\\w{2}|(?:)+c|\\A\\p{Lu}|q\\z|(?i:k\\x{E9})|[^\\x00-\\x{7F}]+",
 ];
 
 const texts = [
@@ -29,6 +30,8 @@ const texts = [
   "\u00ad\u200b\u200d\ufeffzero", "Ωμέγα ΣΊΣΥΦΟΣ Привет мир", "ﬁne ﬂow Straße STRASSE", "",
   " ", "\n", "x", "aaab abab xxxy y xy", "#tag\n#x", "end.", "end.\nmore.", "中文 漢字",
   "AbcDef GHI jkl", "a+b=c", "tab\tend\t", "\t", "mixed 12ab34 ab12cd", "…“quotes”‘’",
+  "aab c", "xxx xxxw yyyw zw", "12k 123456k 1k", "-]\\ \\]", "az aaz aaaz", "Qq q", "abc_1 2x",
+  "K\u00c9 \u212a\u00e9 k\u00c9", "Kéq",
 ];
 
 // random texts over characters that exercise every branch
