@@ -9,9 +9,10 @@
  *   ./test --read-bandwidth FILE [THREADS]
  *                         how fast THREADS threads read a mapped file (GB/s):
  *                         the ceiling for CPU decode
- *   ./test --write-model DIR [tinyllama|small] [BF16|F16|F32]
- *                         write a checkpoint with random weights (TinyLlama's
- *                         shapes by default: the benchmark model)
+ *   ./test --write-model DIR [SHAPE] [BF16|F16|F32]
+ *                         write a checkpoint with random weights of a published
+ *                         model's shapes: tinyllama (the default), llama3.2-1b,
+ *                         qwen2.5-0.5b, or small; the family's tokenizer
  *
  * Reference data comes from ../shared (or $LLORCH_SHARED): Hugging Face's
  * outputs for the tokenizer and for tiny checkpoints of each family. Tests that
@@ -137,10 +138,34 @@ typedef struct {
     const char *dtype; /* "F32", "F16" or "BF16" */
     ckpt_family family; /* (left out: Llama) */
     int window;         /* Mistral: sliding_window */
+    int tied;           /* tie_word_embeddings: no lm_head tensor */
 } ckpt_shape;
 
-static const ckpt_shape small_shape = {16, 40, 2, 4, 2, 4, 300, 64, "F32", FAMILY_LLAMA, 0};
-static const ckpt_shape tinyllama_shape = {2048, 5632, 22, 32, 4, 64, 32000, 2048, "BF16", FAMILY_LLAMA, 0};
+#define SMALL_SHAPE {16, 40, 2, 4, 2, 4, 300, 64, "F32", FAMILY_LLAMA, 0, 0}
+static const ckpt_shape small_shape = SMALL_SHAPE;
+
+/* The published models whose shapes --write-model writes: the config.json
+ * keys beyond the shape, and the reference tokenizer of the family. */
+typedef struct {
+    const char *name;
+    ckpt_shape shape;
+    const char *config;    /* members for write_config's edit, or NULL */
+    const char *tokenizer; /* folder under tokenizers/ of the reference data, or NULL: a small one */
+} named_shape;
+
+#define LLAMA3_ROPE                                                                                            \
+    "\"rope_theta\":500000.0,\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":32.0,\"low_freq_factor\":1.0," \
+    "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192}"
+static const named_shape model_shapes[] = {
+    {"tinyllama", {2048, 5632, 22, 32, 4, 64, 32000, 2048, "BF16", FAMILY_LLAMA, 0, 0}, NULL, "llama2"},
+    {"llama3.2-1b", {2048, 8192, 16, 32, 8, 64, 128256, 131072, "BF16", FAMILY_LLAMA, 0, 1},
+     LLAMA3_ROPE ",\"bos_token_id\":128000,\"eos_token_id\":[128001,128008,128009]", "llama3"},
+    {"qwen2.5-0.5b", {896, 4864, 24, 14, 2, 64, 151936, 32768, "BF16", FAMILY_QWEN2, 0, 1},
+     "\"rms_norm_eps\":1e-06,\"rope_theta\":1000000.0,\"bos_token_id\":151643,\"eos_token_id\":151645,"
+     "\"sliding_window\":32768,\"max_window_layers\":21", "qwen3"},
+    {"small", SMALL_SHAPE, NULL, NULL},
+};
+#undef LLAMA3_ROPE
 
 static uint64_t g_rng = 88172645463325252ull;
 static float rand_uniform(void) { /* in [-1, 1) */
@@ -217,7 +242,7 @@ static int st_build(st_file *f, const ckpt_shape *sh) {
         ADD(sh->dim, sh->hidden, "model.layers.%d.mlp.down_proj.weight", l);
     }
     ADD(1, sh->dim, "model.norm.weight");
-    ADD(sh->vocab, sh->dim, "lm_head.weight");
+    if (!sh->tied) ADD(sh->vocab, sh->dim, "lm_head.weight");
 #undef ADD
     size_t es = strcmp(sh->dtype, "F32") ? 2 : 4, total = 0, cap = 0;
     for (int i = 0; i < n; i++) total += (size_t)(t[i].rows * t[i].cols) * es;
@@ -290,6 +315,7 @@ static int write_config(const char *dir, const ckpt_shape *sh, const char *edit)
     };
     int nums[] = {sh->dim, sh->hidden, sh->layers, sh->heads, sh->kv_heads, sh->head_dim, sh->vocab, sh->max_pos};
     for (int i = 0; i < 8; i++) snprintf(f[1 + i].value, sizeof f[1 + i].value, "%d", nums[i]);
+    if (sh->tied) snprintf(f[11].value, sizeof f[11].value, "true");
     text[n++] = '{';
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (tk_json_get(&ej, 0, f[i].key) >= 0) continue; /* the edit replaces it */
@@ -2160,7 +2186,7 @@ static llorch_model *load_small(const char *name, const char *device) {
 static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma) {
     static const char *fname[] = {"llama", "qwen2", "qwen3", "mistral"};
     const ckpt_shape sh = {256, 512, 2, 4, family == FAMILY_QWEN2 ? 1 : 2, family == FAMILY_QWEN3 ? 128 : 64, 300, 2048,
-                           dtype, family, window};
+                           dtype, family, window, 0};
     make_tmpdir();
     char dir[4200], what[96];
     snprintf(what, sizeof what, "%s %s%s%s", fname[family], dtype, window ? ", window" : "", mma ? ", mma.sync GEMM" : "");
@@ -3171,9 +3197,20 @@ static int write_case_texts(char *cases, const char *dir, int first) {
     return n;
 }
 
-/* --write-model: a checkpoint of TinyLlama's shapes and size, random weights. */
+/* --write-model: a checkpoint of a published model's shapes and size (TinyLlama
+ * by default), random weights, and its family's tokenizer. */
 static int write_model_main(int argc, char **argv) {
-    ckpt_shape sh = argc > 3 && !strcmp(argv[3], "small") ? small_shape : tinyllama_shape;
+    const char *name = argc > 3 ? argv[3] : "tinyllama";
+    const named_shape *ns = NULL;
+    for (size_t i = 0; i < sizeof model_shapes / sizeof *model_shapes; i++)
+        if (!strcmp(model_shapes[i].name, name)) ns = &model_shapes[i];
+    if (!ns) {
+        fprintf(stderr, "shape must be one of");
+        for (size_t i = 0; i < sizeof model_shapes / sizeof *model_shapes; i++) fprintf(stderr, " %s", model_shapes[i].name);
+        fprintf(stderr, "\n");
+        return 1;
+    }
+    ckpt_shape sh = ns->shape;
     if (argc > 4) sh.dtype = argv[4];
     if (strcmp(sh.dtype, "BF16") && strcmp(sh.dtype, "F16") && strcmp(sh.dtype, "F32")) {
         fprintf(stderr, "dtype must be BF16, F16 or F32\n");
@@ -3184,19 +3221,29 @@ static int write_model_main(int argc, char **argv) {
     st_file f;
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (st_build(&f, &sh) || write_config(dir, &sh, NULL) || st_write(path, &f, 0, 0)) {
+    if (st_build(&f, &sh) || write_config(dir, &sh, ns->config) || st_write(path, &f, 0, 0)) {
         fprintf(stderr, "%s: cannot write the model\n", dir);
         return 1;
     }
     st_free(&f);
-    /* the Llama 2 tokenizer when the shared data has it, else a small one */
-    size_t len;
-    char *tok = g_shared && sh.vocab == 32000 ? read_all(shared_path("tokenizers/llama2/tokenizer.json"), &len) : NULL;
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    int rc = tok ? write_all(path, tok, len) : write_small_tokenizer(dir);
-    free(tok);
-    if (rc) fprintf(stderr, "%s: cannot write tokenizer.json\n", dir);
-    return rc ? 1 : 0;
+    if (!ns->tokenizer || !g_shared) {
+        if (ns->tokenizer) printf("note: no reference data; %s gets a small tokenizer\n", dir);
+        if (write_small_tokenizer(dir)) { fprintf(stderr, "%s: cannot write tokenizer.json\n", dir); return 1; }
+        return 0;
+    }
+    /* the family's tokenizer files from the reference data */
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char rel[128];
+        size_t len;
+        snprintf(rel, sizeof rel, "tokenizers/%s/%s", ns->tokenizer, files[i]);
+        char *data = read_all(shared_path(rel), &len);
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        int rc = !data || write_all(path, data, len);
+        free(data);
+        if (rc) { fprintf(stderr, "%s: cannot copy %s\n", dir, rel); return 1; }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
