@@ -103,18 +103,33 @@ static float weight_at(const llorch_tensor *t, int64_t i) {
 /* Thread pool: one per session; the calling thread is thread 0               */
 /* ======================================================================== */
 
-typedef void (*cpu_task)(void *arg, int ith, int nth);
+/* A task is n items in chunks, and each thread has an equal share of
+ * consecutive chunks. A thread runs its own share in order (one long run of
+ * memory), then takes what is left of the others' shares; the caller waits
+ * for the chunks, not for the threads. On a machine shared with other
+ * programs (or with more threads than cores) a thread the system has put
+ * aside delays a task by the one chunk it holds, not by its whole share. */
+typedef void (*cpu_task)(void *arg, int64_t lo, int64_t hi, int ith);
+
+typedef struct {
+    _Alignas(64) atomic_llong next; /* the share's next chunk (a cache line each: threads claim concurrently) */
+} cpu_share;
 
 typedef struct {
     int n; /* threads, the caller included */
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t wake;
-    atomic_int generation; /* bumped for every task */
-    atomic_int finished;   /* workers done with the current task */
-    int quit;
+    pthread_cond_t wake;     /* workers: a task is open, or quit */
+    pthread_cond_t finished; /* the caller: the last chunk is done */
+    atomic_uint generation;  /* even: a task is open; odd: the caller is replacing it */
+    atomic_int active;       /* workers looking at the open task */
+    cpu_share *share;        /* [n]: thread i's share ends where share i + 1 begins */
+    atomic_llong done;       /* chunks finished */
+    atomic_int quit;
+    /* the open task, written only while the generation is odd and no worker is active */
     cpu_task fn;
     void *arg;
+    int64_t n_items, chunk, n_chunks;
 } cpu_pool;
 
 typedef struct {
@@ -122,47 +137,88 @@ typedef struct {
     int ith;
 } cpu_worker_arg;
 
+/* Pauses a thread spins before it sleeps: waiting for the next task (the
+ * forward pass hands one out every few microseconds), and the caller waiting
+ * for the chunks other threads hold (a few microseconds each). Sleeping soon
+ * matters when cores are shared: an idle core takes over a thread waiting for
+ * one. */
+#define SPIN_IDLE 2000
+#define SPIN_FINISH 2000
+
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
 }
 
-/* Workers spin briefly for the next task (the forward pass hands them one
- * every few microseconds), then sleep on the condition variable. */
+/* The first chunk of thread t's share. */
+static int64_t cpu_share_begin(const cpu_pool *pool, int t) { return pool->n_chunks * t / pool->n; }
+
+/* The next chunk for thread ith, from its own share first; -1 when none are left. */
+static int64_t cpu_pool_claim(cpu_pool *pool, int ith) {
+    for (int k = 0; k < pool->n; k++) {
+        int t = (ith + k) % pool->n;
+        int64_t end = cpu_share_begin(pool, t + 1);
+        if (atomic_load(&pool->share[t].next) >= end) continue;
+        int64_t c = atomic_fetch_add(&pool->share[t].next, 1);
+        if (c < end) return c;
+    }
+    return -1;
+}
+
+/* Claim and run chunks of the open task until none are left. */
+static void cpu_pool_work(cpu_pool *pool, int ith) {
+    for (int64_t c; (c = cpu_pool_claim(pool, ith)) >= 0;) {
+        int64_t lo = c * pool->chunk, hi = lo + pool->chunk < pool->n_items ? lo + pool->chunk : pool->n_items;
+        pool->fn(pool->arg, lo, hi, ith);
+        if (atomic_fetch_add(&pool->done, 1) + 1 == pool->n_chunks) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->finished);
+            pthread_mutex_unlock(&pool->mu);
+        }
+    }
+}
+
+static int cpu_pool_opened(cpu_pool *pool, unsigned seen, unsigned *g) {
+    *g = atomic_load(&pool->generation);
+    return *g != seen && !(*g & 1);
+}
+
 static void *cpu_worker(void *p) {
     cpu_worker_arg *wa = (cpu_worker_arg *)p;
     cpu_pool *pool = wa->pool;
-    int ith = wa->ith, seen = 0;
+    int ith = wa->ith;
+    unsigned seen = 0, g;
     free(wa);
     for (;;) {
-        int g = atomic_load(&pool->generation);
-        for (int spin = 0; g == seen && spin < 20000; spin++) {
+        for (int spin = 0; !cpu_pool_opened(pool, seen, &g) && !atomic_load(&pool->quit) && spin < SPIN_IDLE; spin++)
             cpu_relax();
-            g = atomic_load(&pool->generation);
-        }
-        if (g == seen) {
+        if (!cpu_pool_opened(pool, seen, &g)) {
             pthread_mutex_lock(&pool->mu);
-            while ((g = atomic_load(&pool->generation)) == seen && !pool->quit) pthread_cond_wait(&pool->wake, &pool->mu);
+            while (!cpu_pool_opened(pool, seen, &g) && !atomic_load(&pool->quit)) pthread_cond_wait(&pool->wake, &pool->mu);
             pthread_mutex_unlock(&pool->mu);
         }
-        if (pool->quit) return NULL;
+        if (atomic_load(&pool->quit)) return NULL;
         seen = g;
-        pool->fn(pool->arg, ith, pool->n);
-        atomic_fetch_add(&pool->finished, 1);
+        /* announce before reading the task; if the caller began replacing it
+         * meanwhile (it is finished), leave it alone */
+        atomic_fetch_add(&pool->active, 1);
+        if (atomic_load(&pool->generation) == g) cpu_pool_work(pool, ith);
+        atomic_fetch_sub(&pool->active, 1);
     }
 }
 
 static void cpu_pool_stop(cpu_pool *pool, int started) {
     pthread_mutex_lock(&pool->mu);
-    pool->quit = 1;
-    atomic_fetch_add(&pool->generation, 1);
+    atomic_store(&pool->quit, 1);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
     for (int i = 0; i < started; i++) pthread_join(pool->threads[i], NULL);
     free(pool->threads);
+    free(pool->share);
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->finished);
 }
 
 static int cpu_pool_start(cpu_pool *pool, int n) {
@@ -170,8 +226,10 @@ static int cpu_pool_start(cpu_pool *pool, int n) {
     pool->n = n;
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->finished, NULL);
     pool->threads = (pthread_t *)calloc((size_t)n, sizeof *pool->threads);
-    if (!pool->threads) { cpu_pool_stop(pool, 0); return -1; }
+    pool->share = (cpu_share *)aligned_alloc(_Alignof(cpu_share), (size_t)n * sizeof *pool->share);
+    if (!pool->threads || !pool->share) { cpu_pool_stop(pool, 0); return -1; }
     for (int i = 1; i < n; i++) {
         cpu_worker_arg *wa = (cpu_worker_arg *)malloc(sizeof *wa);
         if (wa) { wa->pool = pool; wa->ith = i; }
@@ -184,28 +242,33 @@ static int cpu_pool_start(cpu_pool *pool, int n) {
     return 0;
 }
 
-/* Run fn(arg, i, n) on every thread and wait for all of them. */
-static void cpu_parallel(cpu_pool *pool, cpu_task fn, void *arg) {
-    if (pool->n == 1) { fn(arg, 0, 1); return; }
-    pthread_mutex_lock(&pool->mu);
+/* Run fn(arg, lo, hi, thread) over items [0, n) in chunks of `chunk` on
+ * every thread that is running, and return when all are done. */
+static void cpu_parallel(cpu_pool *pool, cpu_task fn, void *arg, int64_t n, int64_t chunk) {
+    if (n <= 0) return;
+    if (pool->n == 1) { fn(arg, 0, n, 0); return; }
+    /* close the finished task and wait out workers still looking at it */
+    unsigned g = atomic_load(&pool->generation);
+    atomic_store(&pool->generation, g + 1);
+    while (atomic_load(&pool->active)) sched_yield();
     pool->fn = fn;
     pool->arg = arg;
-    atomic_store(&pool->finished, 0);
-    atomic_fetch_add(&pool->generation, 1);
+    pool->n_items = n;
+    pool->chunk = chunk;
+    pool->n_chunks = (n + chunk - 1) / chunk;
+    for (int t = 0; t < pool->n; t++) atomic_store(&pool->share[t].next, cpu_share_begin(pool, t));
+    atomic_store(&pool->done, 0);
+    pthread_mutex_lock(&pool->mu);
+    atomic_store(&pool->generation, g + 2);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
-    fn(arg, 0, pool->n);
-    for (int spin = 0; atomic_load(&pool->finished) < pool->n - 1; spin++) {
-        if (spin < 100000) cpu_relax();
-        else sched_yield(); /* more threads than cores: let the worker run */
+    cpu_pool_work(pool, 0);
+    for (int spin = 0; atomic_load(&pool->done) < pool->n_chunks && spin < SPIN_FINISH; spin++) cpu_relax();
+    if (atomic_load(&pool->done) < pool->n_chunks) {
+        pthread_mutex_lock(&pool->mu);
+        while (atomic_load(&pool->done) < pool->n_chunks) pthread_cond_wait(&pool->finished, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
     }
-}
-
-/* The part [*lo, *hi) of n items that thread ith of nth handles. */
-static void cpu_split(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi) {
-    int64_t per = (n + nth - 1) / nth;
-    *lo = per * ith < n ? per * ith : n;
-    *hi = *lo + per < n ? *lo + per : n;
 }
 
 /* ======================================================================== */
@@ -328,18 +391,28 @@ static void cpu_mm_range(const cpu_mm *mm, int n_tok, int64_t r0, int64_t r1) {
     }
 }
 
-/* Split the rows of all the task's products evenly over the threads. */
-static void cpu_mm_run(void *arg, int ith, int nth) {
+/* Rows [lo, hi) of the task's products, counted through all of them. */
+static void cpu_mm_run(void *arg, int64_t lo, int64_t hi, int ith) {
     const cpu_mm_task *task = (const cpu_mm_task *)arg;
-    int64_t total = 0, lo, hi, base = 0;
-    for (int i = 0; i < task->n_mm; i++) total += task->mm[i].w->rows;
-    cpu_split(total, ith, nth, &lo, &hi);
+    int64_t base = 0;
+    (void)ith;
     for (int i = 0; i < task->n_mm; i++) {
         int64_t rows = task->mm[i].w->rows;
         int64_t a = lo > base ? lo - base : 0, b = hi - base < rows ? hi - base : rows;
         if (a < b) cpu_mm_range(&task->mm[i], task->n_tok, a, b);
         base += rows;
     }
+}
+
+/* The task's products on all threads, in chunks of about MM_CHUNK_BYTES of
+ * weights: small enough that threads share the work evenly whenever they
+ * run, large enough that each streams a long run of memory. */
+#define MM_CHUNK_BYTES (64 << 10)
+static void cpu_mm_parallel(cpu_pool *pool, cpu_mm_task *task) {
+    const llorch_tensor *w = task->mm[0].w;
+    int64_t total = 0, chunk = MM_CHUNK_BYTES / (w->cols * (int64_t)llorch_dtype_size(w->dtype)) / MM_ROWS * MM_ROWS;
+    for (int i = 0; i < task->n_mm; i++) total += task->mm[i].w->rows;
+    cpu_parallel(pool, cpu_mm_run, task, total, chunk > MM_ROWS ? chunk : MM_ROWS);
 }
 
 /* ======================================================================== */
@@ -470,15 +543,14 @@ static float *cpu_cache_row(const llorch_session *s, float *cache, int layer, in
 /* Causal grouped-query attention of each (row, head) over its sequence's
  * cache: a query at position i sees keys max(0, i - W + 1)..i, W = sliding_window
  * (transformers' mask), or all keys 0..i when there is no window. */
-static void cpu_attention(void *arg, int ith, int nth) {
+static void cpu_attention(void *arg, int64_t lo, int64_t hi, int ith) {
     cpu_attn_task *t = (cpu_attn_task *)arg;
     llorch_session *s = t->s;
     cpu_state *st = (cpu_state *)s->backend_data;
     const llorch_config *c = &s->m->cfg;
     int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    int64_t kv = (int64_t)c->n_kv_heads * hd, lo, hi;
+    int64_t kv = (int64_t)c->n_kv_heads * hd;
     float *scores = st->scores + (int64_t)ith * s->ctx, scale = 1.0f / sqrtf((float)hd);
-    cpu_split((int64_t)t->n_rows * c->n_heads, ith, nth, &lo, &hi);
     for (int64_t job = lo; job < hi; job++) {
         int r = (int)(job / c->n_heads), h = (int)(job % c->n_heads), kvh = h / group;
         int seq = st->row_seq[r], pos = st->row_pos[r];
@@ -502,7 +574,7 @@ static void cpu_attention(void *arg, int ith, int nth) {
 
 static void cpu_matmul(cpu_state *st, int n_rows, const llorch_tensor *w, const float *x, float *out, int acc) {
     cpu_mm_task task = {{{w, x, out, acc}}, 1, n_rows};
-    cpu_parallel(&st->pool, cpu_mm_run, &task);
+    cpu_mm_parallel(&st->pool, &task);
 }
 
 /* One pass over the layers for st->row_* (n rows); logits of the rows from
@@ -521,7 +593,7 @@ static void cpu_forward_rows(llorch_session *s, int n, int first_logit) {
         const llorch_layer *L = &m->w.layers[l];
         for (int r = 0; r < n; r++) cpu_rmsnorm(st->xb + (int64_t)r * dim, st->x + (int64_t)r * dim, &L->attn_norm, dim, c->norm_eps);
         cpu_mm_task qkv = {{{&L->wq, st->xb, st->q, 0}, {&L->wk, st->xb, st->k, 0}, {&L->wv, st->xb, st->v, 0}}, 3, n};
-        cpu_parallel(&st->pool, cpu_mm_run, &qkv);
+        cpu_mm_parallel(&st->pool, &qkv);
         for (int r = 0; r < n; r++) {
             float *q = st->q + r * qd, *k = st->k + r * kv;
             if (c->qkv_bias) { /* q_proj(x) + bq, ... (Qwen2) */
@@ -540,11 +612,11 @@ static void cpu_forward_rows(llorch_session *s, int n, int first_logit) {
             memcpy(cpu_cache_row(s, st->value_cache, l, st->row_seq[r], st->row_pos[r]), st->v + r * kv, (size_t)kv * 4);
         }
         cpu_attn_task at = {s, l, n};
-        cpu_parallel(&st->pool, cpu_attention, &at);
+        cpu_parallel(&st->pool, cpu_attention, &at, (int64_t)n * c->n_heads, 1); /* one (row, head) a chunk */
         cpu_matmul(st, n, &L->wo, st->att, st->x, 1);
         for (int r = 0; r < n; r++) cpu_rmsnorm(st->xb + (int64_t)r * dim, st->x + (int64_t)r * dim, &L->ffn_norm, dim, c->norm_eps);
         cpu_mm_task gu = {{{&L->w_gate, st->xb, st->gate, 0}, {&L->w_up, st->xb, st->up, 0}}, 2, n};
-        cpu_parallel(&st->pool, cpu_mm_run, &gu);
+        cpu_mm_parallel(&st->pool, &gu);
         for (int64_t i = 0; i < (int64_t)n * c->hidden_dim; i++) {
             float g = st->gate[i];
             st->gate[i] = g / (1.0f + expf(-g)) * st->up[i]; /* SwiGLU */
