@@ -2067,6 +2067,37 @@ static void check_head_shapes(const char *dir) {
     }
 }
 
+/* The published shapes of --write-model, scaled down to a small model (their
+ * family, tying and config.json kept): each loads as the model it imitates. */
+static void check_named_shapes(const char *dir) {
+    static const struct { int tied, qkv_bias, n_eos, eos0; llorch_rope_type rope; double theta, factor; } want[] = {
+        {0, 0, 1, 2, LLORCH_ROPE_DEFAULT, 10000.0, 0},
+        {1, 0, 3, 128001, LLORCH_ROPE_LLAMA3, 500000.0, 32.0},
+        {1, 1, 1, 151645, LLORCH_ROPE_DEFAULT, 1000000.0, 0},
+    };
+    for (int i = 0; i < 3; i++) {
+        ckpt_shape sh = small_shape;
+        sh.family = model_shapes[i].shape.family;
+        sh.tied = model_shapes[i].shape.tied;
+        st_file f;
+        char path[4300];
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        int built = st_build(&f, &sh) == 0;
+        int st = !built || write_config(dir, &sh, model_shapes[i].config) || st_write(path, &f, 0, 0);
+        if (built) st_free(&f);
+        llorch_model *m = NULL;
+        llorch_error err;
+        st = st || llorch_load(&m, dir, NULL, &err);
+        const llorch_config *c = st ? NULL : llorch_model_config(m);
+        CHECK(c && c->tied_embeddings == want[i].tied && c->qkv_bias == want[i].qkv_bias && c->n_eos == want[i].n_eos &&
+                  c->eos_ids[0] == want[i].eos0 && c->rope.type == want[i].rope && c->rope.theta == want[i].theta &&
+                  (want[i].rope != LLORCH_ROPE_LLAMA3 || c->rope.factor == want[i].factor),
+              "--write-model %s, scaled down: %s", model_shapes[i].name, st ? err.msg : "loads as another model");
+        llorch_free(m);
+    }
+    write_config(dir, &small_shape, NULL);
+}
+
 static void test_config(void) {
     make_tmpdir();
     char dir[4200];
@@ -2083,6 +2114,7 @@ static void test_config(void) {
     check_eos(dir);
     check_one_row_mlp(dir);
     check_head_shapes(dir);
+    check_named_shapes(dir);
     remove_tree(dir);
     if (g_shared) check_shared_configs();
     else SKIP("the shared tiny models' configs: no shared data");
