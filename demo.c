@@ -1,6 +1,10 @@
 /* demo.c - the llorch command line: generate text from a prompt.
  *
  *   ./demo [options] PROMPT        (PROMPT "-" reads it from stdin)
+ *   ./demo --chat [options] PROMPT the prompt as a user message in the model's chat template
+ *   ./demo --messages FILE         a conversation from a JSON file, rendered by the template
+ *   ./demo -i  (or --chat on a terminal without a prompt)
+ *                                  a conversation: each line is a user message
  *
  * Run ./demo -h for the options. Errors print one line on stderr and exit 1.
  */
@@ -13,9 +17,9 @@
 #include <unistd.h>
 
 typedef struct {
-    const char *model_dir, *device, *prompt, *system, *dump_logits;
+    const char *model_dir, *device, *prompt, *system, *dump_logits, *messages;
     int n_new, threads, ctx, batch;
-    int chat, ids, tokenize, bench;
+    int chat, ids, tokenize, bench, interactive;
     llorch_sampler_opts sampler;
 } demo_args;
 
@@ -33,8 +37,10 @@ static void usage(FILE *f) {
             "  --threads N       CPU threads (default: all cores)\n"
             "  --ctx N           context length (default: prompt + N, up to the model's maximum)\n"
             "  --batch N         decode N copies of the prompt together (seeds SEED, SEED+1, ...)\n"
-            "  --chat            wrap the prompt in the model's chat template\n"
-            "  --system TEXT     system message for --chat\n"
+            "  --chat            wrap the prompt in the model's chat template (no prompt on a terminal: as -i)\n"
+            "  --system TEXT     system message for --chat and -i\n"
+            "  --messages FILE   render a conversation, a JSON array of {\"role\", \"content\"}, with the template\n"
+            "  -i                chat interactively: each line of input is a user message (EOF ends)\n"
             "  --ids             print generated token ids instead of text\n"
             "  --tokenize        print the prompt's token ids and exit (needs only tokenizer.json)\n"
             "  --dump-logits F   write the last prompt position's logits to F (float32 little-endian)\n"
@@ -82,6 +88,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         int bad = 0, takes = 1;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); exit(0); }
         else if (!strcmp(o, "--chat")) { a->chat = 1; takes = 0; }
+        else if (!strcmp(o, "-i")) { a->interactive = a->chat = 1; takes = 0; }
         else if (!strcmp(o, "--ids")) { a->ids = 1; takes = 0; }
         else if (!strcmp(o, "--tokenize")) { a->tokenize = 1; takes = 0; }
         else if (!strcmp(o, "--bench")) { a->bench = 1; takes = 0; }
@@ -98,6 +105,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (!strcmp(o, "--ctx")) bad = parse_int(v, 1, 1 << 24, &a->ctx);
         else if (!strcmp(o, "--batch")) bad = parse_int(v, 1, 4096, &a->batch);
         else if (!strcmp(o, "--system")) a->system = v;
+        else if (!strcmp(o, "--messages")) a->messages = v;
         else if (!strcmp(o, "--dump-logits")) a->dump_logits = v;
         else if (o[0] == '-' && o[1]) { fprintf(stderr, "error: unknown option %s (see demo -h)\n", o); return -1; }
         else {
@@ -108,7 +116,13 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         if (bad) { fprintf(stderr, "error: bad value '%s' for %s\n", v, o); return -1; }
         i += takes;
     }
-    if (!a->prompt) {
+    if (a->chat && !a->prompt && !a->messages && isatty(fileno(stdin))) a->interactive = 1;
+    if (a->interactive && (a->prompt || a->messages || a->batch > 1 || a->tokenize || a->dump_logits)) {
+        fprintf(stderr, "error: -i takes no prompt, --messages, --batch, --tokenize or --dump-logits\n");
+        return -1;
+    }
+    if (a->prompt && a->messages) { fprintf(stderr, "error: a prompt and --messages together\n"); return -1; }
+    if (!a->prompt && !a->messages && !a->interactive) {
         usage(stderr);
         return -1;
     }
@@ -137,13 +151,13 @@ static char *read_prompt(const char *arg, size_t *len) {
 }
 
 /* --tokenize: only the tokenizer is loaded. */
-static int print_tokens(const char *dir, const char *text, size_t len) {
+static int print_tokens(const char *dir, const char *text, size_t len, int add_bos) {
     char path[4096], msg[512];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     tk_tokenizer *t;
     int *ids, n;
     if (tk_load_file(&t, path, msg, sizeof msg)) return die(msg);
-    if (tk_encode(t, text, len, 1, &ids, &n, msg, sizeof msg)) {
+    if (tk_encode(t, text, len, add_bos, &ids, &n, msg, sizeof msg)) {
         tk_free(t);
         return die(msg);
     }
@@ -152,6 +166,80 @@ static int print_tokens(const char *dir, const char *text, size_t len) {
     free(ids);
     tk_free(t);
     return 0;
+}
+
+/* --messages FILE: a JSON array of {"role": string, "content": string}. */
+static int read_messages(const char *path, llorch_message **out, int *n_out) {
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, msg[256];
+    size_t len = 0, cap = 0, got;
+    *out = NULL;
+    *n_out = 0;
+    if (!f) { fprintf(stderr, "error: %s: cannot open\n", path); return -1; }
+    do {
+        if (len + 4096 > cap) {
+            char *nt = (char *)realloc(text, cap = 2 * cap + 4096);
+            if (!nt) { free(text); fclose(f); fprintf(stderr, "error: %s: out of memory\n", path); return -1; }
+            text = nt;
+        }
+        got = fread(text + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0 && len < ((size_t)64 << 20));
+    fclose(f);
+    tk_json j;
+    if (tk_json_parse(&j, text ? text : "", len, msg, sizeof msg)) {
+        fprintf(stderr, "error: %s: %s\n", path, msg);
+        free(text);
+        return -1;
+    }
+    int n = j.nodes[0].type == TK_JSON_ARRAY ? j.nodes[0].count : -1, k = 0, bad = n < 1;
+    llorch_message *m = n > 0 ? (llorch_message *)calloc((size_t)n, sizeof *m) : NULL;
+    if (n < 0) snprintf(msg, sizeof msg, "not a JSON array of messages");
+    else if (n == 0) snprintf(msg, sizeof msg, "no messages");
+    else if (!m) { snprintf(msg, sizeof msg, "out of memory"); bad = 1; }
+    for (int e = bad ? -1 : tk_json_child(&j, 0); e >= 0 && !bad; e = tk_json_next(&j, e), k++) {
+        static const char *const keys[2] = {"role", "content"};
+        if (j.nodes[e].type != TK_JSON_OBJECT) { snprintf(msg, sizeof msg, "message %d is not an object", k); bad = 1; break; }
+        for (int f2 = tk_json_child(&j, e); f2 >= 0 && !bad; f2 = tk_json_next(&j, tk_json_next(&j, f2))) {
+            if (!tk_json_streq(&j, f2, "role") && !tk_json_streq(&j, f2, "content")) {
+                char *key = tk_json_strdup(&j, f2, NULL);
+                snprintf(msg, sizeof msg, "message %d: unexpected key \"%.40s\" (only role and content)", k, key ? key : "");
+                free(key);
+                bad = 1;
+            }
+        }
+        for (int q = 0; q < 2 && !bad; q++) {
+            int v = tk_json_get(&j, e, keys[q]);
+            size_t sl;
+            char *str = v >= 0 && j.nodes[v].type == TK_JSON_STRING ? tk_json_strdup(&j, v, &sl) : NULL;
+            if (!str || strlen(str) != sl) {
+                snprintf(msg, sizeof msg, "message %d: \"%s\" is %s", k, keys[q],
+                         v < 0 ? "missing" : str ? "a string with a NUL character" : "not a string");
+                free(str);
+                bad = 1;
+            } else if (q) m[k].content = str;
+            else m[k].role = str;
+        }
+    }
+    tk_json_free(&j);
+    free(text);
+    if (bad) {
+        fprintf(stderr, "error: %s: %s\n", path, msg);
+        for (int i = 0; m && i < n; i++) { free((char *)m[i].role); free((char *)m[i].content); }
+        free(m);
+        return -1;
+    }
+    *out = m;
+    *n_out = n;
+    return 0;
+}
+
+static void free_messages(llorch_message *m, int n) {
+    for (int i = 0; m && i < n; i++) {
+        free((char *)m[i].role);
+        free((char *)m[i].content);
+    }
+    free(m);
 }
 
 typedef struct {
@@ -189,6 +277,113 @@ static int on_token(void *user, int seq, int token, const char *text, size_t len
     return 0;
 }
 
+/* -i: one reply, printed as it comes and kept (its ids) for the KV cache. */
+typedef struct {
+    int *ids, n, cap;
+} chat_reply;
+
+static int on_reply(void *user, int seq, int token, const char *text, size_t len) {
+    chat_reply *r = (chat_reply *)user;
+    (void)seq;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    if (token < 0) return 0;
+    if (r->n == r->cap) {
+        int *p = (int *)realloc(r->ids, (size_t)(r->cap = 2 * r->cap + 64) * sizeof *p);
+        if (!p) return 1;
+        r->ids = p;
+    }
+    r->ids[r->n++] = token;
+    return 0;
+}
+
+static int add_message(llorch_message **conv, int *n, const char *role, const char *content) {
+    llorch_message *p = (llorch_message *)realloc(*conv, (size_t)(*n + 1) * sizeof *p);
+    if (!p) return -1;
+    *conv = p;
+    p[*n].role = strdup(role);
+    p[*n].content = strdup(content);
+    if (!p[*n].role || !p[*n].content) { free((char *)p[*n].role); free((char *)p[*n].content); return -1; }
+    ++*n;
+    return 0;
+}
+
+/* -i: a conversation. Every turn renders the whole conversation with the
+ * chat template; when the tokens already in the KV cache are a prefix of the
+ * new rendering only the rest is fed, else the cache starts over. */
+static int chat_loop(const demo_args *a) {
+    llorch_error err;
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    llorch_message *conv = NULL;
+    int n_conv = 0, *held = NULL, n_held = 0, rc = 1, tty = isatty(fileno(stdin)), turn = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    llorch_load_opts lo = {a->device, a->threads};
+    if (llorch_load(&m, a->model_dir, &lo, &err)) goto fail;
+    const llorch_config *cfg = llorch_model_config(m);
+    llorch_session_opts so = {a->ctx ? a->ctx : cfg->max_seq_len < 4096 ? cfg->max_seq_len : 4096, 1};
+    if (llorch_session_new(&s, m, &so, &err)) goto fail;
+    if (a->system && add_message(&conv, &n_conv, "system", a->system)) goto oom;
+    for (;;) {
+        if (tty) { fputs("> ", stderr); fflush(stderr); }
+        ssize_t got = getline(&line, &line_cap, stdin);
+        if (got < 0) break;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        if (!got) continue;
+        if (add_message(&conv, &n_conv, "user", line)) goto oom;
+        char *text, *reply;
+        int *ids, n, n_out = 0;
+        if (llorch_chat_render(a->model_dir, conv, n_conv, 1, &text, &err)) goto fail;
+        int st = llorch_tokenize(m, text, strlen(text), 0, &ids, &n, &err);
+        free(text);
+        if (st) goto fail;
+        if (n > so.ctx) {
+            snprintf(err.msg, sizeof err.msg, "the conversation (%d tokens) no longer fits the context of %d (see --ctx)", n, so.ctx);
+            free(ids);
+            goto fail;
+        }
+        int keep = n_held < n && !memcmp(ids, held, (size_t)n_held * sizeof *ids) ? n_held : 0;
+        if (!keep) llorch_session_reset(s);
+        chat_reply r = {NULL, 0, 0};
+        double t0 = now_s();
+        st = llorch_generate(s, ids + keep, n - keep, a->n_new, &a->sampler, on_reply, &r, &n_out, &err);
+        printf("\n");
+        if (a->bench)
+            fprintf(stderr, "bench: turn=%d prompt_tokens=%d cached=%d new_tokens=%d tok_s=%.1f\n", ++turn, n, keep, n_out,
+                    n_out ? n_out / (now_s() - t0) : 0.0);
+        /* the cache holds the prompt and the replies but the last (never fed) */
+        int *nh = st ? NULL : (int *)realloc(ids, (size_t)(n + r.n + 1) * sizeof *nh);
+        if (nh) {
+            if (r.n > 1) memcpy(nh + n, r.ids, (size_t)(r.n - 1) * sizeof *nh);
+            ids = nh;
+            n += r.n > 1 ? r.n - 1 : 0;
+        }
+        free(held);
+        held = ids;
+        n_held = nh && llorch_session_pos(s, 0) == n ? n : 0;
+        if (!st) st = llorch_detokenize(m, r.ids, r.n, &reply, &err);
+        free(r.ids);
+        if (st) goto fail;
+        st = add_message(&conv, &n_conv, "assistant", reply);
+        free(reply);
+        if (st) goto oom;
+    }
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err.msg, sizeof err.msg, "out of memory");
+fail:
+    fprintf(stderr, "error: %s\n", err.msg);
+done:
+    free(line);
+    free(held);
+    free_messages(conv, n_conv);
+    llorch_session_free(s);
+    llorch_free(m);
+    return rc;
+}
+
 static int write_logits(const char *path, const float *logits, int n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -201,23 +396,36 @@ int main(int argc, char **argv) {
     double t_start = now_s();
     demo_args a;
     if (parse_args(argc, argv, &a)) return 1;
-    size_t len;
-    char *prompt = read_prompt(a.prompt, &len);
-    if (!prompt) return die("cannot read the prompt");
+    if (a.interactive) return chat_loop(&a);
+    size_t len = 0;
+    char *prompt = NULL;
+    int add_bos = !a.chat && !a.messages; /* a chat template writes BOS itself */
     llorch_error err;
-    if (a.chat) { /* the template comes from DIR/tokenizer_config.json */
-        char *wrapped;
-        if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
-            free(prompt);
-            return die(err.msg);
-        }
-        free(prompt);
-        prompt = wrapped;
+    if (a.messages) {
+        llorch_message *msgs;
+        int n;
+        if (read_messages(a.messages, &msgs, &n)) return 1;
+        int st = llorch_chat_render(a.model_dir, msgs, n, 1, &prompt, &err);
+        free_messages(msgs, n);
+        if (st) return die(err.msg);
         len = strlen(prompt);
+    } else {
+        if (!(prompt = read_prompt(a.prompt, &len))) return die("cannot read the prompt");
+        if (a.chat) { /* the template comes from the model directory */
+            char *wrapped;
+            if (strlen(prompt) != len) { free(prompt); return die("the prompt contains a NUL byte"); }
+            if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
+                free(prompt);
+                return die(err.msg);
+            }
+            free(prompt);
+            prompt = wrapped;
+            len = strlen(prompt);
+        }
     }
 
     if (a.tokenize) {
-        int rc = print_tokens(a.model_dir, prompt, len);
+        int rc = print_tokens(a.model_dir, prompt, len, add_bos);
         free(prompt);
         return rc;
     }
@@ -230,7 +438,7 @@ int main(int argc, char **argv) {
     if (llorch_load(&m, a.model_dir, &lo, &err)) goto fail;
     double t_loaded = now_s();
     const llorch_config *cfg = llorch_model_config(m);
-    if (llorch_tokenize(m, prompt, len, 1, &ids, &n_ids, &err)) goto fail;
+    if (llorch_tokenize(m, prompt, len, add_bos, &ids, &n_ids, &err)) goto fail;
     if (n_ids == 0) {
         snprintf(err.msg, sizeof err.msg, "the prompt is empty and the model has no BOS token");
         goto fail;

@@ -173,8 +173,17 @@ int llorch_generate(llorch_session *s, const int *prompt, int n_prompt, int max_
 int llorch_generate_batch(llorch_session *s, const int *const *prompts, const int *n_prompt, int max_new,
                           const llorch_sampler_opts *o, llorch_token_fn cb, void *user, int *n_out, llorch_error *err);
 
-/* Read DIR/tokenizer_config.json and render its chat template around one
- * user message (and an optional system message). *out is malloc'd. */
+/* A chat message: role ("system", "user", "assistant", ...) and content. */
+typedef tk_message llorch_message;
+
+/* Render a conversation with the model's chat template (DIR/chat_template.jinja,
+ * else the chat_template of DIR/tokenizer_config.json) as transformers'
+ * apply_chat_template(messages, add_generation_prompt) does. Tokenize the
+ * text with add_bos 0: the template writes BOS where the model wants one.
+ * *out is malloc'd. */
+int llorch_chat_render(const char *dir, const llorch_message *msgs, int n, int add_generation_prompt, char **out,
+                       llorch_error *err);
+/* The same for one user message after an optional system message (NULL for none). */
 int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err);
 
 #ifdef __cplusplus
@@ -1122,18 +1131,31 @@ int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text,
     return st;
 }
 
-int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err) {
-    char *path = llorch_path(dir, "tokenizer_config.json"), *text = NULL, msg[sizeof err->msg];
-    size_t len;
+int llorch_chat_render(const char *dir, const llorch_message *msgs, int n, int add_generation_prompt, char **out,
+                       llorch_error *err) {
+    char *cfg_path = llorch_path(dir, "tokenizer_config.json"), *tpl_path = llorch_path(dir, "chat_template.jinja");
+    char *cfg = NULL, *tpl = NULL, msg[sizeof err->msg];
+    size_t len, tlen = 0;
+    int st = 0;
     *out = NULL;
     llorch_ok(err);
-    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
-    int st = llorch_read_file(path, &text, &len, (size_t)64 << 20, err);
-    if (!st && tk_chat_render(text, len, path, system, user, out, msg, sizeof msg))
+    if (!cfg_path || !tpl_path) st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    if (!st && !access(tpl_path, F_OK) && !(st = llorch_read_file(tpl_path, &tpl, &len, (size_t)16 << 20, err)))
+        tlen = len;
+    if (!st && tpl && strlen(tpl) != tlen) st = llorch_fail(err, LLORCH_E_FORMAT, "%s: contains a NUL byte", tpl_path);
+    if (!st) st = llorch_read_file(cfg_path, &cfg, &len, (size_t)64 << 20, err);
+    if (!st && tk_chat_render(cfg, len, tpl ? tpl_path : cfg_path, tpl, msgs, n, add_generation_prompt, out, msg, sizeof msg))
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s", msg);
-    free(text);
-    free(path);
+    free(cfg);
+    free(tpl);
+    free(cfg_path);
+    free(tpl_path);
     return st;
+}
+
+int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err) {
+    llorch_message m[2] = {{"system", system}, {"user", user}};
+    return system ? llorch_chat_render(dir, m, 2, 1, out, err) : llorch_chat_render(dir, m + 1, 1, 1, out, err);
 }
 
 /* ------------------------------------------------------------------------ */
