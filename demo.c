@@ -343,7 +343,7 @@ static int chat_loop(const demo_args *a) {
             free(ids);
             goto fail;
         }
-        int keep = n_held < n && !memcmp(ids, held, (size_t)n_held * sizeof *ids) ? n_held : 0;
+        int keep = n_held > 0 && n_held < n && !memcmp(ids, held, (size_t)n_held * sizeof *ids) ? n_held : 0;
         if (!keep) llorch_session_reset(s);
         chat_reply r = {NULL, 0, 0};
         double t0 = now_s();

@@ -1869,10 +1869,10 @@ static int read_bandwidth_main(const char *path, int threads) {
 
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
-    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode"};
+    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "template"};
     char path[4096], sub[4096];
     mkdir(dir, 0755);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, targets[i]);
         mkdir(sub, 0755);
     }
@@ -1915,6 +1915,36 @@ static int write_seeds_main(const char *dir) {
         line = end ? end + 1 : line + ll;
     }
     free(cases);
+    /* every template of the chat cases, with its first case's variables */
+    char *chat = read_all("tools/chat_cases.json", &len);
+    tk_json j;
+    char msg[128];
+    if (chat && !tk_json_parse(&j, chat, len, msg, sizeof msg)) {
+        int templates = tk_json_get(&j, 0, "templates"), k = 0;
+        for (int t = tk_json_child(&j, templates); t >= 0; t = tk_json_next(&j, tk_json_next(&j, t)), k++) {
+            size_t tl, vl = 2;
+            char *tpl = tk_json_strdup(&j, tk_json_next(&j, t), &tl), *name = tk_json_strdup(&j, t, NULL);
+            const char *vars = "{}";
+            for (int c = tk_json_child(&j, tk_json_get(&j, 0, "cases")); c >= 0 && name; c = tk_json_next(&j, c))
+                if (tk_json_streq(&j, tk_json_get(&j, c, "template"), name)) {
+                    vars = json_source(&j, tk_json_get(&j, c, "vars"), &vl);
+                    break;
+                }
+            char *seed = tpl ? (char *)malloc(tl + 1 + vl) : NULL;
+            if (seed) {
+                memcpy(seed, tpl, tl);
+                seed[tl] = 0;
+                memcpy(seed + tl + 1, vars, vl);
+                snprintf(path, sizeof path, "%s/template/case%03d", dir, k);
+                write_all(path, seed, tl + 1 + vl);
+            }
+            free(seed);
+            free(tpl);
+            free(name);
+        }
+        tk_json_free(&j);
+    }
+    free(chat);
     snprintf(path, sizeof path, "%s/encode/plain", dir);
     return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
 }
@@ -1997,6 +2027,7 @@ int main(int argc, char **argv) {
 #define FUZZ_config 3
 #define FUZZ_tokenizer 4
 #define FUZZ_encode 5
+#define FUZZ_template 6
 #define FUZZ_PASTE(a, b) a##b
 #define FUZZ_ID(name) FUZZ_PASTE(FUZZ_, name)
 #define FUZZ_TARGET FUZZ_ID(LLORCH_FUZZ)
@@ -2096,6 +2127,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* the streaming decoder gives the same bytes */
         free(ids);
     }
+#elif FUZZ_TARGET == FUZZ_template
+    /* a template, then optionally a NUL and the variables as a JSON object */
+    const char *tpl = (const char *)data, *nul = (const char *)memchr(data, 0, size);
+    static const char *vars = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", "
+                              "\"content\": \"Hi <think>\\nx\\n</think>\"}], \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", "
+                              "\"add_generation_prompt\": true, \"tools\": null}";
+    char *out;
+    if (!tk_template_render(tpl, nul ? (size_t)(nul - tpl) : size, nul ? nul + 1 : vars,
+                            nul ? size - (size_t)(nul - tpl) - 1 : strlen(vars), &out, msg, sizeof msg))
+        free(out);
 #endif
     (void)err;
     (void)msg;

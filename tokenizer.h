@@ -4630,7 +4630,7 @@ static int tj_arith(tj_ctx *c, size_t at, const char *op, const tj_value *a, con
             return 0;
         }
         if (tj_list_new(c, (int)(seq->u.l->n * k), seq->u.l->tuple, out)) return -1;
-        for (long long i = 0; i < k; i++) memcpy(out->u.l->v + i * seq->u.l->n, seq->u.l->v, unit);
+        for (long long i = 0; i < k && unit; i++) memcpy(out->u.l->v + i * seq->u.l->n, seq->u.l->v, unit);
         return 0;
     }
     if (op[0] == '%' && a->kind == TJ_STR) return tj_fail(c, at, "string formatting with %% is not supported");
