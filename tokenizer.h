@@ -3758,8 +3758,7 @@ static int tj_case(tj_ctx *c, size_t at, const tj_value *s, int mode, tj_value *
         if (mode == 'u' && alpha) o[i] = (char)(ch & ~0x20);
         if (mode == 'l' && alpha) o[i] = (char)(ch | 0x20);
         if (mode == 't') start = !alpha;
-        else if (mode == 'T') start = ch == '-' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' ||
-                                      ch == '\v' || ch == '(' || ch == '{' || ch == '[' || ch == '<';
+        else if (mode == 'T') start = ch == '-' || tk_is_pyspace(ch) || ch == '(' || ch == '{' || ch == '[' || ch == '<';
         else start = 0;
     }
     *out = tj_vstr(o, s->u.s.n);
@@ -3856,11 +3855,14 @@ static int tj_item_index(tj_ctx *c, const tj_value *seq, long long i, tj_value *
     return 0;
 }
 
+static int tj_getattr(tj_ctx *c, size_t at, const tj_value *obj, const char *name, size_t n, tj_value *out);
+
 /* value[key], or getattr when the key is no item (jinja2's getitem). */
 static int tj_getitem(tj_ctx *c, size_t at, const tj_value *obj, const tj_value *key, tj_value *out) {
     if (obj->kind == TJ_UNDEF) return tj_fail(c, at, "'%.*s' is undefined", (int)obj->u.s.n, obj->u.s.p);
     if (obj->kind == TJ_DICT) {
         int i = tj_dict_find(obj->u.d, key);
+        if (i < 0 && key->kind == TJ_STR) return tj_getattr(c, at, obj, key->u.s.p, key->u.s.n, out);
         *out = i >= 0 ? obj->u.d->v[i] : tj_vundef("item", 4);
         return 0;
     }
@@ -3875,16 +3877,31 @@ static int tj_getitem(tj_ctx *c, size_t at, const tj_value *obj, const tj_value 
     return 0;
 }
 
-static const char *const tj_str_methods[] = {"strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace",
-                                             "upper", "lower", "title", "capitalize", "join", "find", "count", NULL};
-static const char *const tj_dict_methods[] = {"items", "keys", "values", "get", NULL};
+/* The attributes Python's str, dict and list have (all methods): jinja2
+ * finds these before a dict's items. Only some can be called here (see
+ * tj_call_method); none is a value without a call. */
+static const char *const tj_str_attrs[] = {
+    "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find", "format", "format_map",
+    "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric",
+    "isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "maketrans", "partition",
+    "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip", "split",
+    "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper", "zfill", NULL};
+static const char *const tj_dict_attrs[] = {"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem",
+                                            "setdefault", "update", "values", NULL};
+static const char *const tj_list_attrs[] = {"append", "clear", "copy", "count", "extend", "index", "insert", "pop",
+                                            "remove", "reverse", "sort", NULL};
 
-/* value.name (jinja2's getattr: the attribute, else the item). A method is
- * only available where it is called (see tj_call_method). */
+static int tj_is_method(const tj_value *obj, const char *name, size_t n) {
+    return (obj->kind == TJ_STR && tj_in_names(tj_str_attrs, name, n)) ||
+           (obj->kind == TJ_DICT && tj_in_names(tj_dict_attrs, name, n)) ||
+           (obj->kind == TJ_LIST && tj_in_names(tj_list_attrs, name, n));
+}
+
+/* value.name (jinja2's getattr: the attribute, else the item). */
 static int tj_getattr(tj_ctx *c, size_t at, const tj_value *obj, const char *name, size_t n, tj_value *out) {
     if (obj->kind == TJ_UNDEF) return tj_fail(c, at, "'%.*s' is undefined", (int)obj->u.s.n, obj->u.s.p);
-    if ((obj->kind == TJ_STR && tj_in_names(tj_str_methods, name, n)) || (obj->kind == TJ_DICT && tj_in_names(tj_dict_methods, name, n)))
-        return tj_fail(c, at, "the method '%.*s' without a call is not supported", (int)n, name);
+    if (tj_is_method(obj, name, n))
+        return tj_fail(c, at, "the method %s.%.*s without a call is not supported", tj_type(obj), (int)n, name);
     if (obj->kind == TJ_DICT || obj->kind == TJ_NS) {
         int i = tj_dict_find_str(obj->u.d, name, n);
         *out = i >= 0 ? obj->u.d->v[i] : tj_vundef(name, n);
@@ -3952,7 +3969,7 @@ static int tj_apply_test(tj_ctx *c, const tj_node *at, const char *name, size_t 
 static int tj_call_method(tj_ctx *c, const tj_node *at, const tj_value *obj, const char *name, size_t n, tj_args *a,
                           tj_value *out) {
     tj_value p[4];
-    int set[4];
+    int set[4] = {0};
     char what[48];
     snprintf(what, sizeof what, "%s.%.*s()", tj_type(obj), (int)(n < 20 ? n : 20), name);
     if (obj->kind == TJ_STR) {
@@ -4043,8 +4060,8 @@ static int tj_call_method(tj_ctx *c, const tj_node *at, const tj_value *obj, con
     }
     /* a namespace or dict member that is callable (a macro stored there) */
     tj_value member;
-    if ((obj->kind == TJ_DICT || obj->kind == TJ_NS) && tj_getattr(c, at->at, obj, name, n, &member) == 0 &&
-        (member.kind == TJ_MACRO || member.kind == TJ_FUNC))
+    if ((obj->kind == TJ_DICT || obj->kind == TJ_NS) && !tj_is_method(obj, name, n) &&
+        tj_getattr(c, at->at, obj, name, n, &member) == 0 && (member.kind == TJ_MACRO || member.kind == TJ_FUNC))
         return tj_call_value(c, at, &member, a, out);
     return tj_fail(c, at->at, "the method %s.%.*s() is not supported", tj_type(obj), (int)n, name);
 }
@@ -4074,7 +4091,7 @@ static int tj_strftime_now(tj_ctx *c, size_t at, const tj_value *fmt, tj_value *
 
 static int tj_call_global(tj_ctx *c, const tj_node *at, int fn, tj_args *a, tj_value *out) {
     tj_value p[3];
-    int set[3];
+    int set[3] = {0};
     const char *name = tj_globals[fn];
     if (!strcmp(name, "raise_exception")) {
         tj_value msg;
@@ -4224,12 +4241,16 @@ static int tj_parse_int(const tj_value *s, long long *out) {
     return errno || *end || end == b || !tj_is_digit(end[-1]) ? -1 : 0;
 }
 
+/* Python's float() of a string; -1 if it is none, -2 for the inf and nan
+ * spellings (not supported). */
 static int tj_parse_float(const tj_value *s, double *out) {
     char b[128];
     tj_value t = tj_strip(s, NULL, 1, 1);
     if (!t.u.s.n || t.u.s.n >= sizeof b) return -1;
     memcpy(b, t.u.s.p, t.u.s.n);
     b[t.u.s.n] = 0;
+    for (size_t i = 0; i < t.u.s.n; i++)
+        if (((b[i] | 0x20) == 'i' && (b[i + 1] | 0x20) == 'n') || ((b[i] | 0x20) == 'n' && (b[i + 1] | 0x20) == 'a')) return -2;
     for (size_t i = 0; i < t.u.s.n; i++) /* digits only: inf, nan, hex and '_' spellings differ from Python's */
         if (!strchr("0123456789+-.eE", b[i])) return -1;
     char *end;
@@ -4239,7 +4260,7 @@ static int tj_parse_float(const tj_value *s, double *out) {
 
 static int tj_apply_filter(tj_ctx *c, const tj_node *at, const char *name, size_t nlen, tj_args *a, tj_value *out) {
     tj_value p[5];
-    int set[5];
+    int set[5] = {0};
     char what[40];
     size_t w = at->at;
     snprintf(what, sizeof what, "filter %.*s", (int)nlen, name);
@@ -4348,10 +4369,13 @@ static int tj_apply_filter(tj_ctx *c, const tj_node *at, const char *name, size_
             ok = f == f && f > -9.2e18 && f < 9.2e18;
             i = ok ? (long long)f : 0;
         } else if (v->kind == TJ_STR) {
-            if (name[0] == 'i') {
-                ok = !tj_parse_int(v, &i);
-                if (!ok && !tj_parse_float(v, &f)) { ok = f == f && f > -9.2e18 && f < 9.2e18; i = ok ? (long long)f : 0; }
-            } else ok = !tj_parse_float(v, &f);
+            int fl = 0;
+            ok = name[0] == 'i' && !tj_parse_int(v, &i);
+            if (!ok && (fl = tj_parse_float(v, &f)) == 0) {
+                ok = name[0] == 'f' || (f == f && f > -9.2e18 && f < 9.2e18);
+                i = ok && name[0] == 'i' ? (long long)f : 0;
+            }
+            if (fl == -2) return tj_fail(c, w, "%s: infinity and nan are not supported", what);
         } else ok = 0;
         if (!ok) *out = set[1] ? p[1] : name[0] == 'i' ? tj_vint(0) : tj_vfloat(0.0);
         else *out = name[0] == 'i' ? tj_vint(i) : tj_vfloat(f);
@@ -4436,7 +4460,7 @@ static int tj_compare(tj_ctx *c, size_t at, const char *op, const tj_value *a, c
 
 static int tj_apply_test(tj_ctx *c, const tj_node *at, const char *name, size_t nlen, tj_args *a, int *out) {
     tj_value p[2];
-    int set[2];
+    int set[2] = {0};
     char what[40];
     size_t w = at->at;
     snprintf(what, sizeof what, "test %.*s", (int)nlen, name);
