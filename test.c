@@ -1625,6 +1625,7 @@ static void test_chat_errors(void) {
         {"{% break %}", "outside a loop"},
         {"{{ range(1000000)|length }}", "range"},
         {"{{ ns.x }}{% set ns.x = 1 %}", "namespace"},
+        {"a{{ '\\0' }}b", "NUL"},
     };
     char err[512], *out, deep[1024];
     for (size_t i = 0; i <= sizeof bad / sizeof *bad; i++) {

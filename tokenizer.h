@@ -4921,7 +4921,14 @@ static int tj_exec(tj_ctx *c, tj_node *const *body, int n) {
             break;
         case TJ_N_BREAK: rc = TJ_BREAK; break;
         case TJ_N_CONTINUE: rc = TJ_CONTINUE; break;
-        case TJ_N_BODY: rc = tj_exec(c, e->kids, e->nkids); break;
+        case TJ_N_BODY: { /* {% generation %}: jinja2 runs it as a call block, so a set inside stays inside */
+            int saved_scope = c->scope, saved_n = c->nvars;
+            c->scope = c->nvars;
+            rc = tj_exec(c, e->kids, e->nkids);
+            c->nvars = saved_n;
+            c->scope = saved_scope;
+            break;
+        }
         default: rc = tj_fail(c, e->at, "an expression where a statement belongs");
         }
     }
@@ -4999,6 +5006,8 @@ static int tj_run(tj_ctx *c, const char *tpl, size_t tlen, char **out) {
     c->depth = 0;
     c->out = &b;
     int rc = tj_exec(c, body.p, body.n);
+    if (rc >= 0 && b.n && memchr(b.p, 0, b.n)) /* the caller reads a C string */
+        rc = tj_fail(c, TJ_NOPOS, "the rendered text contains a NUL character");
     if (rc >= 0 && tj_put(c, &b, "", 1) == 0) {
         *out = b.p;
         return 0;

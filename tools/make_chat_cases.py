@@ -376,6 +376,7 @@ FEATURES = [
     "{{ ', '.join(['a', 'b']) }} {{ [1, 'x']|join(',') }} {{ 'abcabc'.find('c') }} {{ 'abcabc'.count('bc') }} {{ range(2, 10, 3)|list }} {{ range(3)|list }} {{ dict(a=1, b='x') }}",
     "{% set x = 1 %}{% if x == 1 %}one{% elif x == 2 %}two{% else %}other{% endif %}|{% if x == 3 %}a{% elif x == 1 %}b{% endif %}",
     "{% for m in messages %}{% generation %}<{{ m.role }}>{% endgeneration %}{% endfor %}",
+    "{% set x = 1 %}{% generation %}{% set x = 2 %}{{ x }}{% endgeneration %}{{ x }}",
     "{{ messages[0].content if messages else 'none' }} {{ messages|length }} {{ messages[-1]['role'] }} {{ messages|selectattr('role', 'equalto', 'user')|list|length }}",
     "{%+ if true %}keep{% endif +%}\n  {%+ if true %}x{% endif %}",
     "{{ 1 and 2 }} {{ 0 or 'b' }} {{ none or [] }} {{ 'a' and none }} {{ not none }} {{ u or 'z' }}",
