@@ -1754,6 +1754,15 @@ static void check_demo_chat(const char *model) {
     int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
     CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, path) && strstr(err, "line 1, column ") && strstr(err, "no system role"),
           "a template's raise_exception: rc %d, '%s'", rc, err);
+    /* chat_template.jinja, where a model folder has one, comes first */
+    char jinja[4400];
+    snprintf(jinja, sizeof jinja, "%s/chat_template.jinja", model);
+    write_all(jinja, "{{ raise_exception('from the .jinja file') }}", 45);
+    snprintf(cmd, sizeof cmd, "./demo --chat -n 2 -m %s hi", model);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, jinja) && strstr(err, "from the .jinja file"),
+          "chat_template.jinja is used: rc %d, '%s'", rc, err);
+    unlink(jinja);
     /* -i: the second turn feeds only what the first did not leave in the cache */
     snprintf(cmd, sizeof cmd, "printf 'hi\\nthere\\n' | ./demo -i -n 0 --bench -m %s", model);
     rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
