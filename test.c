@@ -1611,7 +1611,7 @@ static void test_chat_errors(void) {
         {"{% frob %}", "unknown tag 'frob'"},
         {"{{ 'a' | upper }}{{ 'é' | upper }}", "non-ASCII"},
         {"{{ s.startswith }}", "without a call"},
-        {"{{ 'a' % 1 }}", "formatting"},
+        {"{{ 'a %5s' % 1 }}", "formatting"},
         {"{{ [1, '\xE2\x80\xA8'] }}", "U+2028"},
         {"{{ 'x' * 1000000000 }}", "too large"},
         {"{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "MiB"},

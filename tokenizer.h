@@ -2728,6 +2728,44 @@ static int tj_to_str(tj_ctx *c, size_t at, const tj_value *v, tj_value *out) {
     return tj_buf_value(c, &b, out);
 }
 
+/* Python's fmt % args for %s, %d, %i, %r and %%, without flags or widths:
+ * args is a tuple, or one value. */
+static int tj_percent(tj_ctx *c, size_t at, const tj_value *fmt, const tj_value *args, tj_value *out) {
+    int n = args->kind == TJ_LIST && args->u.l->tuple ? args->u.l->n : 1, used = 0;
+    const char *p = fmt->u.s.p, *end = p + fmt->u.s.n;
+    tk_buf b = {0};
+    while (p < end) {
+        const char *pc = memchr(p, '%', (size_t)(end - p));
+        if (tj_put(c, &b, p, pc ? (size_t)(pc - p) : (size_t)(end - p))) goto fail;
+        if (!pc) break;
+        char conv = pc + 1 < end ? pc[1] : 0;
+        p = pc + 2;
+        if (conv == '%') { if (tj_put(c, &b, "%", 1)) goto fail; continue; }
+        if (!conv || !strchr("sdir", conv)) {
+            tj_fail(c, at, "string formatting: only %%s, %%d, %%i, %%r and %%%% are supported");
+            goto fail;
+        }
+        if (used == n) { tj_fail(c, at, "not enough arguments for format string"); goto fail; }
+        const tj_value *v = n == 1 && !(args->kind == TJ_LIST && args->u.l->tuple) ? args : &args->u.l->v[used];
+        used++;
+        if (conv == 's' ? tj_text(c, at, v, &b) : conv == 'r' ? tj_repr(c, at, v, &b, 0) : 0) goto fail;
+        if (conv == 'd' || conv == 'i') {
+            char num[32];
+            if (!tj_is_num(v) || (v->kind == TJ_FLOAT && !(v->u.f > -9.2e18 && v->u.f < 9.2e18))) {
+                tj_fail(c, at, "%%%c format: a number is required, not %s", conv, tj_type(v));
+                goto fail;
+            }
+            snprintf(num, sizeof num, "%lld", v->kind == TJ_FLOAT ? (long long)v->u.f : v->u.i);
+            if (tj_puts(c, &b, num)) goto fail;
+        }
+    }
+    if (used < n) { tj_fail(c, at, "not all arguments converted during string formatting"); goto fail; }
+    return tj_buf_value(c, &b, out);
+fail:
+    free(b.p);
+    return -1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Lexer                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -2950,7 +2988,7 @@ static int tj_lex(tj_ctx *c, const char *s, size_t n) {
 /* ------------------------------------------------------------------------ */
 
 static const char *const tj_filter_names[] = {
-    "abs", "capitalize", "count", "d", "default", "first", "float", "indent", "int", "items", "join", "last", "length",
+    "abs", "capitalize", "count", "d", "default", "first", "float", "format", "indent", "int", "items", "join", "last", "length",
     "list", "lower", "map", "reject", "rejectattr", "replace", "reverse", "round", "select", "selectattr", "string",
     "title", "tojson", "trim", "upper", NULL};
 static const char *const tj_test_names[] = {
@@ -4265,6 +4303,15 @@ static int tj_apply_filter(tj_ctx *c, const tj_node *at, const char *name, size_
     size_t w = at->at;
     snprintf(what, sizeof what, "filter %.*s", (int)nlen, name);
 #define TJ_IS(s) tk_eq(name, nlen, s)
+    if (TJ_IS("format")) { /* value|format(a, b) is value % (a, b) */
+        tj_value s, args;
+        if (a->n < 1 || tj_to_str(c, w, &a->v[0], &s) || tj_list_new(c, a->n - 1, 1, &args)) return a->n < 1 ? tj_fail(c, w, "%s: no value", what) : -1;
+        for (int i = 1; i < a->n; i++) {
+            if (a->src[i] && a->src[i]->kw) return tj_fail(c, w, "%s: keyword arguments are not supported", what);
+            args.u.l->v[i - 1] = a->v[i];
+        }
+        return tj_percent(c, w, &s, &args, out);
+    }
     if (TJ_IS("map") || TJ_IS("select") || TJ_IS("reject") || TJ_IS("selectattr") || TJ_IS("rejectattr")) {
         char nm[16];
         snprintf(nm, sizeof nm, "%.*s", (int)nlen, name);
@@ -4568,6 +4615,7 @@ static int tj_compare(tj_ctx *c, size_t at, const char *op, const tj_value *a, c
 
 static int tj_overflow(tj_ctx *c, size_t at) { return tj_fail(c, at, "an integer too large (beyond 64 bits)"); }
 
+
 /* + - * / // % ** ~ on two values. */
 static int tj_arith(tj_ctx *c, size_t at, const char *op, const tj_value *a, const tj_value *b, tj_value *out) {
     if (op[0] == '~') {
@@ -4657,7 +4705,7 @@ static int tj_arith(tj_ctx *c, size_t at, const char *op, const tj_value *a, con
         for (long long i = 0; i < k && unit; i++) memcpy(out->u.l->v + i * seq->u.l->n, seq->u.l->v, unit);
         return 0;
     }
-    if (op[0] == '%' && a->kind == TJ_STR) return tj_fail(c, at, "string formatting with %% is not supported");
+    if (op[0] == '%' && a->kind == TJ_STR) return tj_percent(c, at, a, b, out);
     return tj_fail(c, at, "unsupported operand types for %s: '%s' and '%s'", op, tj_type(a), tj_type(b));
 }
 

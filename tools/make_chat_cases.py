@@ -387,6 +387,8 @@ FEATURES = [
     "{% macro tag(name, body='') %}<{{ name }}>{{ body }}</{{ name }}>{% endmacro %}{% macro twice(x) %}{{ tag(x) }}{{ tag(x, body=x|upper) }}{% endmacro %}{{ twice('p') }}",
     "{% for m in messages %}{{ loop.index0 is even }}{{ m.role|capitalize }}{% if not loop.last %}, {% endif %}{% endfor %}",
     "{%- for m in messages -%}\n  {{- m.role -}}\n{%- endfor -%}\n{% if x is defined and x %}\n    yes\n{% endif %}",
+    "{{ '%s: %d%%' % ('a', 5) }} {{ 'x=%s' % x }} {{ '%r|%i' % ('q', 2.9) }} {{ '%s-%s'|format(1, none) }} {{ '%s' % [1] }}",
+    "{{ '%s %s' % ('a',) }}",
     "{{ x }}",
     "{{ u.x }}",
     "{{ u + 'a' }}",
