@@ -2987,10 +2987,7 @@ static int tj_lex(tj_ctx *c, const char *s, size_t n) {
 /* Parser                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static const char *const tj_filter_names[] = {
-    "abs", "capitalize", "count", "d", "default", "first", "float", "format", "indent", "int", "items", "join", "last", "length",
-    "list", "lower", "map", "reject", "rejectattr", "replace", "reverse", "round", "select", "selectattr", "string",
-    "title", "tojson", "trim", "upper", NULL};
+static int tj_is_filter(const char *name, size_t n); /* the filters are listed with the evaluator */
 static const char *const tj_test_names[] = {
     "defined", "undefined", "none", "boolean", "true", "false", "integer", "float", "number", "string", "mapping",
     "sequence", "iterable", "callable", "odd", "even", "divisibleby", "eq", "equalto", "==", "ne", "!=", "lt", "<",
@@ -3214,7 +3211,7 @@ static tj_node *tj_p_filter_or_test(tj_ctx *c, tj_node *subject, int test) {
     int negate = 0;
     if (test && tj_is_kw(t, "not")) { negate = 1; c->at++; t = tj_cur(c); }
     if (t->kind != TJ_T_NAME && !(test && t->kind == TJ_T_OP)) { tj_unexpected(c, test ? "a test name" : "a filter name"); return NULL; }
-    if (!tj_in_names(test ? tj_test_names : tj_filter_names, t->p, t->n)) {
+    if (test ? !tj_in_names(tj_test_names, t->p, t->n) : !tj_is_filter(t->p, t->n)) {
         tj_fail(c, t->at, "no %s named '%.*s'", test ? "test" : "filter", (int)t->n, t->p);
         return NULL;
     }
@@ -4003,6 +4000,21 @@ static int tj_call_value(tj_ctx *c, const tj_node *at, const tj_value *fn, tj_ar
 static int tj_apply_filter(tj_ctx *c, const tj_node *at, const char *name, size_t nlen, tj_args *a, tj_value *out);
 static int tj_apply_test(tj_ctx *c, const tj_node *at, const char *name, size_t nlen, tj_args *a, int *out);
 
+/* A dict's keys ('k'), values ('v') or (key, value) pairs ('i') as a list. */
+static int tj_dict_view(tj_ctx *c, const tj_dict *d, char which, tj_value *out) {
+    if (tj_list_new(c, d->n, 0, out)) return -1;
+    for (int i = 0; i < d->n; i++) {
+        if (which == 'k') out->u.l->v[i] = d->k[i];
+        else if (which == 'v') out->u.l->v[i] = d->v[i];
+        else {
+            if (tj_list_new(c, 2, 1, &out->u.l->v[i])) return -1;
+            out->u.l->v[i].u.l->v[0] = d->k[i];
+            out->u.l->v[i].u.l->v[1] = d->v[i];
+        }
+    }
+    return 0;
+}
+
 /* obj.name(args) for the methods of str and dict. */
 static int tj_call_method(tj_ctx *c, const tj_node *at, const tj_value *obj, const char *name, size_t n, tj_args *a,
                           tj_value *out) {
@@ -4080,19 +4092,8 @@ static int tj_call_method(tj_ctx *c, const tj_node *at, const tj_value *obj, con
             *out = i >= 0 ? d->v[i] : set[1] ? p[1] : tj_v(TJ_NONE);
             return 0;
         }
-        if (tk_eq(name, n, "items") || tk_eq(name, n, "keys") || tk_eq(name, n, "values")) {
-            if (tj_bind(c, at->at, what, a, "", p, set) || tj_list_new(c, d->n, 0, out)) return -1;
-            for (int i = 0; i < d->n; i++) {
-                if (name[0] == 'k') out->u.l->v[i] = d->k[i];
-                else if (name[0] == 'v') out->u.l->v[i] = d->v[i];
-                else {
-                    if (tj_list_new(c, 2, 1, &out->u.l->v[i])) return -1;
-                    out->u.l->v[i].u.l->v[0] = d->k[i];
-                    out->u.l->v[i].u.l->v[1] = d->v[i];
-                }
-            }
-            return 0;
-        }
+        if (tk_eq(name, n, "items") || tk_eq(name, n, "keys") || tk_eq(name, n, "values"))
+            return tj_bind(c, at->at, what, a, "", p, set) ? -1 : tj_dict_view(c, d, name[0], out);
     } else if (obj->kind == TJ_UNDEF) {
         return tj_fail(c, at->at, "'%.*s' is undefined", (int)obj->u.s.n, obj->u.s.p);
     }
@@ -4243,7 +4244,7 @@ static int tj_filter_seq(tj_ctx *c, const tj_node *at, const char *name, tj_args
         sub.src[sub.n++] = NULL;
         for (int k = first + 1; k < a->n && fname; k++) { sub.v[sub.n] = a->v[k]; sub.src[sub.n++] = a->src[k]; }
         if (map) {
-            if (!tj_in_names(tj_filter_names, fname->u.s.p, fname->u.s.n))
+            if (!tj_is_filter(fname->u.s.p, fname->u.s.n))
                 return tj_fail(c, at->at, "no filter named '%.*s'", (int)fname->u.s.n, fname->u.s.p);
             if (tj_apply_filter(c, at, fname->u.s.p, fname->u.s.n, &sub, &out->u.l->v[out->u.l->n++])) return -1;
             continue;
@@ -4296,211 +4297,299 @@ static int tj_parse_float(const tj_value *s, double *out) {
     return *end || end == b ? -1 : 0;
 }
 
+/* A filter: its parameters (the first is the value it applies to) and the
+ * function computing it; p[i] is Undefined and set[i] 0 where an argument
+ * was not given. */
+typedef struct tj_filter tj_filter;
+typedef int (*tj_filter_fn)(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out);
+struct tj_filter {
+    const char *name, *params;
+    tj_filter_fn fn;
+};
+
+static int tj_f_default(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    int use = p[0].kind == TJ_UNDEF || (set[2] && tj_truthy(&p[2]) && !tj_truthy(&p[0]));
+    *out = !use ? p[0] : set[1] ? p[1] : tj_vstr("", 0);
+    (void)c, (void)at, (void)f;
+    return 0;
+}
+
+static int tj_f_length(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    long long n = 0;
+    (void)f, (void)set;
+    if (tj_len(c, at, &p[0], &n)) return -1;
+    *out = tj_vint(n);
+    return 0;
+}
+
+/* transformers' tojson: json.dumps(x, ensure_ascii=False, indent, separators). */
+static int tj_f_tojson(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_json_fmt fmt = {NULL, ", ", ": "};
+    char ind[64], seps[2][32];
+    tk_buf b = {0};
+    (void)f;
+    if (set[3] && tj_truthy(&p[3])) return tj_fail(c, at, "tojson: sort_keys is not supported");
+    if (set[4] && tj_truthy(&p[4])) return tj_fail(c, at, "tojson: ensure_ascii is not supported");
+    if (set[1] && p[1].kind != TJ_NONE) {
+        if (p[1].kind == TJ_INT) {
+            long long k = p[1].u.i < 0 ? 0 : p[1].u.i;
+            if (k >= (long long)sizeof ind) return tj_fail(c, at, "tojson: indent too large");
+            memset(ind, ' ', (size_t)k);
+            ind[k] = 0;
+        } else if (p[1].kind == TJ_STR && p[1].u.s.n < sizeof ind && !memchr(p[1].u.s.p, 0, p[1].u.s.n)) {
+            memcpy(ind, p[1].u.s.p, p[1].u.s.n);
+            ind[p[1].u.s.n] = 0;
+        } else {
+            return tj_fail(c, at, "tojson: indent must be an integer or a short string");
+        }
+        fmt.indent = ind;
+        fmt.item_sep = ",";
+    }
+    if (set[2] && p[2].kind != TJ_NONE) {
+        if (p[2].kind != TJ_LIST || p[2].u.l->n != 2) return tj_fail(c, at, "tojson: separators must be a pair of strings");
+        for (int k = 0; k < 2; k++) {
+            const tj_value *s = &p[2].u.l->v[k];
+            if (s->kind != TJ_STR || s->u.s.n >= 32 || memchr(s->u.s.p, 0, s->u.s.n))
+                return tj_fail(c, at, "tojson: separators must be a pair of short strings");
+            memcpy(seps[k], s->u.s.p, s->u.s.n);
+            seps[k][s->u.s.n] = 0;
+        }
+        fmt.item_sep = seps[0];
+        fmt.key_sep = seps[1];
+    }
+    if (tj_json(c, at, &p[0], &fmt, 0, &b)) { free(b.p); return -1; }
+    return tj_buf_value(c, &b, out);
+}
+
+/* first, last: of a list or string (Undefined when empty), else of its items */
+static int tj_f_first_last(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_value items = p[0];
+    (void)set;
+    if (p[0].kind != TJ_STR && p[0].kind != TJ_LIST && tj_iterate(c, at, &p[0], &items)) return -1;
+    return tj_item_index(c, &items, f->name[0] == 'f' ? 0 : -1, out);
+}
+
+/* list, reverse (a string reverses to a string) */
+static int tj_f_list(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_value items;
+    int rev = f->name[0] == 'r';
+    (void)set;
+    if (rev && p[0].kind == TJ_STR) {
+        tj_value m1 = tj_vint(-1);
+        return tj_slice(c, at, &p[0], NULL, NULL, &m1, out);
+    }
+    if (tj_iterate(c, at, &p[0], &items) || tj_list_new(c, items.u.l->n, 0, out)) return -1;
+    for (int i = 0; i < items.u.l->n; i++) out->u.l->v[i] = items.u.l->v[rev ? items.u.l->n - 1 - i : i];
+    return 0;
+}
+
+static int tj_f_items(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    (void)f, (void)set;
+    if (p[0].kind == TJ_UNDEF) return tj_list_new(c, 0, 0, out);
+    if (p[0].kind != TJ_DICT) return tj_fail(c, at, "filter items: expected a dict, got %s", tj_type(&p[0]));
+    return tj_dict_view(c, p[0].u.d, 'i', out);
+}
+
+static int tj_f_join(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_value items, sep = tj_vstr("", 0);
+    tk_buf b = {0};
+    (void)f;
+    if (tj_iterate(c, at, &p[0], &items) || (set[1] && tj_to_str(c, at, &p[1], &sep))) return -1;
+    for (int i = 0; i < items.u.l->n; i++) {
+        tj_value x = items.u.l->v[i];
+        if ((set[2] && tj_attr_path(c, at, &items.u.l->v[i], &p[2], &x)) || (i && tj_put(c, &b, sep.u.s.p, sep.u.s.n)) ||
+            tj_text(c, at, &x, &b)) {
+            free(b.p);
+            return -1;
+        }
+    }
+    return tj_buf_value(c, &b, out);
+}
+
+/* int(value, default, base 10), float(value, default): the default where the
+ * value is no number */
+static int tj_f_number(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    const tj_value *v = &p[0];
+    int want_int = f->name[0] == 'i', ok = 1;
+    long long i = 0;
+    double x = 0;
+    if (want_int && set[2] && !(p[2].kind == TJ_INT && p[2].u.i == 10)) return tj_fail(c, at, "filter int: only base 10 is supported");
+    if (v->kind == TJ_INT || v->kind == TJ_BOOL) {
+        i = v->u.i;
+        x = (double)i;
+    } else if (v->kind == TJ_FLOAT) {
+        x = v->u.f;
+        ok = !want_int || (x == x && x > -9.2e18 && x < 9.2e18);
+        i = ok && want_int ? (long long)x : 0;
+    } else if (v->kind == TJ_STR) {
+        int fl = 0;
+        ok = want_int && !tj_parse_int(v, &i);
+        if (!ok && (fl = tj_parse_float(v, &x)) == 0) {
+            ok = !want_int || (x == x && x > -9.2e18 && x < 9.2e18);
+            i = ok && want_int ? (long long)x : 0;
+        }
+        if (fl == -2) return tj_fail(c, at, "filter %s: infinity and nan are not supported", f->name);
+    } else {
+        ok = 0;
+    }
+    if (!ok) *out = set[1] ? p[1] : want_int ? tj_vint(0) : tj_vfloat(0.0);
+    else *out = want_int ? tj_vint(i) : tj_vfloat(x);
+    return 0;
+}
+
+static int tj_f_abs(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    (void)f, (void)set;
+    if (p[0].kind == TJ_FLOAT) *out = tj_vfloat(fabs(p[0].u.f));
+    else if ((p[0].kind == TJ_INT || p[0].kind == TJ_BOOL) && p[0].u.i != LLONG_MIN) *out = tj_vint(p[0].u.i < 0 ? -p[0].u.i : p[0].u.i);
+    else return tj_fail(c, at, "filter abs: expected a number, got %s", tj_type(&p[0]));
+    return 0;
+}
+
+/* round(value, precision=0, method='common'|'floor'|'ceil') */
+static int tj_f_round(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    (void)f;
+    if (!tj_is_num(&p[0])) return tj_fail(c, at, "filter round: expected a number, got %s", tj_type(&p[0]));
+    if (set[1] && tj_need(c, at, "filter round", &p[1], TJ_INT, "an integer")) return -1;
+    if (set[2] && p[2].kind != TJ_STR) return tj_fail(c, at, "filter round: method must be a string");
+    long long nd = set[1] ? p[1].u.i : 0;
+    const char *m = set[2] ? p[2].u.s.p : "common";
+    size_t ml = set[2] ? p[2].u.s.n : 6;
+    if (tk_eq(m, ml, "common")) {
+        if (p[0].kind != TJ_FLOAT && nd >= 0) { *out = tj_vint(p[0].u.i); return 0; }
+        if (p[0].kind != TJ_FLOAT) return tj_fail(c, at, "filter round: negative precision of an int is not supported");
+        *out = tj_vfloat(tj_round(p[0].u.f, nd));
+        return 0;
+    }
+    if (!tk_eq(m, ml, "floor") && !tk_eq(m, ml, "ceil")) return tj_fail(c, at, "filter round: method must be common, floor or ceil");
+    if (nd < 0 || nd > 300) return tj_fail(c, at, "filter round: this precision is not supported");
+    double x = tj_num(&p[0]), s = pow(10.0, (double)nd);
+    *out = tj_vfloat((m[0] == 'f' ? floor(x * s) : ceil(x * s)) / s);
+    return 0;
+}
+
+static int tj_f_string(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    (void)f, (void)set;
+    return tj_to_str(c, at, &p[0], out);
+}
+
+/* The string filters apply to str(value). */
+static int tj_f_trim(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_value s;
+    (void)f;
+    if (tj_to_str(c, at, &p[0], &s) || (set[1] && p[1].kind != TJ_NONE && tj_need(c, at, "filter trim", &p[1], TJ_STR, "a string")))
+        return -1;
+    *out = tj_strip(&s, set[1] && p[1].kind == TJ_STR ? &p[1] : NULL, 1, 1);
+    return 0;
+}
+
+/* upper, lower, capitalize, title */
+static int tj_f_case(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_value s;
+    (void)set;
+    if (tj_to_str(c, at, &p[0], &s)) return -1;
+    return tj_case(c, at, &s, f->name[0] == 't' ? 'T' : f->name[0], out);
+}
+
+static int tj_f_replace(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    tj_value s, o, n;
+    (void)f;
+    if (tj_to_str(c, at, &p[0], &s) || tj_to_str(c, at, &p[1], &o) || tj_to_str(c, at, &p[2], &n) ||
+        (set[3] && tj_need(c, at, "filter replace", &p[3], TJ_INT, "an integer")))
+        return -1;
+    return tj_replace_str(c, at, &s, &o, &n, set[3] ? p[3].u.i : -1, out);
+}
+
+/* jinja2's indent: the lines after the first (all with first=true), blank
+ * ones only with blank=true */
+static int tj_f_indent(tj_ctx *c, size_t at, const tj_filter *f, const tj_value *p, const int *set, tj_value *out) {
+    char pad[64];
+    size_t pn;
+    tj_value s;
+    (void)f;
+    if (tj_to_str(c, at, &p[0], &s)) return -1;
+    if (!set[1]) { memset(pad, ' ', 4); pn = 4; }
+    else if (p[1].kind == TJ_INT && p[1].u.i >= 0 && p[1].u.i < 64) { memset(pad, ' ', (size_t)p[1].u.i); pn = (size_t)p[1].u.i; }
+    else if (p[1].kind == TJ_STR && p[1].u.s.n < 64) { memcpy(pad, p[1].u.s.p, p[1].u.s.n); pn = p[1].u.s.n; }
+    else return tj_fail(c, at, "filter indent: width must be a small integer or string");
+    int first = set[2] && tj_truthy(&p[2]), blank = set[3] && tj_truthy(&p[3]);
+    tk_buf b = {0};
+    const char *q = s.u.s.p, *end = q + s.u.s.n;
+    for (int line = 0; q <= end; line++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        size_t ln = nl ? (size_t)(nl - q) : (size_t)(end - q);
+        tj_value text = tj_vstr(q, ln);
+        int want = (line > 0 || first) && (blank || tj_strip(&text, NULL, 1, 1).u.s.n);
+        if ((line && tj_put(c, &b, "\n", 1)) || (want && tj_put(c, &b, pad, pn)) || tj_put(c, &b, q, ln)) {
+            free(b.p);
+            return -1;
+        }
+        if (!nl) break;
+        q = nl + 1;
+    }
+    return tj_buf_value(c, &b, out);
+}
+
+static const tj_filter tj_filters[] = {
+    {"abs", "x", tj_f_abs},
+    {"capitalize", "s", tj_f_case},
+    {"count", "value", tj_f_length},
+    {"d", "value,default_value,boolean", tj_f_default},
+    {"default", "value,default_value,boolean", tj_f_default},
+    {"first", "seq", tj_f_first_last},
+    {"float", "value,default", tj_f_number},
+    {"indent", "s,width,first,blank", tj_f_indent},
+    {"int", "value,default,base", tj_f_number},
+    {"items", "value", tj_f_items},
+    {"join", "value,d,attribute", tj_f_join},
+    {"last", "seq", tj_f_first_last},
+    {"length", "value", tj_f_length},
+    {"list", "value", tj_f_list},
+    {"lower", "s", tj_f_case},
+    {"replace", "s,old,new,count", tj_f_replace},
+    {"reverse", "value", tj_f_list},
+    {"round", "value,precision,method", tj_f_round},
+    {"string", "value", tj_f_string},
+    {"title", "s", tj_f_case},
+    {"tojson", "value,indent,separators,sort_keys,ensure_ascii", tj_f_tojson},
+    {"trim", "value,chars", tj_f_trim},
+    {"upper", "s", tj_f_case},
+};
+
+/* Filters that take any number of arguments bind them themselves. */
+static const char *const tj_varargs_filters[] = {"format", "map", "select", "reject", "selectattr", "rejectattr", NULL};
+
+static const tj_filter *tj_find_filter(const char *name, size_t n) {
+    for (size_t i = 0; i < sizeof tj_filters / sizeof *tj_filters; i++)
+        if (tk_eq(name, n, tj_filters[i].name)) return &tj_filters[i];
+    return NULL;
+}
+
+static int tj_is_filter(const char *name, size_t n) { return tj_find_filter(name, n) || tj_in_names(tj_varargs_filters, name, n); }
+
+/* value|format(a, b) is value % (a, b) */
+static int tj_filter_format(tj_ctx *c, size_t at, tj_args *a, tj_value *out) {
+    tj_value s, args;
+    if (a->n < 1 || tj_to_str(c, at, &a->v[0], &s) || tj_list_new(c, a->n - 1, 1, &args)) return -1;
+    for (int i = 1; i < a->n; i++) {
+        if (a->src[i] && a->src[i]->kw) return tj_fail(c, at, "filter format: keyword arguments are not supported");
+        args.u.l->v[i - 1] = a->v[i];
+    }
+    return tj_percent(c, at, &s, &args, out);
+}
+
 static int tj_apply_filter(tj_ctx *c, const tj_node *at, const char *name, size_t nlen, tj_args *a, tj_value *out) {
     tj_value p[5];
     int set[5] = {0};
     char what[40];
-    size_t w = at->at;
-    snprintf(what, sizeof what, "filter %.*s", (int)nlen, name);
-#define TJ_IS(s) tk_eq(name, nlen, s)
-    if (TJ_IS("format")) { /* value|format(a, b) is value % (a, b) */
-        tj_value s, args;
-        if (a->n < 1 || tj_to_str(c, w, &a->v[0], &s) || tj_list_new(c, a->n - 1, 1, &args)) return a->n < 1 ? tj_fail(c, w, "%s: no value", what) : -1;
-        for (int i = 1; i < a->n; i++) {
-            if (a->src[i] && a->src[i]->kw) return tj_fail(c, w, "%s: keyword arguments are not supported", what);
-            args.u.l->v[i - 1] = a->v[i];
-        }
-        return tj_percent(c, w, &s, &args, out);
+    if (tk_eq(name, nlen, "format")) return tj_filter_format(c, at->at, a, out);
+    if (tj_in_names(tj_varargs_filters, name, nlen)) {
+        snprintf(what, sizeof what, "%.*s", (int)nlen, name);
+        return tj_filter_seq(c, at, what, a, out);
     }
-    if (TJ_IS("map") || TJ_IS("select") || TJ_IS("reject") || TJ_IS("selectattr") || TJ_IS("rejectattr")) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "%.*s", (int)nlen, name);
-        return tj_filter_seq(c, at, nm, a, out);
-    }
-    if (TJ_IS("default") || TJ_IS("d")) {
-        if (tj_bind(c, w, what, a, "value,default_value,boolean", p, set)) return -1;
-        int use = p[0].kind == TJ_UNDEF || (set[2] && tj_truthy(&p[2]) && !tj_truthy(&p[0]));
-        *out = !use ? p[0] : set[1] ? p[1] : tj_vstr("", 0);
-        return 0;
-    }
-    if (TJ_IS("length") || TJ_IS("count")) {
-        long long n = 0;
-        if (tj_bind(c, w, what, a, "value", p, set) || tj_len(c, w, &p[0], &n)) return -1;
-        *out = tj_vint(n);
-        return 0;
-    }
-    if (TJ_IS("tojson")) {
-        tj_json_fmt f = {NULL, ", ", ": "};
-        char ind[64];
-        tk_buf b = {0};
-        if (tj_bind(c, w, what, a, "value,indent,separators,sort_keys,ensure_ascii", p, set)) return -1;
-        if (set[3] && tj_truthy(&p[3])) return tj_fail(c, w, "tojson: sort_keys is not supported");
-        if (set[4] && tj_truthy(&p[4])) return tj_fail(c, w, "tojson: ensure_ascii is not supported");
-        if (set[1] && p[1].kind != TJ_NONE) {
-            if (p[1].kind == TJ_INT) {
-                long long k = p[1].u.i < 0 ? 0 : p[1].u.i;
-                if (k >= (long long)sizeof ind) return tj_fail(c, w, "tojson: indent too large");
-                memset(ind, ' ', (size_t)k);
-                ind[k] = 0;
-            } else if (p[1].kind == TJ_STR && p[1].u.s.n < sizeof ind && !memchr(p[1].u.s.p, 0, p[1].u.s.n)) {
-                memcpy(ind, p[1].u.s.p, p[1].u.s.n);
-                ind[p[1].u.s.n] = 0;
-            } else return tj_fail(c, w, "tojson: indent must be an integer or a short string");
-            f.indent = ind;
-            f.item_sep = ",";
-        }
-        char seps[2][32];
-        if (set[2] && p[2].kind != TJ_NONE) {
-            if (p[2].kind != TJ_LIST || p[2].u.l->n != 2) return tj_fail(c, w, "tojson: separators must be a pair of strings");
-            for (int k = 0; k < 2; k++) {
-                const tj_value *s = &p[2].u.l->v[k];
-                if (s->kind != TJ_STR || s->u.s.n >= 32 || memchr(s->u.s.p, 0, s->u.s.n))
-                    return tj_fail(c, w, "tojson: separators must be a pair of short strings");
-                memcpy(seps[k], s->u.s.p, s->u.s.n);
-                seps[k][s->u.s.n] = 0;
-            }
-            f.item_sep = seps[0];
-            f.key_sep = seps[1];
-        }
-        if (tj_json(c, w, &p[0], &f, 0, &b)) { free(b.p); return -1; }
-        return tj_buf_value(c, &b, out);
-    }
-    if (TJ_IS("first") || TJ_IS("last")) {
-        tj_value items;
-        if (tj_bind(c, w, what, a, "seq", p, set)) return -1;
-        if (p[0].kind == TJ_STR || p[0].kind == TJ_LIST) return tj_item_index(c, &p[0], name[0] == 'f' ? 0 : -1, out);
-        if (tj_iterate(c, w, &p[0], &items)) return -1;
-        return tj_item_index(c, &items, name[0] == 'f' ? 0 : -1, out);
-    }
-    if (TJ_IS("list") || TJ_IS("reverse")) {
-        tj_value items;
-        if (tj_bind(c, w, what, a, "value", p, set)) return -1;
-        if (name[0] == 'r' && p[0].kind == TJ_STR) {
-            tj_value m1 = tj_vint(-1);
-            return tj_slice(c, w, &p[0], NULL, NULL, &m1, out);
-        }
-        if (tj_iterate(c, w, &p[0], &items) || tj_list_new(c, items.u.l->n, 0, out)) return -1;
-        for (int i = 0; i < items.u.l->n; i++) out->u.l->v[i] = items.u.l->v[name[0] == 'r' ? items.u.l->n - 1 - i : i];
-        return 0;
-    }
-    if (TJ_IS("items")) {
-        if (tj_bind(c, w, what, a, "value", p, set)) return -1;
-        if (p[0].kind == TJ_UNDEF) return tj_list_new(c, 0, 0, out);
-        if (p[0].kind != TJ_DICT) return tj_fail(c, w, "filter items: expected a dict, got %s", tj_type(&p[0]));
-        tj_args none;
-        none.n = 0;
-        return tj_call_method(c, at, &p[0], "items", 5, &none, out);
-    }
-    if (TJ_IS("join")) {
-        tj_value items, sep = tj_vstr("", 0);
-        tk_buf b = {0};
-        if (tj_bind(c, w, what, a, "value,d,attribute", p, set) || tj_iterate(c, w, &p[0], &items)) return -1;
-        if (set[1] && tj_to_str(c, w, &p[1], &sep)) return -1;
-        for (int i = 0; i < items.u.l->n; i++) {
-            tj_value x = items.u.l->v[i];
-            if (set[2] && tj_attr_path(c, w, &items.u.l->v[i], &p[2], &x)) { free(b.p); return -1; }
-            if ((i && tj_put(c, &b, sep.u.s.p, sep.u.s.n)) || tj_text(c, w, &x, &b)) { free(b.p); return -1; }
-        }
-        return tj_buf_value(c, &b, out);
-    }
-    if (TJ_IS("int") || TJ_IS("float")) {
-        if (tj_bind(c, w, what, a, name[0] == 'i' ? "value,default,base" : "value,default", p, set)) return -1;
-        if (set[2] && !(p[2].kind == TJ_INT && p[2].u.i == 10)) return tj_fail(c, w, "filter int: only base 10 is supported");
-        const tj_value *v = &p[0];
-        long long i = 0;
-        double f = 0;
-        int ok = 1;
-        if (v->kind == TJ_INT || v->kind == TJ_BOOL) { i = v->u.i; f = (double)i; }
-        else if (v->kind == TJ_FLOAT) {
-            f = v->u.f;
-            ok = f == f && f > -9.2e18 && f < 9.2e18;
-            i = ok ? (long long)f : 0;
-        } else if (v->kind == TJ_STR) {
-            int fl = 0;
-            ok = name[0] == 'i' && !tj_parse_int(v, &i);
-            if (!ok && (fl = tj_parse_float(v, &f)) == 0) {
-                ok = name[0] == 'f' || (f == f && f > -9.2e18 && f < 9.2e18);
-                i = ok && name[0] == 'i' ? (long long)f : 0;
-            }
-            if (fl == -2) return tj_fail(c, w, "%s: infinity and nan are not supported", what);
-        } else ok = 0;
-        if (!ok) *out = set[1] ? p[1] : name[0] == 'i' ? tj_vint(0) : tj_vfloat(0.0);
-        else *out = name[0] == 'i' ? tj_vint(i) : tj_vfloat(f);
-        return 0;
-    }
-    if (TJ_IS("abs")) {
-        if (tj_bind(c, w, what, a, "x", p, set)) return -1;
-        if (p[0].kind == TJ_FLOAT) *out = tj_vfloat(fabs(p[0].u.f));
-        else if ((p[0].kind == TJ_INT || p[0].kind == TJ_BOOL) && p[0].u.i != LLONG_MIN) *out = tj_vint(p[0].u.i < 0 ? -p[0].u.i : p[0].u.i);
-        else return tj_fail(c, w, "filter abs: expected a number, got %s", tj_type(&p[0]));
-        return 0;
-    }
-    if (TJ_IS("round")) {
-        if (tj_bind(c, w, what, a, "value,precision,method", p, set)) return -1;
-        if (!tj_is_num(&p[0])) return tj_fail(c, w, "filter round: expected a number, got %s", tj_type(&p[0]));
-        if (set[1] && tj_need(c, w, what, &p[1], TJ_INT, "an integer")) return -1;
-        long long nd = set[1] ? p[1].u.i : 0;
-        const char *m = set[2] && p[2].kind == TJ_STR ? p[2].u.s.p : "common";
-        size_t ml = set[2] && p[2].kind == TJ_STR ? p[2].u.s.n : 6;
-        if (set[2] && p[2].kind != TJ_STR) return tj_fail(c, w, "filter round: method must be a string");
-        if (tk_eq(m, ml, "common")) {
-            if (p[0].kind != TJ_FLOAT && nd >= 0) { *out = tj_vint(p[0].u.i); return 0; }
-            if (p[0].kind != TJ_FLOAT) return tj_fail(c, w, "filter round: negative precision of an int is not supported");
-            *out = tj_vfloat(tj_round(p[0].u.f, nd));
-            return 0;
-        }
-        if (!tk_eq(m, ml, "floor") && !tk_eq(m, ml, "ceil")) return tj_fail(c, w, "filter round: method must be common, floor or ceil");
-        if (nd < 0 || nd > 300) return tj_fail(c, w, "filter round: this precision is not supported");
-        double x = tj_num(&p[0]), s = pow(10.0, (double)nd);
-        *out = tj_vfloat((m[0] == 'f' ? floor(x * s) : ceil(x * s)) / s);
-        return 0;
-    }
-    /* the rest take a string (anything else printed as str() first) */
-    if (tj_bind(c, w, what, a, TJ_IS("trim") ? "value,chars" : TJ_IS("replace") ? "s,old,new,count" :
-                                TJ_IS("indent") ? "s,width,first,blank" : "value",
-                p, set))
-        return -1;
-    tj_value s;
-    if (TJ_IS("string")) return tj_to_str(c, w, &p[0], out);
-    if (tj_to_str(c, w, &p[0], &s)) return -1;
-    if (TJ_IS("trim")) {
-        if (set[1] && p[1].kind != TJ_NONE && tj_need(c, w, what, &p[1], TJ_STR, "a string")) return -1;
-        *out = tj_strip(&s, set[1] && p[1].kind == TJ_STR ? &p[1] : NULL, 1, 1);
-        return 0;
-    }
-    if (TJ_IS("upper")) return tj_case(c, w, &s, 'u', out);
-    if (TJ_IS("lower")) return tj_case(c, w, &s, 'l', out);
-    if (TJ_IS("capitalize")) return tj_case(c, w, &s, 'c', out);
-    if (TJ_IS("title")) return tj_case(c, w, &s, 'T', out);
-    if (TJ_IS("replace")) {
-        tj_value o, nw;
-        if (tj_to_str(c, w, &p[1], &o) || tj_to_str(c, w, &p[2], &nw) || (set[3] && tj_need(c, w, what, &p[3], TJ_INT, "an integer")))
-            return -1;
-        return tj_replace_str(c, w, &s, &o, &nw, set[3] ? p[3].u.i : -1, out);
-    }
-    if (TJ_IS("indent")) { /* jinja2's do_indent: lines after the first, blank ones only with blank=true */
-        char pad[64];
-        size_t pn;
-        if (!set[1]) { memset(pad, ' ', 4); pn = 4; }
-        else if (p[1].kind == TJ_INT && p[1].u.i >= 0 && p[1].u.i < 64) { memset(pad, ' ', (size_t)p[1].u.i); pn = (size_t)p[1].u.i; }
-        else if (p[1].kind == TJ_STR && p[1].u.s.n < 64) { memcpy(pad, p[1].u.s.p, p[1].u.s.n); pn = p[1].u.s.n; }
-        else return tj_fail(c, w, "filter indent: width must be a small integer or string");
-        int first = set[2] && tj_truthy(&p[2]), blank = set[3] && tj_truthy(&p[3]);
-        tk_buf b = {0};
-        const char *q = s.u.s.p, *end = q + s.u.s.n;
-        for (int line = 0; q <= end; line++) {
-            const char *nl = memchr(q, '\n', (size_t)(end - q));
-            size_t ln = nl ? (size_t)(nl - q) : (size_t)(end - q);
-            tj_value text = tj_vstr(q, ln);
-            int want = (line > 0 || first) && (blank || tj_strip(&text, NULL, 1, 1).u.s.n);
-            if ((line && tj_put(c, &b, "\n", 1)) || (want && tj_put(c, &b, pad, pn)) || tj_put(c, &b, q, ln)) { free(b.p); return -1; }
-            if (!nl) break;
-            q = nl + 1;
-        }
-        return tj_buf_value(c, &b, out);
-    }
-#undef TJ_IS
-    return tj_fail(c, w, "no filter named '%.*s'", (int)nlen, name);
+    const tj_filter *f = tj_find_filter(name, nlen);
+    if (!f) return tj_fail(c, at->at, "no filter named '%.*s'", (int)nlen, name);
+    snprintf(what, sizeof what, "filter %s", f->name);
+    return tj_bind(c, at->at, what, a, f->params, p, set) ? -1 : f->fn(c, at->at, f, p, set, out);
 }
 
 static int tj_compare(tj_ctx *c, size_t at, const char *op, const tj_value *a, const tj_value *b, int *out);
