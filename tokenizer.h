@@ -1,5 +1,6 @@
-/* tokenizer.h - a small JSON reader and a BPE tokenizer for Hugging Face
- * tokenizer.json files (Llama / SentencePiece style), in one header.
+/* tokenizer.h - a small JSON reader, a BPE tokenizer for Hugging Face
+ * tokenizer.json files (Llama / SentencePiece style) and an interpreter of
+ * Jinja chat templates, in one header.
  *
  * Standalone, stb-style: include it anywhere for the declarations; in exactly
  * one C file write
@@ -34,6 +35,12 @@
  *   char buf[256];                     // >= tk_max_token_bytes(t)
  *   int k = tk_stream_push(&s, id, buf, sizeof buf); fwrite(buf, 1, k, stdout);
  *   tk_free(t);
+ *
+ * Chat template (a Jinja interpreter, see its section below)
+ *   tk_message msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
+ *   char *prompt;                      // tokenizer_config.json's bytes in cfg
+ *   tk_chat_render(cfg, cfg_len, "tokenizer_config.json", NULL, msgs, 2, 1, &prompt, err, sizeof err);
+ *   tk_encode(t, prompt, strlen(prompt), 0, &ids, &n, err, sizeof err); // the template wrote BOS
  *
  * Encoding and decoding follow Hugging Face tokenizers exactly for the
  * components it supports (checked against tokenizers 0.23 on Llama 2's
@@ -3804,10 +3811,8 @@ static int tj_case(tj_ctx *c, size_t at, const tj_value *s, int mode, tj_value *
 static int tj_split(tj_ctx *c, size_t at, const tj_value *s, const tj_value *sep, long long maxsplit, tj_value *out) {
     const char *p = s->u.s.p;
     size_t n = s->u.s.n, i = 0, l;
-    tj_value parts[1];
     int np = 0, cap = 0;
-    tj_value *v = parts;
-    (void)parts;
+    tj_value *v = NULL;
     if (sep && !sep->u.s.n) return tj_fail(c, at, "split: empty separator");
     for (;;) {
         size_t from, to, next;
@@ -4857,7 +4862,10 @@ static int tj_eval(tj_ctx *c, const tj_node *e, tj_value *out) {
         tj_value p[3];
         const tj_node *parts[3] = {e->b, e->c, e->d};
         rc = tj_eval(c, e->a, &a);
-        for (int k = 0; k < 3 && !rc; k++) p[k] = tj_v(TJ_NONE), rc = parts[k] ? tj_eval(c, parts[k], &p[k]) : 0;
+        for (int k = 0; k < 3 && !rc; k++) {
+            p[k] = tj_v(TJ_NONE);
+            if (parts[k]) rc = tj_eval(c, parts[k], &p[k]);
+        }
         if (!rc && a.kind == TJ_UNDEF) rc = tj_fail(c, e->at, "'%.*s' is undefined", (int)a.u.s.n, a.u.s.p);
         rc = rc || tj_slice(c, e->at, &a, &p[0], &p[1], &p[2], out);
         break;
