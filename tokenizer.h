@@ -4196,9 +4196,12 @@ static int tj_attr_path(tj_ctx *c, size_t at, const tj_value *obj, const tj_valu
         const char *dot = memchr(s, '.', (size_t)(end - s));
         size_t n = dot ? (size_t)(dot - s) : (size_t)(end - s);
         tj_value key = tj_vstr(s, n), cur = *out;
-        if (n && tj_is_digit(s[0])) {
+        size_t digits = 0;
+        while (digits < n && tj_is_digit(s[digits])) digits++;
+        if (n && digits == n) { /* an all-digit part is an index, as jinja2 reads it */
             long long k = 0;
-            for (size_t i = 0; i < n && k < 1000000000; i++) k = k * 10 + (s[i] - '0');
+            if (n > 18) return tj_fail(c, at, "the index %.*s is too large", (int)n, s);
+            for (size_t i = 0; i < n; i++) k = k * 10 + (s[i] - '0');
             key = tj_vint(k);
         }
         if (cur.kind == TJ_UNDEF) return tj_fail(c, at, "'%.*s' is undefined", (int)cur.u.s.n, cur.u.s.p);

@@ -389,6 +389,7 @@ FEATURES = [
     "{%- for m in messages -%}\n  {{- m.role -}}\n{%- endfor -%}\n{% if x is defined and x %}\n    yes\n{% endif %}",
     "{{ '%s: %d%%' % ('a', 5) }} {{ 'x=%s' % x }} {{ '%r|%i' % ('q', 2.9) }} {{ '%s-%s'|format(1, none) }} {{ '%s' % [1] }}",
     "{{ '%s %s' % ('a',) }}",
+    "{{ [{'1a': 5}] | map(attribute='1a') | list }} {{ [[7, 8]] | map(attribute='1') | list }} {{ [{'a': [1, 2]}] | map(attribute='a.0') | list }} {{ [[1, 2]] | map('join', '+') | list }}",
     "{{ x }}",
     "{{ u.x }}",
     "{{ u + 'a' }}",
