@@ -168,6 +168,14 @@ static int print_tokens(const char *dir, const char *text, size_t len, int add_b
     return 0;
 }
 
+static void free_messages(llorch_message *m, int n) {
+    for (int i = 0; m && i < n; i++) {
+        free((char *)m[i].role);
+        free((char *)m[i].content);
+    }
+    free(m);
+}
+
 /* --messages FILE: a JSON array of {"role": string, "content": string}. */
 static int read_messages(const char *path, llorch_message **out, int *n_out) {
     FILE *f = fopen(path, "rb");
@@ -184,8 +192,13 @@ static int read_messages(const char *path, llorch_message **out, int *n_out) {
         }
         got = fread(text + len, 1, cap - len, f);
         len += got;
-    } while (got > 0 && len < ((size_t)64 << 20));
+    } while (got > 0 && len <= ((size_t)64 << 20));
     fclose(f);
+    if (len > ((size_t)64 << 20)) {
+        fprintf(stderr, "error: %s: larger than 64 MiB\n", path);
+        free(text);
+        return -1;
+    }
     tk_json j;
     if (tk_json_parse(&j, text ? text : "", len, msg, sizeof msg)) {
         fprintf(stderr, "error: %s: %s\n", path, msg);
@@ -225,21 +238,12 @@ static int read_messages(const char *path, llorch_message **out, int *n_out) {
     free(text);
     if (bad) {
         fprintf(stderr, "error: %s: %s\n", path, msg);
-        for (int i = 0; m && i < n; i++) { free((char *)m[i].role); free((char *)m[i].content); }
-        free(m);
+        free_messages(m, n);
         return -1;
     }
     *out = m;
     *n_out = n;
     return 0;
-}
-
-static void free_messages(llorch_message *m, int n) {
-    for (int i = 0; m && i < n; i++) {
-        free((char *)m[i].role);
-        free((char *)m[i].content);
-    }
-    free(m);
 }
 
 typedef struct {
