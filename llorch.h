@@ -92,19 +92,22 @@ typedef struct {
     int vocab_size;
     int max_seq_len;  /* max_position_embeddings */
     float norm_eps;   /* rms_norm_eps */
-    int tied_embeddings;
-    int bos_id;       /* -1 when none */
-    int eos_ids[LLORCH_MAX_EOS]; /* generation stops at any of these */
+    int tied_embeddings; /* tie_word_embeddings: lm_head is embed_tokens */
+    int bos_id;       /* bos_token_id (the first, when a list); -1 when none */
+    /* generation stops at any of these: generation_config.json's
+     * eos_token_id when it states one, else config.json's, else the
+     * tokenizer's eos; more than LLORCH_MAX_EOS is refused at load */
+    int eos_ids[LLORCH_MAX_EOS];
     int n_eos;
     llorch_dtype dtype; /* of the weight matrices */
     /* What sets one family's layer apart from another's. The forward pass of
      * every backend reads these flags; the tensors that go with a flag
      * (llorch_layer) are bound exactly when it is set. */
-    char arch[48];      /* "architectures"[0], e.g. "Qwen2ForCausalLM" */
+    char arch[48];      /* the family's class, e.g. "Qwen2ForCausalLM" (from model_type) */
     int qkv_bias;       /* q_proj, k_proj, v_proj have biases (Qwen2) */
-    int qk_norm;        /* RMSNorm over each q and k head before RoPE (Qwen3) */
-    int sliding_window; /* a query at position i sees keys i-W+1..i; 0 = all (Mistral) */
-    llorch_rope rope;
+    int qk_norm;        /* RMSNorm (eps norm_eps) over each q and k head before RoPE (Qwen3) */
+    int sliding_window; /* W: a query at position i sees keys max(0, i-W+1)..i; 0 = all (Mistral) */
+    llorch_rope rope;   /* the frequencies: llorch_rope_inv_freq (model->rope_inv_freq) */
 } llorch_config;
 
 typedef struct {
@@ -745,72 +748,276 @@ out:
 /* config.json                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* An integer field in [lo, hi]; absent -> def (or an error when def < lo). */
-static int llorch_cfg_int(const tk_json *j, const char *key, long long lo, long long hi, long long def, int *out,
-                          const char *path, llorch_error *err) {
-    int v = tk_json_get(j, 0, key);
+/* The families llorch runs, as transformers' config classes define them:
+ * the flags that set each one's layer apart, and the defaults its class
+ * gives fields config.json leaves out (-1: refused when missing, where the
+ * default is not one to guess). */
+typedef struct {
+    const char *model_type, *arch;
+    int qkv_bias, qk_norm;
+    int windowed;      /* reads sliding_window (Mistral); the others refuse use_sliding_window */
+    int kv_heads;      /* num_key_value_heads: 0 = num_attention_heads */
+    int head_dim;      /* head_dim: 0 = hidden_size / num_attention_heads */
+    double rope_theta; /* rope_theta */
+} llorch_family;
+
+static const llorch_family llorch_families[] = {
+    {"llama", "LlamaForCausalLM", 0, 0, 0, 0, 0, 10000},
+    {"qwen2", "Qwen2ForCausalLM", 1, 0, 0, -1, 0, 10000},
+    {"qwen3", "Qwen3ForCausalLM", 0, 1, 0, -1, -1, -1},
+    {"mistral", "MistralForCausalLM", 0, 0, 1, 8, 0, 10000},
+};
+#define LLORCH_N_FAMILIES (int)(sizeof llorch_families / sizeof llorch_families[0])
+
+/* A member of an object, or -1 when absent or null (as transformers reads
+ * a null: the same as leaving the field out). */
+static int llorch_cfg_get(const tk_json *j, int obj, const char *key) {
+    int v = obj >= 0 ? tk_json_get(j, obj, key) : -1;
+    return v >= 0 && j->nodes[v].type == TK_JSON_NULL ? -1 : v;
+}
+
+/* A string value for a message: "text" (cut short), or what it is instead. */
+static const char *llorch_cfg_quote(const tk_json *j, int v, char *buf, size_t cap) {
+    size_t n;
+    char *s = tk_json_strdup(j, v, &n);
+    if (!s) snprintf(buf, cap, "(not a string)");
+    else snprintf(buf, cap, "\"%.48s%s\"", s, n > 48 ? "..." : "");
+    free(s);
+    return buf;
+}
+
+/* An integer field of obj (named `in` in messages, NULL at the top) in
+ * [lo, hi]; absent -> def (or an error when def < lo). */
+static int llorch_cfg_int(const tk_json *j, int obj, const char *in, const char *key, long long lo, long long hi,
+                          long long def, int *out, const char *path, llorch_error *err) {
+    int v = llorch_cfg_get(j, obj, key);
     long long x;
-    if (v < 0 || j->nodes[v].type == TK_JSON_NULL) {
-        if (def < lo) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"%s\"", path, key);
+    if (v < 0) {
+        if (def < lo) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"%s%s%s\"", path, in ? in : "", in ? "." : "", key);
         *out = (int)def;
         return 0;
     }
     if (tk_json_int(j, v, &x) || x < lo || x > hi)
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an integer in [%lld, %lld]", path, key, lo, hi);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s%s%s\" must be an integer in [%lld, %lld]", path,
+                           in ? in : "", in ? "." : "", key, lo, hi);
     *out = (int)x;
     return 0;
 }
 
-static int llorch_cfg_float(const tk_json *j, const char *key, double lo, double hi, double def, float *out,
-                            const char *path, llorch_error *err) {
-    int v = tk_json_get(j, 0, key);
-    double x;
-    if (v < 0 || j->nodes[v].type == TK_JSON_NULL) {
-        *out = (float)def;
+/* The same for a number. */
+static int llorch_cfg_number(const tk_json *j, int obj, const char *in, const char *key, double lo, double hi,
+                             double def, double *out, const char *path, llorch_error *err) {
+    int v = llorch_cfg_get(j, obj, key);
+    if (v < 0) {
+        if (def < lo) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"%s%s%s\"", path, in ? in : "", in ? "." : "", key);
+        *out = def;
         return 0;
     }
-    if (tk_json_number(j, v, &x) || !(x >= lo && x <= hi))
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be a number in [%g, %g]", path, key, lo, hi);
-    *out = (float)x;
+    if (tk_json_number(j, v, out) || !(*out >= lo && *out <= hi))
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s%s%s\" must be a number in [%g, %g]", path, in ? in : "",
+                           in ? "." : "", key, lo, hi);
     return 0;
 }
 
-static int llorch_cfg_bool(const tk_json *j, const char *key, int def) {
-    int v = tk_json_get(j, 0, key);
-    if (v < 0) return def;
-    return j->nodes[v].type == TK_JSON_TRUE;
+/* A flag as transformers reads it: Python's truthiness of the value
+ * (absent, null, false, 0, "", [] and {} are false; 1, "false", [0] true). */
+static int llorch_cfg_truthy(const tk_json *j, int v) {
+    double x;
+    if (v < 0) return 0;
+    switch ((tk_json_type)j->nodes[v].type) {
+    case TK_JSON_TRUE: return 1;
+    case TK_JSON_NUMBER: return !tk_json_number(j, v, &x) && x != 0;
+    case TK_JSON_STRING: return j->nodes[v].end > j->nodes[v].start;
+    case TK_JSON_ARRAY:
+    case TK_JSON_OBJECT: return tk_json_child(j, v) >= 0;
+    default: return 0;
+    }
 }
 
-/* Refuse what llorch would run wrongly: another architecture, biases,
- * activations or RoPE scaling it does not implement. */
-static int llorch_cfg_supported(const tk_json *j, const char *path, llorch_error *err) {
-    int v = tk_json_get(j, 0, "model_type");
-    if (v >= 0 && !tk_json_streq(j, v, "llama"))
-        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"model_type\" is not \"llama\"", path);
-    v = tk_json_get(j, 0, "hidden_act");
+/* The family from model_type (what transformers' Auto classes go by) and
+ * architectures, which must agree with it. */
+static int llorch_cfg_family(const tk_json *j, const llorch_family **out, const char *path, llorch_error *err) {
+    const llorch_family *f = NULL;
+    char q[64];
+    int mt = llorch_cfg_get(j, 0, "model_type"), ar = llorch_cfg_get(j, 0, "architectures");
+    if (mt >= 0) {
+        for (int i = 0; i < LLORCH_N_FAMILIES && !f; i++)
+            if (tk_json_streq(j, mt, llorch_families[i].model_type)) f = &llorch_families[i];
+        if (!f)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED,
+                               "%s: \"model_type\" %s is not one llorch runs (llama, qwen2, qwen3, mistral)", path,
+                               llorch_cfg_quote(j, mt, q, sizeof q));
+    }
+    if (ar >= 0 && j->nodes[ar].type != TK_JSON_ARRAY)
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"architectures\" must be a list", path);
+    for (int c = ar >= 0 ? tk_json_child(j, ar) : -1; c >= 0; c = tk_json_next(j, c)) {
+        const llorch_family *g = NULL;
+        for (int i = 0; i < LLORCH_N_FAMILIES && !g; i++)
+            if (tk_json_streq(j, c, llorch_families[i].arch)) g = &llorch_families[i];
+        if (!g)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"architectures\" names %s, which llorch does not run",
+                               path, llorch_cfg_quote(j, c, q, sizeof q));
+        if (f && g != f)
+            return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"architectures\" names %s but \"model_type\" is \"%s\"", path,
+                               g->arch, f->model_type);
+        f = g;
+    }
+    if (!f) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"model_type\"", path);
+    *out = f;
+    return 0;
+}
+
+/* Refuse what llorch would run wrongly: activations, biases, quantization
+ * and tensor parallel slicing the families it runs do not have. (Qwen2's q/k/v biases
+ * are fixed by its class, which reads no attention_bias.) */
+static int llorch_cfg_supported(const tk_json *j, const llorch_family *f, const char *path, llorch_error *err) {
+    int v = llorch_cfg_get(j, 0, "hidden_act");
+    char q[64];
     if (v >= 0 && !tk_json_streq(j, v, "silu"))
-        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"hidden_act\" is not \"silu\"", path);
-    v = tk_json_get(j, 0, "rope_scaling");
-    if (v >= 0 && j->nodes[v].type != TK_JSON_NULL)
-        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"rope_scaling\" is not implemented", path);
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"hidden_act\" %s is not implemented (silu)", path,
+                           llorch_cfg_quote(j, v, q, sizeof q));
     static const char *biases[] = {"attention_bias", "mlp_bias"};
-    for (int i = 0; i < 2; i++)
-        if (llorch_cfg_bool(j, biases[i], 0))
-            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"%s\" is true; biases are not implemented", path,
-                               biases[i]);
-    v = tk_json_get(j, 0, "pretraining_tp");
+    for (int i = f->qkv_bias ? 1 : 0; i < 2; i++)
+        if (llorch_cfg_truthy(j, tk_json_get(j, 0, biases[i])))
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED,
+                               "%s: \"%s\" is set; biases other than Qwen2's q/k/v are not implemented", path, biases[i]);
+    if (llorch_cfg_get(j, 0, "quantization_config") >= 0)
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"quantization_config\": quantized checkpoints are not implemented",
+                           path);
+    v = llorch_cfg_get(j, 0, "pretraining_tp");
     long long tp;
     if (v >= 0 && (tk_json_int(j, v, &tp) || tp != 1))
         return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"pretraining_tp\" other than 1", path);
     return 0;
 }
 
-/* bos/eos ids: an integer or a list of integers. */
+/* ---- RoPE ----------------------------------------------------------------
+ * transformers 4.x writes rope_theta at the top and the scaling in
+ * rope_scaling ({"rope_type" or "type", "factor", ...}); 5.x writes one
+ * rope_parameters holding rope_theta, rope_type and the scaling fields.
+ * Either form (or both, when they agree) gives the same llorch_rope; a field
+ * stated in one form is never defaulted from the other. */
+
+static const struct { const char *name; llorch_rope_type type; } llorch_rope_types[] = {
+    {"default", LLORCH_ROPE_DEFAULT}, {"linear", LLORCH_ROPE_LINEAR}, {"llama3", LLORCH_ROPE_LLAMA3}};
+
+/* The scaling one dictionary asks for (its rope_theta aside). */
+static int llorch_cfg_rope_dict(const tk_json *j, int obj, const char *name, int type_required, llorch_rope *r,
+                                const char *path, llorch_error *err) {
+    char q[64];
+    memset(r, 0, sizeof *r);
+    if (j->nodes[obj].type != TK_JSON_OBJECT)
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an object or null", path, name);
+    for (int k = tk_json_child(j, obj); k >= 0; k = tk_json_next(j, tk_json_next(j, k))) {
+        int v = tk_json_next(j, k);
+        if (v >= 0 && j->nodes[v].type == TK_JSON_OBJECT)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"%s\" per layer type is not implemented", path, name);
+    }
+    int t = tk_json_get(j, obj, "rope_type");
+    if (t < 0) t = tk_json_get(j, obj, "type"); /* the older key */
+    if (t < 0 || j->nodes[t].type == TK_JSON_NULL) {
+        if (type_required) return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" has no \"rope_type\"", path, name);
+        r->type = LLORCH_ROPE_DEFAULT;
+    } else {
+        int found = 0;
+        for (size_t i = 0; i < sizeof llorch_rope_types / sizeof llorch_rope_types[0] && !found; i++)
+            if (tk_json_streq(j, t, llorch_rope_types[i].name)) r->type = llorch_rope_types[i].type, found = 1;
+        if (!found)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED,
+                               "%s: \"%s\" rope_type %s is not implemented (default, linear, llama3)", path, name,
+                               llorch_cfg_quote(j, t, q, sizeof q));
+    }
+    double factor = 1, low = 0, high = 0;
+    int st = 0, omp = 0;
+    if (r->type != LLORCH_ROPE_DEFAULT) st = llorch_cfg_number(j, obj, name, "factor", 1e-6, 1e6, -1, &factor, path, err);
+    if (!st && r->type == LLORCH_ROPE_LLAMA3)
+        (void)((st = llorch_cfg_number(j, obj, name, "low_freq_factor", 1e-6, 1e6, -1, &low, path, err)) ||
+               (st = llorch_cfg_number(j, obj, name, "high_freq_factor", 1e-6, 1e6, -1, &high, path, err)) ||
+               (st = llorch_cfg_int(j, obj, name, "original_max_position_embeddings", 1, 1 << 30, -1, &omp, path, err)));
+    if (st) return st;
+    if (r->type == LLORCH_ROPE_LLAMA3 && !(high > low))
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s.high_freq_factor\" must be above low_freq_factor", path, name);
+    r->factor = (float)factor;
+    r->low_freq_factor = (float)low;
+    r->high_freq_factor = (float)high;
+    r->original_max_pos = omp;
+    return 0;
+}
+
+/* rope_theta and the scaling, from either form. */
+static int llorch_cfg_rope(const tk_json *j, const llorch_family *f, llorch_rope *r, const char *path,
+                           llorch_error *err) {
+    static const char *dicts[2] = {"rope_scaling", "rope_parameters"};
+    llorch_rope got[2];
+    int d[2] = {-1, -1}, st = 0, n_theta = 0;
+    double theta = 0, t;
+    memset(r, 0, sizeof *r);
+    r->type = LLORCH_ROPE_DEFAULT;
+    for (int i = 0; i < 2 && !st; i++)
+        if ((d[i] = llorch_cfg_get(j, 0, dicts[i])) >= 0) st = llorch_cfg_rope_dict(j, d[i], dicts[i], i == 0, &got[i], path, err);
+    if (st) return st;
+    if (d[0] >= 0 && d[1] >= 0 && memcmp(&got[0], &got[1], sizeof got[0]))
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"rope_scaling\" and \"rope_parameters\" disagree", path);
+    if (d[0] >= 0) *r = got[0];
+    else if (d[1] >= 0) *r = got[1];
+    /* rope_theta wherever it is stated; every statement must agree */
+    const int holders[3] = {0, d[0], d[1]};
+    const char *names[3] = {NULL, dicts[0], dicts[1]};
+    const char *first = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (holders[i] < 0 || llorch_cfg_get(j, holders[i], "rope_theta") < 0) continue;
+        if ((st = llorch_cfg_number(j, holders[i], names[i], "rope_theta", 1, 1e12, 0, &t, path, err))) return st;
+        if (n_theta++ && t != theta)
+            return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s%srope_theta\" %g and \"%s.rope_theta\" %g disagree", path,
+                               first ? first : "", first ? "." : "", theta, names[i], t);
+        theta = t;
+        first = names[i];
+    }
+    if (!n_theta && f->rope_theta < 0) return llorch_fail(err, LLORCH_E_FORMAT, "%s: missing \"rope_theta\"", path);
+    r->theta = (float)(n_theta ? theta : f->rope_theta);
+    /* a rotation of only part of each head: none of these families has it */
+    for (int i = 0; i < 3; i++) {
+        double p;
+        if (holders[i] < 0) continue;
+        if ((st = llorch_cfg_number(j, holders[i], names[i], "partial_rotary_factor", 0, 1, 1, &p, path, err))) return st;
+        if (p != 1)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"partial_rotary_factor\" other than 1 is not implemented", path);
+    }
+    return 0;
+}
+
+/* Sliding-window attention: Mistral's sliding_window (null: every key);
+ * the Qwen families' use_sliding_window (windows on some layers only) and
+ * per-layer attention types are refused. */
+static int llorch_cfg_window(const tk_json *j, const llorch_family *f, int *window, const char *path,
+                             llorch_error *err) {
+    *window = 0;
+    if (f->windowed) {
+        if (llorch_cfg_get(j, 0, "layer_types") >= 0)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"layer_types\" is not implemented for %s", path, f->model_type);
+        return llorch_cfg_int(j, 0, NULL, "sliding_window", 1, 1 << 30, 0, window, path, err);
+    }
+    if (llorch_cfg_truthy(j, tk_json_get(j, 0, "use_sliding_window")))
+        return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"use_sliding_window\" is set; %s's sliding-window layers are not implemented",
+                           path, f->model_type);
+    int lt = llorch_cfg_get(j, 0, "layer_types");
+    if (lt >= 0 && j->nodes[lt].type != TK_JSON_ARRAY)
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"layer_types\" must be a list", path);
+    for (int c = lt >= 0 ? tk_json_child(j, lt) : -1; c >= 0; c = tk_json_next(j, c))
+        if (!tk_json_streq(j, c, "full_attention")) {
+            char q[64];
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"layer_types\" entry %s is not implemented (full_attention)",
+                               path, llorch_cfg_quote(j, c, q, sizeof q));
+        }
+    return 0;
+}
+
+/* bos/eos ids: an integer or a list of integers (more than max refused). */
 static int llorch_cfg_ids(const tk_json *j, const char *key, int *ids, int max, int *n, const char *path,
                           llorch_error *err) {
-    int v = tk_json_get(j, 0, key);
+    int v = llorch_cfg_get(j, 0, key);
     *n = 0;
-    if (v < 0 || j->nodes[v].type == TK_JSON_NULL) return 0;
+    if (v < 0) return 0;
     int one = j->nodes[v].type == TK_JSON_NUMBER;
     if (!one && j->nodes[v].type != TK_JSON_ARRAY)
         return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an id or a list of ids", path, key);
@@ -818,7 +1025,9 @@ static int llorch_cfg_ids(const tk_json *j, const char *key, int *ids, int max, 
         long long x;
         if (tk_json_int(j, c, &x) || x < 0 || x > INT32_MAX)
             return llorch_fail(err, LLORCH_E_FORMAT, "%s: \"%s\" must be an id or a list of ids", path, key);
-        if (*n < max) ids[(*n)++] = (int)x;
+        if (*n == max)
+            return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: \"%s\" lists more than %d ids", path, key, max);
+        ids[(*n)++] = (int)x;
     }
     return 0;
 }
@@ -829,25 +1038,35 @@ static int llorch_parse_config(llorch_config *c, const char *text, size_t len, c
     char msg[256];
     if (tk_json_parse(&j, text, len, msg, sizeof msg)) return llorch_fail(err, LLORCH_E_FORMAT, "%s: %s", path, msg);
     memset(c, 0, sizeof *c);
-    int n_bos = 0, st = 0;
+    const llorch_family *f = NULL;
+    int bos[LLORCH_MAX_EOS], n_bos = 0, st = 0;
+    double eps = 0;
     const int big = 1 << 20;
     if (j.nodes[0].type != TK_JSON_OBJECT) st = llorch_fail(err, LLORCH_E_FORMAT, "%s: not a JSON object", path);
-    else (void)((st = llorch_cfg_supported(&j, path, err)) ||
-           (st = llorch_cfg_int(&j, "hidden_size", 1, big, -1, &c->dim, path, err)) ||
-           (st = llorch_cfg_int(&j, "intermediate_size", 1, big, -1, &c->hidden_dim, path, err)) ||
-           (st = llorch_cfg_int(&j, "num_hidden_layers", 1, 4096, -1, &c->n_layers, path, err)) ||
-           (st = llorch_cfg_int(&j, "num_attention_heads", 1, 4096, -1, &c->n_heads, path, err)) ||
-           (st = llorch_cfg_int(&j, "num_key_value_heads", 1, 4096, c->n_heads, &c->n_kv_heads, path, err)) ||
-           (st = llorch_cfg_int(&j, "head_dim", 2, 1024, c->dim / c->n_heads, &c->head_dim, path, err)) ||
-           (st = llorch_cfg_int(&j, "vocab_size", 1, 1 << 24, -1, &c->vocab_size, path, err)) ||
-           (st = llorch_cfg_int(&j, "max_position_embeddings", 1, 1 << 24, 2048, &c->max_seq_len, path, err)) ||
-           (st = llorch_cfg_float(&j, "rms_norm_eps", 0, 1, 1e-6, &c->norm_eps, path, err)) ||
-           (st = llorch_cfg_float(&j, "rope_theta", 1, 1e12, 10000, &c->rope.theta, path, err)) ||
-           (st = llorch_cfg_ids(&j, "bos_token_id", &c->bos_id, 1, &n_bos, path, err)) ||
+    else (void)((st = llorch_cfg_family(&j, &f, path, err)) ||
+           (st = llorch_cfg_supported(&j, f, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "hidden_size", 1, big, -1, &c->dim, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "intermediate_size", 1, big, -1, &c->hidden_dim, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "num_hidden_layers", 1, 4096, -1, &c->n_layers, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "num_attention_heads", 1, 4096, -1, &c->n_heads, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "num_key_value_heads", 1, 4096, f->kv_heads ? f->kv_heads : c->n_heads,
+                                &c->n_kv_heads, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "head_dim", 2, 1024, f->head_dim ? f->head_dim : c->dim / c->n_heads,
+                                &c->head_dim, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "vocab_size", 1, 1 << 24, -1, &c->vocab_size, path, err)) ||
+           (st = llorch_cfg_int(&j, 0, NULL, "max_position_embeddings", 1, 1 << 24, 2048, &c->max_seq_len, path, err)) ||
+           (st = llorch_cfg_number(&j, 0, NULL, "rms_norm_eps", 0, 1, 1e-6, &eps, path, err)) ||
+           (st = llorch_cfg_rope(&j, f, &c->rope, path, err)) ||
+           (st = llorch_cfg_window(&j, f, &c->sliding_window, path, err)) ||
+           (st = llorch_cfg_ids(&j, "bos_token_id", bos, LLORCH_MAX_EOS, &n_bos, path, err)) ||
            (st = llorch_cfg_ids(&j, "eos_token_id", c->eos_ids, LLORCH_MAX_EOS, &c->n_eos, path, err)));
     if (!st) {
-        c->tied_embeddings = llorch_cfg_bool(&j, "tie_word_embeddings", 0);
-        if (!n_bos) c->bos_id = -1;
+        snprintf(c->arch, sizeof c->arch, "%s", f->arch);
+        c->qkv_bias = f->qkv_bias;
+        c->qk_norm = f->qk_norm;
+        c->norm_eps = (float)eps;
+        c->tied_embeddings = llorch_cfg_truthy(&j, tk_json_get(&j, 0, "tie_word_embeddings"));
+        c->bos_id = n_bos ? bos[0] : -1;
         if (c->n_heads % c->n_kv_heads)
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
                              path, c->n_heads, c->n_kv_heads);
@@ -860,12 +1079,39 @@ static int llorch_parse_config(llorch_config *c, const char *text, size_t len, c
     return st;
 }
 
+/* generation_config.json, when the directory has one: transformers'
+ * generate stops at its eos_token_id (Llama 3 Instruct's <|eot_id|>, Qwen's
+ * <|im_end|>), so where it states one, it replaces config.json's. */
+static int llorch_read_generation_config(llorch_config *c, const char *dir, llorch_error *err) {
+    char *path = llorch_path(dir, "generation_config.json"), *text = NULL;
+    int ids[LLORCH_MAX_EOS], n = 0, st;
+    tk_json j;
+    struct stat sb;
+    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    if (lstat(path, &sb) && errno == ENOENT) {
+        free(path);
+        return 0;
+    }
+    if (!(st = llorch_read_json(path, &text, &j, err))) {
+        st = llorch_cfg_ids(&j, "eos_token_id", ids, LLORCH_MAX_EOS, &n, path, err);
+        tk_json_free(&j);
+    }
+    if (!st && n > 0) {
+        memcpy(c->eos_ids, ids, (size_t)n * sizeof *ids);
+        c->n_eos = n;
+    }
+    free(text);
+    free(path);
+    return st;
+}
+
 static int llorch_read_config(llorch_config *c, const char *dir, llorch_error *err) {
     char *path = llorch_path(dir, "config.json"), *text = NULL;
     size_t len;
     if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
     int st = llorch_read_file(path, &text, &len, (size_t)64 << 20, err);
     if (!st) st = llorch_parse_config(c, text, len, path, err);
+    if (!st) st = llorch_read_generation_config(c, dir, err);
     free(text);
     free(path);
     return st;
@@ -875,22 +1121,55 @@ static int llorch_read_config(llorch_config *c, const char *dir, llorch_error *e
 /* Model: bind the tensors the config needs, checking their shapes           */
 /* ------------------------------------------------------------------------ */
 
-static int llorch_bind(llorch_tensor *out, const llorch_st_table *tab, const char *name, int64_t rows, int64_t cols,
-                       const char *dir, llorch_error *err) {
+/* "[a, b]", "[a]", "[]": a shape as safetensors writes it (of which
+ * tensors keep two sizes: "[a, b, ...]" beyond). */
+static const char *llorch_shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    if (ndim == 0) snprintf(buf, cap, "[]");
+    else if (ndim == 1) snprintf(buf, cap, "[%lld]", (long long)shape[0]);
+    else snprintf(buf, cap, "[%lld, %lld%s]", (long long)shape[0], (long long)shape[1], ndim > 2 ? ", ..." : "");
+    return buf;
+}
+
+/* Bind tensor `name`, which must have exactly ndim (1 or 2) dimensions of
+ * the sizes shape[]; a vector binds as one row. */
+static int llorch_bind(llorch_tensor *out, const llorch_st_table *tab, const char *name, int ndim, int64_t d0,
+                       int64_t d1, const char *dir, llorch_error *err) {
     const llorch_st_tensor *t = llorch_st_find(tab, name);
+    const int64_t want[2] = {d0, d1};
+    char has[64], implied[64];
     if (!t) return llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is missing from the weights", dir, name);
-    int64_t r = t->ndim == 2 ? t->shape[0] : 1, c = t->ndim == 2 ? t->shape[1] : t->shape[0];
-    if (t->ndim < 1 || t->ndim > 2 || (rows == 1) != (t->ndim == 1) || r != rows || c != cols)
-        return llorch_fail(err, LLORCH_E_FORMAT,
-                           "%s: tensor '%s' has shape [%lld, %lld] but config.json implies [%lld, %lld]", dir, name,
-                           (long long)r, (long long)c, (long long)rows, (long long)cols);
+    int same = t->ndim == ndim;
+    for (int i = 0; i < ndim && same; i++) same = t->shape[i] == want[i];
+    if (!same)
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' has shape %s but config.json implies %s", dir, name,
+                           llorch_shape_str(has, sizeof has, t->ndim, t->shape),
+                           llorch_shape_str(implied, sizeof implied, ndim, want));
     if (t->dtype == LLORCH_DTYPE_OTHER)
         return llorch_fail(err, LLORCH_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s; llorch runs F32, F16 and BF16",
                            dir, name, t->dtype_name);
     out->data = t->data;
     out->dtype = t->dtype;
-    out->rows = rows;
-    out->cols = cols;
+    out->rows = ndim == 2 ? d0 : 1;
+    out->cols = ndim == 2 ? d1 : d0;
+    return 0;
+}
+
+/* Tied embeddings: transformers computes the logits with the embedding
+ * matrix. A file that also holds a different lm_head.weight contradicts
+ * its config.json. */
+static int llorch_bind_tied_head(llorch_model *m, const llorch_st_table *tab, llorch_error *err) {
+    llorch_weights *w = &m->w;
+    const llorch_st_tensor *t = llorch_st_find(tab, "lm_head.weight");
+    w->lm_head = w->embed;
+    if (!t) return 0;
+    llorch_tensor head;
+    int st = llorch_bind(&head, tab, "lm_head.weight", 2, m->cfg.vocab_size, m->cfg.dim, m->dir, err);
+    if (st) return st;
+    if (head.dtype != w->embed.dtype ||
+        memcmp(head.data, w->embed.data, (size_t)head.rows * (size_t)head.cols * llorch_dtype_size(head.dtype)))
+        return llorch_fail(err, LLORCH_E_FORMAT,
+                           "%s: config.json sets tie_word_embeddings but the weights hold an lm_head.weight that differs "
+                           "from model.embed_tokens.weight", m->dir);
     return 0;
 }
 
@@ -901,28 +1180,36 @@ static int llorch_bind_weights(llorch_model *m, const llorch_st_table *tab, llor
     int st;
     w->layers = (llorch_layer *)calloc((size_t)c->n_layers, sizeof *w->layers);
     if (!w->layers) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
-    if ((st = llorch_bind(&w->embed, tab, "model.embed_tokens.weight", c->vocab_size, c->dim, m->dir, err)) ||
-        (st = llorch_bind(&w->norm, tab, "model.norm.weight", 1, c->dim, m->dir, err)))
+    if ((st = llorch_bind(&w->embed, tab, "model.embed_tokens.weight", 2, c->vocab_size, c->dim, m->dir, err)) ||
+        (st = llorch_bind(&w->norm, tab, "model.norm.weight", 1, c->dim, 0, m->dir, err)))
         return st;
-    if (c->tied_embeddings) w->lm_head = w->embed;
-    else if ((st = llorch_bind(&w->lm_head, tab, "lm_head.weight", c->vocab_size, c->dim, m->dir, err))) return st;
+    if (c->tied_embeddings) st = llorch_bind_tied_head(m, tab, err);
+    else st = llorch_bind(&w->lm_head, tab, "lm_head.weight", 2, c->vocab_size, c->dim, m->dir, err);
+    if (st) return st;
     for (int i = 0; i < c->n_layers; i++) {
         llorch_layer *l = &w->layers[i];
-        struct { llorch_tensor *t; const char *name; int64_t rows, cols; } need[] = {
-            {&l->attn_norm, "input_layernorm.weight", 1, c->dim},
-            {&l->wq, "self_attn.q_proj.weight", q, c->dim},
-            {&l->wk, "self_attn.k_proj.weight", kv, c->dim},
-            {&l->wv, "self_attn.v_proj.weight", kv, c->dim},
-            {&l->wo, "self_attn.o_proj.weight", c->dim, q},
-            {&l->ffn_norm, "post_attention_layernorm.weight", 1, c->dim},
-            {&l->w_gate, "mlp.gate_proj.weight", c->hidden_dim, c->dim},
-            {&l->w_up, "mlp.up_proj.weight", c->hidden_dim, c->dim},
-            {&l->w_down, "mlp.down_proj.weight", c->dim, c->hidden_dim},
+        /* every tensor of a layer; the optional ones exactly when their flag is set */
+        struct { llorch_tensor *t; const char *name; int wanted, ndim; int64_t d0, d1; } need[] = {
+            {&l->attn_norm, "input_layernorm.weight", 1, 1, c->dim, 0},
+            {&l->wq, "self_attn.q_proj.weight", 1, 2, q, c->dim},
+            {&l->wk, "self_attn.k_proj.weight", 1, 2, kv, c->dim},
+            {&l->wv, "self_attn.v_proj.weight", 1, 2, kv, c->dim},
+            {&l->bq, "self_attn.q_proj.bias", c->qkv_bias, 1, q, 0},
+            {&l->bk, "self_attn.k_proj.bias", c->qkv_bias, 1, kv, 0},
+            {&l->bv, "self_attn.v_proj.bias", c->qkv_bias, 1, kv, 0},
+            {&l->q_norm, "self_attn.q_norm.weight", c->qk_norm, 1, c->head_dim, 0},
+            {&l->k_norm, "self_attn.k_norm.weight", c->qk_norm, 1, c->head_dim, 0},
+            {&l->wo, "self_attn.o_proj.weight", 1, 2, c->dim, q},
+            {&l->ffn_norm, "post_attention_layernorm.weight", 1, 1, c->dim, 0},
+            {&l->w_gate, "mlp.gate_proj.weight", 1, 2, c->hidden_dim, c->dim},
+            {&l->w_up, "mlp.up_proj.weight", 1, 2, c->hidden_dim, c->dim},
+            {&l->w_down, "mlp.down_proj.weight", 1, 2, c->dim, c->hidden_dim},
         };
         for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
             char name[128];
+            if (!need[k].wanted) continue;
             snprintf(name, sizeof name, "model.layers.%d.%s", i, need[k].name);
-            if ((st = llorch_bind(need[k].t, tab, name, need[k].rows, need[k].cols, m->dir, err))) return st;
+            if ((st = llorch_bind(need[k].t, tab, name, need[k].ndim, need[k].d0, need[k].d1, m->dir, err))) return st;
         }
     }
     m->cfg.dtype = w->layers[0].wq.dtype;

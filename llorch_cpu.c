@@ -428,6 +428,11 @@ static void cpu_rmsnorm(float *out, const float *x, const llorch_tensor *w, int 
     for (int i = 0; i < dim; i++) out[i] = x[i] * scale * weight_at(w, i);
 }
 
+/* x += b (a projection's bias). */
+static void cpu_add_bias(float *x, const llorch_tensor *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += weight_at(b, i);
+}
+
 /* cos and sin of every rotation angle of one position, computed as Hugging
  * Face does: angles in float32. */
 static void cpu_rope_table(float *cs, int pos, int head_dim, const float *inv_freq) {
@@ -462,7 +467,9 @@ static float *cpu_cache_row(const llorch_session *s, float *cache, int layer, in
     return cache + (((int64_t)layer * s->n_seq + seq) * s->ctx + pos) * kv;
 }
 
-/* Causal grouped-query attention of each (row, head) over its sequence's cache. */
+/* Causal grouped-query attention of each (row, head) over its sequence's
+ * cache: a query at position i sees keys max(0, i - W + 1)..i, W = sliding_window
+ * (transformers' mask), or all keys 0..i when there is no window. */
 static void cpu_attention(void *arg, int ith, int nth) {
     cpu_attn_task *t = (cpu_attn_task *)arg;
     llorch_session *s = t->s;
@@ -478,16 +485,18 @@ static void cpu_attention(void *arg, int ith, int nth) {
         const float *q = st->q + (int64_t)r * c->n_heads * hd + (int64_t)h * hd;
         const float *keys = cpu_cache_row(s, st->key_cache, t->layer, seq, 0) + kvh * hd;
         const float *vals = cpu_cache_row(s, st->value_cache, t->layer, seq, 0) + kvh * hd;
+        /* keys first..pos: all of them, or the last sliding_window (Mistral) */
+        int first = c->sliding_window && pos >= c->sliding_window ? pos - c->sliding_window + 1 : 0;
         float mx = -INFINITY;
-        for (int p = 0; p <= pos; p++) {
+        for (int p = first; p <= pos; p++) {
             scores[p] = vec_dot(q, keys + p * kv, hd) * scale;
             if (scores[p] > mx) mx = scores[p];
         }
         float sum = 0;
-        for (int p = 0; p <= pos; p++) sum += scores[p] = expf(scores[p] - mx);
+        for (int p = first; p <= pos; p++) sum += scores[p] = expf(scores[p] - mx);
         float *out = st->att + (int64_t)r * c->n_heads * hd + (int64_t)h * hd;
         for (int i = 0; i < hd; i++) out[i] = 0;
-        for (int p = 0; p <= pos; p++) vec_axpy(out, scores[p] / sum, vals + p * kv, hd);
+        for (int p = first; p <= pos; p++) vec_axpy(out, scores[p] / sum, vals + p * kv, hd);
     }
 }
 
@@ -514,9 +523,19 @@ static void cpu_forward_rows(llorch_session *s, int n, int first_logit) {
         cpu_mm_task qkv = {{{&L->wq, st->xb, st->q, 0}, {&L->wk, st->xb, st->k, 0}, {&L->wv, st->xb, st->v, 0}}, 3, n};
         cpu_parallel(&st->pool, cpu_mm_run, &qkv);
         for (int r = 0; r < n; r++) {
+            float *q = st->q + r * qd, *k = st->k + r * kv;
+            if (c->qkv_bias) { /* q_proj(x) + bq, ... (Qwen2) */
+                cpu_add_bias(q, &L->bq, qd);
+                cpu_add_bias(k, &L->bk, kv);
+                cpu_add_bias(st->v + r * kv, &L->bv, kv);
+            }
+            if (c->qk_norm) { /* RMSNorm over each head of q and k, before RoPE (Qwen3) */
+                for (int h = 0; h < c->n_heads; h++) cpu_rmsnorm(q + h * hd, q + h * hd, &L->q_norm, hd, c->norm_eps);
+                for (int h = 0; h < c->n_kv_heads; h++) cpu_rmsnorm(k + h * hd, k + h * hd, &L->k_norm, hd, c->norm_eps);
+            }
             const float *cs = st->rope + (int64_t)r * hd;
-            cpu_rope(st->q + r * qd, c->n_heads, hd, cs);
-            cpu_rope(st->k + r * kv, c->n_kv_heads, hd, cs);
+            cpu_rope(q, c->n_heads, hd, cs);
+            cpu_rope(k, c->n_kv_heads, hd, cs);
             memcpy(cpu_cache_row(s, st->key_cache, l, st->row_seq[r], st->row_pos[r]), st->k + r * kv, (size_t)kv * 4);
             memcpy(cpu_cache_row(s, st->value_cache, l, st->row_seq[r], st->row_pos[r]), st->v + r * kv, (size_t)kv * 4);
         }

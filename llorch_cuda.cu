@@ -3,6 +3,7 @@
  * What lives on the device
  *   Weights, uploaded once at load in the model's matrix type T (bf16 or f16;
  *   f32 checkpoints are converted to bf16 on upload, norms are kept in f32).
+ *   Biases (Qwen2) and q/k norm weights (Qwen3) are kept in f32.
  *   The host only hands each tensor's bytes from the mapped file to the
  *   device; conversions and the two layout changes below are made there
  *   (k_place), both invisible in the results:
@@ -10,19 +11,33 @@
  *     rows are reordered (i, i + head_dim/2) -> (2i, 2i + 1), so that the two
  *     halves RoPE rotates together are neighbouring outputs. q and k get the
  *     same reordering, so q.k (and attention) is unchanged; the KV cache
- *     holds k in this order.
+ *     holds k in this order. The q/k biases and q/k norm weights are
+ *     reordered the same way.
  *   - w_gate and w_up become one matrix wgu with gate row j at 2j and up row
  *     j at 2j + 1, so SwiGLU is a function of two neighbouring outputs.
  *   Every matrix kernel therefore produces outputs in neighbouring pairs and
  *   hands each pair to one epilogue (epi_pair): store, add to the residual,
- *   SwiGLU, or RoPE + KV-cache write.
- *   A session holds the KV cache ([layer][seq][kv_head][ctx][head_dim], T),
- *   scratch for a prefill chunk, and a mirror of each sequence's tokens for
- *   the repetition penalty.
+ *   SwiGLU, or bias + RoPE + KV-cache write.
+ *   The device buffers are laid out from tables of (pointer, size)
+ *   (cu_layout): the model's (cu_model_slots) and a session's, which holds
+ *   the KV cache ([layer][seq][kv_head][ctx][head_dim], T), scratch for a
+ *   prefill chunk, and a mirror of each sequence's tokens for the
+ *   repetition penalty.
+ *
+ * One layer function (cu_enqueue_layer) serves decode of one sequence,
+ * decode of several and prefill; a cu_pass says which of them runs, and
+ * cu_linear / cu_attend choose the kernels from it. Family differences are
+ * flags of llorch_config read in the same places on every path:
+ *   - q/k/v biases: added in the QKV epilogue, before RoPE;
+ *   - q/k norm (Qwen3): the QKV epilogue leaves q and the new k unrotated
+ *     and k_qk_norm (a warp per head and row) normalises and rotates them;
+ *     a norm needs a whole head, which no matrix kernel's epilogue holds;
+ *   - sliding window: the first key the attention kernels read.
  *
  * Decode, one sequence: a CUDA graph replayed every token (copy the step
- * record in, 5 kernels a layer, lm_head, and the sampler, which writes the
- * chosen ids straight to pinned host memory; 112 kernels for TinyLlama).
+ * record in, 5 kernels a layer (6 with the q/k norm), lm_head, and the
+ * sampler, which writes the chosen ids straight to pinned host memory; 112
+ * kernels for TinyLlama).
  * Per layer:
  *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
  *   attention (8 warps split the keys of a head; split over blocks past 512 keys)
@@ -41,10 +56,11 @@
  * Decode, n sequences: the same with a tensor-core "skinny" GEMM that reads
  * each weight once for all sequences (n <= 64) or the tiled GEMM (n > 64).
  * Prefill, in chunks of up to 512 tokens: for chunks over 64 tokens, on
- * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere the tiled mma.sync
- * GEMM (both f32 accumulate, deterministic split-K when the tiles don't fill
- * the GPU); the skinny one below; and a flash-attention kernel (head_dim 64
- * or 128; the attention kernel above otherwise).
+ * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere (or with
+ * LLORCH_CUDA_GEMM=mma) the tiled mma.sync GEMM (both f32 accumulate,
+ * deterministic split-K when the tiles don't fill the GPU); the skinny one
+ * below; and a flash-attention kernel (head_dim 16, 32, 64 or 128; the
+ * attention kernel above otherwise).
  */
 #include "llorch.h"
 
@@ -211,6 +227,8 @@ struct Epi {
     Rows rows;
     void *kc, *vc;        /* QKV: this layer's cache [seq][kv_head][ctx][head_dim] */
     const float *inv_freq;
+    const float *bias;    /* QKV: q, k, v biases in the device's row order, or NULL */
+    int rope;             /* QKV: rotate q and k here (else k_qk_norm does, after its norm) */
     int hd, q_dim, kv_dim, ctx;
 };
 
@@ -241,7 +259,11 @@ template <class T> __device__ __forceinline__ void epi_pair(const Epi &e, int r,
         int pos = row_pos(e.rows, r);
         if (pos < 0) return; /* idle sequence: leave its cache alone */
         int d = n % e.hd;
-        if (n < e.q_dim + e.kv_dim) { /* q or k: rotate the pair (RoPE, Hugging Face's rotate_half) */
+        if (e.bias) {
+            v0 += e.bias[n];
+            v1 += e.bias[n + 1];
+        }
+        if (e.rope && n < e.q_dim + e.kv_dim) { /* q or k: rotate the pair (RoPE, Hugging Face's rotate_half) */
             float s, c;
             sincosf((float)pos * e.inv_freq[d >> 1], &s, &c);
             float a = v0 * c - v1 * s, b = v1 * c + v0 * s;
@@ -1099,10 +1121,11 @@ __global__ void __launch_bounds__(WG_THREADS, 1)
 }
 
 /* ======================================================================== */
-/* Attention over the KV cache (decode; prefill for unusual head sizes)      */
+/* Attention over the KV cache (decode; prefill for other head sizes)        */
 /* ======================================================================== */
 /* One block per (split, query head, row); a row is a decoding sequence or a
- * prefill token and sees keys 0 .. pos. The 8 warps of a block split the keys
+ * prefill token and sees keys 0 .. pos, or with a sliding window of W keys
+ * pos - W + 1 .. pos. The 8 warps of a block split the keys
  * of its split, 32 at a time (one key per lane for q.k, lanes own dimension
  * pairs for p.V, an online softmax per warp) and merge in shared memory, so up
  * to 256 keys cost one round trip to memory. Contexts over 512 keys are also
@@ -1114,7 +1137,7 @@ template <class T, int P> /* P: dimension pairs per lane, head_dim <= 64 * P */
 __global__ void __launch_bounds__(256)
     k_attn(const float *__restrict__ qf, const T *__restrict__ qt, int ldq, const T *__restrict__ kc,
            const T *__restrict__ vc, float *__restrict__ of, T *__restrict__ ot, int ldo, Rows rows, int n_heads,
-           int n_kv, int hd, int ctx, float scale, int s_max, int min_chunk, float *__restrict__ part,
+           int n_kv, int hd, int ctx, int window, float scale, int s_max, int min_chunk, float *__restrict__ part,
            int *__restrict__ counters) {
     constexpr int KB = P <= 2 ? 32 : 16; /* keys whose values are loaded at once */
     extern __shared__ float4 ash[];
@@ -1132,11 +1155,11 @@ __global__ void __launch_bounds__(256)
     }
     /* one block up to 2 min_chunk keys (measured: a second pass costs less
        than merging splits), beyond that splits of at least min_chunk keys */
-    const int len = pos + 1;
+    const int first = window > 0 && pos >= window ? pos - window + 1 : 0, len = pos + 1 - first;
     const int chunk = len <= 2 * min_chunk ? len : max((len + s_max - 1) / s_max, min_chunk);
     const int s_eff = (len + chunk - 1) / chunk;
     if (split >= s_eff) return;
-    const int k0 = split * chunk, k1 = min(len, k0 + chunk);
+    const int k0 = first + split * chunk, k1 = min(pos + 1, k0 + chunk);
     const size_t base = ((size_t)row_seq(rows, r) * n_kv + kvh) * ctx * hd;
     const T *K = kc + base, *V = vc + base;
     const int HC = hd >> 3, np = hd >> 1; /* lanes own dimension pairs 2(lane + 32i), +1 */
@@ -1302,14 +1325,17 @@ __global__ void __launch_bounds__(256)
 }
 
 /* ======================================================================== */
-/* Flash attention for prefill (head_dim 64 or 128)                          */
+/* Flash attention for prefill (head_dim 16, 32, 64 or 128)                 */
 /* ======================================================================== */
 /* Causal attention of a chunk of n queries at positions pos0.. over keys
  * 0 .. pos0+n-1 of the cache (the chunk's own keys were written by the QKV
- * epilogue). A block takes 64 queries of one head (4 warps x 16), walks the
- * keys in tiles of 64 (double-buffered with cp.async), S = QK^T and O += PV
- * on tensor cores, online softmax in registers; P is reused from the S
- * accumulators as the A operand. Shared rows are XOR-swizzled by row & 7. */
+ * epilogue); with a sliding window of W keys, query i sees keys i-W+1 .. i
+ * and key tiles before the block's first visible key are skipped. A block
+ * takes 64 queries of one head (4 warps x 16), walks the keys in tiles of 64
+ * (double-buffered with cp.async), S = QK^T and O += PV on tensor cores,
+ * online softmax in registers; P is reused from the S accumulators as the A
+ * operand. The 16-byte pieces of a shared row are XOR-swizzled by the row
+ * (row & 7, fewer bits when a row has fewer than 8 pieces). */
 #define FA_BQ 64
 #define FA_BKV 64
 
@@ -1318,17 +1344,18 @@ template <int HD> constexpr int flash_smem() { return (FA_BQ + 4 * FA_BKV) * HD 
 template <class T, int HD>
 __global__ void __launch_bounds__(128)
     k_flash(const T *__restrict__ Q, int ldq, const T *__restrict__ kc, const T *__restrict__ vc, T *__restrict__ O,
-            int ldo, int n, int pos0, int seq, int n_heads, int n_kv, int ctx, float scale_log2) {
-    constexpr int CH = HD / 8;
+            int ldo, int n, int pos0, int seq, int n_heads, int n_kv, int ctx, int window, float scale_log2) {
+    constexpr int CH = HD / 8, SW = CH < 8 ? CH - 1 : 7;
     extern __shared__ __align__(128) unsigned char fsm[];
     T *Qs = reinterpret_cast<T *>(fsm), *Ks = Qs + FA_BQ * HD, *Vs = Ks + 2 * FA_BKV * HD;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
     const int qtile = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, kvh = h / (n_heads / n_kv);
     const int q0 = qtile * FA_BQ, nq = min(FA_BQ, n - q0), nkeys = pos0 + q0 + nq;
     const int ntiles = (nkeys + FA_BKV - 1) / FA_BKV;
+    const int kt0 = window > 0 && pos0 + q0 >= window ? (pos0 + q0 - window + 1) / FA_BKV : 0; /* first tile any query sees */
     const size_t base = ((size_t)seq * n_kv + kvh) * ctx * HD;
     const T *Kb = kc + base, *Vb = vc + base;
-    auto swz = [](int row, int c) { return row * HD + ((c ^ (row & 7)) << 3); };
+    auto swz = [](int row, int c) { return row * HD + ((c ^ (row & SW)) << 3); };
 
     pdl_wait();
     for (int i = tid; i < FA_BQ * CH; i += 128) {
@@ -1345,7 +1372,7 @@ __global__ void __launch_bounds__(128)
             cp_async16(vs + swz(row, c), ok ? Vb + (size_t)key * HD + c * 8 : Vb, ok);
         }
     };
-    load_kv(0, 0);
+    load_kv(kt0 & 1, kt0);
     cp_async_commit();
     cp_async_wait<0>();
     __syncthreads();
@@ -1361,8 +1388,10 @@ __global__ void __launch_bounds__(128)
     for (int j = 0; j < HD / 8; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0;
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0, 0};
     const int qpos = pos0 + q0 + warp * 16 + g; /* row g; row g + 8 is qpos + 8 */
+    /* the first key each row sees (all of them without a window) */
+    const int lo0 = window > 0 ? qpos - window + 1 : 0, lo1 = window > 0 ? qpos + 8 - window + 1 : 0;
 
-    for (int kt = 0; kt < ntiles; kt++) {
+    for (int kt = kt0; kt < ntiles; kt++) {
         if (kt + 1 < ntiles) load_kv((kt + 1) & 1, kt + 1);
         cp_async_commit();
         cp_async_wait<1>();
@@ -1385,10 +1414,10 @@ __global__ void __launch_bounds__(128)
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             int key = kt * FA_BKV + j * 8 + 2 * t;
-            s[j][0] = key <= qpos ? s[j][0] * scale_log2 : -INFINITY;
-            s[j][1] = key + 1 <= qpos ? s[j][1] * scale_log2 : -INFINITY;
-            s[j][2] = key <= qpos + 8 ? s[j][2] * scale_log2 : -INFINITY;
-            s[j][3] = key + 1 <= qpos + 8 ? s[j][3] * scale_log2 : -INFINITY;
+            s[j][0] = key <= qpos && key >= lo0 ? s[j][0] * scale_log2 : -INFINITY;
+            s[j][1] = key + 1 <= qpos && key + 1 >= lo0 ? s[j][1] * scale_log2 : -INFINITY;
+            s[j][2] = key <= qpos + 8 && key >= lo1 ? s[j][2] * scale_log2 : -INFINITY;
+            s[j][3] = key + 1 <= qpos + 8 && key + 1 >= lo1 ? s[j][3] * scale_log2 : -INFINITY;
             mx0 = fmaxf(mx0, fmaxf(s[j][0], s[j][1]));
             mx1 = fmaxf(mx1, fmaxf(s[j][2], s[j][3]));
         }
@@ -1396,15 +1425,17 @@ __global__ void __launch_bounds__(128)
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        /* (a row whose keys all lie in later tiles keeps m = -inf, l = 0, o = 0) */
         const float mn0 = fmaxf(mrow[0], mx0), mn1 = fmaxf(mrow[1], mx1);
-        const float al0 = exp2f(mrow[0] - mn0), al1 = exp2f(mrow[1] - mn1);
+        const float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
+        const float al0 = exp2f(mrow[0] - b0), al1 = exp2f(mrow[1] - b1);
         float ls0 = 0, ls1 = 0;
 #pragma unroll
         for (int j = 0; j < 8; j++) {
-            s[j][0] = exp2f(s[j][0] - mn0);
-            s[j][1] = exp2f(s[j][1] - mn0);
-            s[j][2] = exp2f(s[j][2] - mn1);
-            s[j][3] = exp2f(s[j][3] - mn1);
+            s[j][0] = exp2f(s[j][0] - b0);
+            s[j][1] = exp2f(s[j][1] - b0);
+            s[j][2] = exp2f(s[j][2] - b1);
+            s[j][3] = exp2f(s[j][3] - b1);
             ls0 += s[j][0] + s[j][1];
             ls1 += s[j][2] + s[j][3];
         }
@@ -1496,6 +1527,46 @@ __global__ void __launch_bounds__(256)
     for (int i = threadIdx.x; i < dim / 4; i += 256) {
         float4 v = x4[i], g = w4[i];
         o[i] = make_uint2(Ty<T>::pack(v.x * sc * g.x, v.y * sc * g.y), Ty<T>::pack(v.z * sc * g.z, v.w * sc * g.w));
+    }
+}
+
+/* Qwen3's q/k norm: an RMSNorm over each head of q and of the new k (weights
+ * q_norm / k_norm, in the device's row order), then RoPE. The QKV epilogue
+ * left q (in e's q destination) and k (in the cache) biased but unrotated; a
+ * norm needs a whole head, which no matrix kernel's epilogue holds. One warp
+ * per (head, row): heads 0 .. n_heads-1 are q, the next n_kv are k. */
+template <class T>
+__global__ void __launch_bounds__(32)
+    k_qk_norm(Epi e, const float *__restrict__ qn, const float *__restrict__ kn, float eps, int n_heads) {
+    const int h = blockIdx.x, r = blockIdx.y, lane = threadIdx.x, hd = e.hd;
+    pdl_wait();
+    pdl_trigger();
+    const int pos = row_pos(e.rows, r);
+    if (pos < 0) return; /* idle sequence */
+    float *pf = NULL;
+    T *pt = NULL;
+    const float *w = h < n_heads ? qn : kn;
+    if (h < n_heads) {
+        if (e.f) pf = e.f + (size_t)r * e.ldf + (size_t)h * hd;
+        else pt = (T *)e.t + (size_t)r * e.ldt + (size_t)h * hd;
+    } else {
+        const int n_kv = e.kv_dim / hd;
+        pt = (T *)e.kc + (((size_t)row_seq(e.rows, r) * n_kv + (h - n_heads)) * e.ctx + pos) * hd;
+    }
+    float ss = 0;
+    for (int d = 2 * lane; d < hd; d += 64) {
+        const float2 v = pf ? *reinterpret_cast<const float2 *>(pf + d) : Ty<T>::f2(*reinterpret_cast<const uint32_t *>(pt + d));
+        ss += v.x * v.x + v.y * v.y;
+    }
+    const float rs = rsqrtf(warp_sum(ss) / (float)hd + eps);
+    for (int d = 2 * lane; d < hd; d += 64) {
+        float2 v = pf ? *reinterpret_cast<const float2 *>(pf + d) : Ty<T>::f2(*reinterpret_cast<const uint32_t *>(pt + d));
+        const float v0 = v.x * rs * w[d], v1 = v.y * rs * w[d + 1];
+        float sn, cs;
+        sincosf((float)pos * e.inv_freq[d >> 1], &sn, &cs);
+        v = make_float2(v0 * cs - v1 * sn, v1 * cs + v0 * sn);
+        if (pf) *reinterpret_cast<float2 *>(pf + d) = v;
+        else *reinterpret_cast<uint32_t *>(pt + d) = Ty<T>::pack(v.x, v.y);
     }
 }
 
@@ -1929,13 +2000,18 @@ static int cu_matmul_wg(cudaError_t *err, int pdl, int sms, const T *X, int ldx,
 /* Host side: model                                                          */
 /* ======================================================================== */
 
+/* One layer on the device: matrices in T, norms and biases in f32; the
+ * optional tensors are NULL when the family has none. */
 typedef struct {
     void *wqkv, *wo, *wgu, *wdown;
     float *attn_norm, *ffn_norm;
+    float *bqkv;            /* q, k and v biases (qkv_bias) */
+    float *q_norm, *k_norm; /* per-head q and k norm weights (qk_norm) */
 } cu_layer;
 
 typedef struct {
     int dev, sms, cc;
+    int wgmma;             /* the Hopper GEMM: cc 9.0, unless LLORCH_CUDA_GEMM=mma asks for mma.sync */
     int is_f16;            /* matrices in f16; else bf16 */
     char *wbuf;            /* one allocation for everything below */
     size_t wbytes;
@@ -1946,6 +2022,97 @@ typedef struct {
 } cu_model;
 
 static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+/* A device buffer is laid out from a table of (pointer, size): the entries
+ * follow one another in table order, each 256-byte aligned; an entry of size
+ * 0 gets NULL. With base NULL nothing is pointed, only the total returned. */
+typedef struct {
+    void **ptr;
+    size_t bytes;
+} cu_slot;
+
+static size_t cu_layout(const cu_slot *t, int n, char *base) {
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (base) *t[i].ptr = t[i].bytes ? base + off : NULL;
+        off += align256(t[i].bytes);
+    }
+    return off;
+}
+
+/* The model's device tensors: per layer, then the embedding, lm_head (none
+ * when tied), the final norm and the RoPE frequencies. Fills up to
+ * cu_model_slots_max(c) entries; returns how many. */
+#define CU_LAYER_SLOTS 9
+static int cu_model_slots_max(const llorch_config *c) { return CU_LAYER_SLOTS * c->n_layers + 4; }
+static int cu_model_slots(cu_model *M, const llorch_config *c, int tied, cu_slot *t) {
+    const size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, hd = (size_t)c->head_dim, V = (size_t)c->vocab_size;
+    const size_t qd = (size_t)M->q_dim, kvd = (size_t)M->kv_dim;
+    int n = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        cu_layer *L = &M->L[l];
+        t[n++] = {(void **)&L->wqkv, (qd + 2 * kvd) * dim * 2};
+        t[n++] = {(void **)&L->wo, dim * qd * 2};
+        t[n++] = {(void **)&L->wgu, 2 * hid * dim * 2};
+        t[n++] = {(void **)&L->wdown, dim * hid * 2};
+        t[n++] = {(void **)&L->attn_norm, dim * 4};
+        t[n++] = {(void **)&L->ffn_norm, dim * 4};
+        t[n++] = {(void **)&L->bqkv, c->qkv_bias ? (qd + 2 * kvd) * 4 : 0};
+        t[n++] = {(void **)&L->q_norm, c->qk_norm ? hd * 4 : 0};
+        t[n++] = {(void **)&L->k_norm, c->qk_norm ? hd * 4 : 0};
+    }
+    t[n++] = {(void **)&M->embed, V * dim * 2};
+    t[n++] = {(void **)&M->lm_head, tied ? 0 : V * dim * 2};
+    t[n++] = {(void **)&M->norm, dim * 4};
+    t[n++] = {(void **)&M->inv_freq, hd / 2 * 4};
+    return n;
+}
+
+/* What goes where at upload: a file tensor, the device address of its first
+ * row, how its rows are placed, and whether it is kept in f32 (norms, biases)
+ * rather than in the matrix type. */
+typedef struct {
+    const llorch_tensor *src;
+    void *dst;
+    int how, f32;
+} cu_upload;
+
+/* The uploads of the model, filling up to cu_uploads_max(c); returns how many. */
+static int cu_uploads_max(const llorch_config *c) { return 14 * c->n_layers + 3; }
+static int cu_uploads(const cu_model *M, const llorch_model *m, int tied, cu_upload *u) {
+    const llorch_config *c = &m->cfg;
+    const size_t dim = (size_t)c->dim, qd = (size_t)M->q_dim, kvd = (size_t)M->kv_dim;
+    int n = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        const llorch_layer *ly = &m->w.layers[l];
+        const cu_layer *L = &M->L[l];
+        char *qkv = (char *)L->wqkv;
+        /* q and k rows (i, i + hd/2) of each head become neighbours (2i, 2i+1), their biases and norm weights
+           alike; gate row j goes to 2j, up row j to 2j + 1 */
+        u[n++] = {&ly->wq, qkv, PLACE_ROPE, 0};
+        u[n++] = {&ly->wk, qkv + qd * dim * 2, PLACE_ROPE, 0};
+        u[n++] = {&ly->wv, qkv + (qd + kvd) * dim * 2, PLACE_ROWS, 0};
+        u[n++] = {&ly->wo, L->wo, PLACE_ROWS, 0};
+        u[n++] = {&ly->w_gate, L->wgu, PLACE_EVEN, 0};
+        u[n++] = {&ly->w_up, L->wgu, PLACE_ODD, 0};
+        u[n++] = {&ly->w_down, L->wdown, PLACE_ROWS, 0};
+        u[n++] = {&ly->attn_norm, L->attn_norm, PLACE_ROWS, 1};
+        u[n++] = {&ly->ffn_norm, L->ffn_norm, PLACE_ROWS, 1};
+        if (c->qkv_bias) {
+            u[n++] = {&ly->bq, L->bqkv, PLACE_ROPE, 1};
+            u[n++] = {&ly->bk, L->bqkv + qd, PLACE_ROPE, 1};
+            u[n++] = {&ly->bv, L->bqkv + qd + kvd, PLACE_ROWS, 1};
+        }
+        if (c->qk_norm) {
+            u[n++] = {&ly->q_norm, L->q_norm, PLACE_ROPE, 1};
+            u[n++] = {&ly->k_norm, L->k_norm, PLACE_ROPE, 1};
+        }
+    }
+    u[n++] = {&m->w.embed, M->embed, PLACE_ROWS, 0};
+    if (!tied) u[n++] = {&m->w.lm_head, M->lm_head, PLACE_ROWS, 0};
+    u[n++] = {&m->w.norm, M->norm, PLACE_ROWS, 1};
+    return n;
+}
 
 /* Upload: each tensor's bytes go from the mapped file to the device as they
  * are (straight into place when nothing moves or converts), and a kernel
@@ -1959,14 +2126,16 @@ static size_t cu_tensor_bytes(const llorch_tensor *t) {
 }
 
 /* Tensor t into dst, of type D, its rows placed as `how` says; scratch holds
- * the tensor's bytes when it cannot go straight into place. */
+ * the tensor's bytes when it cannot go straight into place. A vector (one
+ * row) is placed as a column: its elements are the rows. */
 template <class D>
 static cudaError_t cu_place(void *dst, const llorch_tensor *t, int how, int hd, llorch_dtype want, void *scratch) {
     if (cu_place_direct(t, how, want)) return cudaMemcpy(dst, t->data, cu_tensor_bytes(t), cudaMemcpyHostToDevice);
     cudaError_t e = cudaMemcpy(scratch, t->data, cu_tensor_bytes(t), cudaMemcpyHostToDevice);
     if (e != cudaSuccess) return e;
     const int64_t n = t->rows * t->cols, blocks = (n + 255) / 256;
-    k_place<D><<<(unsigned)(blocks < 8192 ? blocks : 8192), 256>>>(scratch, t->dtype, t->rows, (int)t->cols, (D *)dst, how, hd);
+    const int64_t rows = t->rows == 1 ? t->cols : t->rows, cols = t->rows == 1 ? 1 : t->cols;
+    k_place<D><<<(unsigned)(blocks < 8192 ? blocks : 8192), 256>>>(scratch, t->dtype, rows, (int)cols, (D *)dst, how, hd);
     return cudaGetLastError();
 }
 
@@ -1985,6 +2154,8 @@ template <class T> static cudaError_t cu_prepare_kernels(int smem) {
     CU_SMEM((k_skinny<T, 4>));
     CU_SMEM((k_skinny<T, 8>));
     CU_SMEM((k_gemm<T, 128>));
+    CU_SMEM((k_flash<T, 16>));
+    CU_SMEM((k_flash<T, 32>));
     CU_SMEM((k_flash<T, 64>));
     CU_SMEM((k_flash<T, 128>));
     CU_SMEM((k_attn<T, 1>));
@@ -1992,6 +2163,7 @@ template <class T> static cudaError_t cu_prepare_kernels(int smem) {
     CU_SMEM((k_attn<T, 4>));
     CU_SMEM(k_embed<T>);
     CU_SMEM(k_rmsnorm<T>);
+    CU_SMEM(k_qk_norm<T>);
     CU_SMEM(k_sample);
 #undef CU_SMEM
     return e;
@@ -2010,11 +2182,37 @@ static void cu_model_free(llorch_model *m) {
 
 static int cu_check_tensor(const llorch_tensor *t, int64_t rows, int64_t cols, const char *what, int layer,
                            llorch_error *err) {
+    if (!t->data) return llorch_fail(err, LLORCH_E_FORMAT, "cuda: layer %d %s is missing", layer, what);
     if (t->dtype != LLORCH_F32 && t->dtype != LLORCH_F16 && t->dtype != LLORCH_BF16)
         return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: layer %d %s: unsupported dtype", layer, what);
     if (t->rows != rows || t->cols != cols)
         return llorch_fail(err, LLORCH_E_FORMAT, "cuda: layer %d %s is [%lld, %lld], expected [%lld, %lld]", layer,
                            what, (long long)t->rows, (long long)t->cols, (long long)rows, (long long)cols);
+    return 0;
+}
+
+/* The tensors of layer l against the config, the optional ones when its flags ask for them. */
+static int cu_check_layer(const llorch_config *c, const llorch_layer *ly, int l, llorch_error *err) {
+    const int64_t dim = c->dim, hid = c->hidden_dim, hd = c->head_dim;
+    const int64_t qd = (int64_t)c->n_heads * hd, kvd = (int64_t)c->n_kv_heads * hd;
+    int st;
+    if ((st = cu_check_tensor(&ly->wq, qd, dim, "q_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->wk, kvd, dim, "k_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->wv, kvd, dim, "v_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->wo, dim, qd, "o_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->w_gate, hid, dim, "gate_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->w_up, hid, dim, "up_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->w_down, dim, hid, "down_proj", l, err)) ||
+        (st = cu_check_tensor(&ly->attn_norm, 1, dim, "input_layernorm", l, err)) ||
+        (st = cu_check_tensor(&ly->ffn_norm, 1, dim, "post_attention_layernorm", l, err)))
+        return st;
+    if (c->qkv_bias && ((st = cu_check_tensor(&ly->bq, 1, qd, "q_proj.bias", l, err)) ||
+                        (st = cu_check_tensor(&ly->bk, 1, kvd, "k_proj.bias", l, err)) ||
+                        (st = cu_check_tensor(&ly->bv, 1, kvd, "v_proj.bias", l, err))))
+        return st;
+    if (c->qk_norm && ((st = cu_check_tensor(&ly->q_norm, 1, hd, "q_norm", l, err)) ||
+                       (st = cu_check_tensor(&ly->k_norm, 1, hd, "k_norm", l, err))))
+        return st;
     return 0;
 }
 
@@ -2048,127 +2246,85 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads)
         return llorch_fail(err, LLORCH_E_UNSUPPORTED, "cuda: num_attention_heads %d is not a multiple of num_key_value_heads %d",
                            c->n_heads, c->n_kv_heads);
+    if (c->sliding_window < 0)
+        return llorch_fail(err, LLORCH_E_FORMAT, "cuda: sliding_window %d is negative", c->sliding_window);
     const int64_t dim = c->dim, hid = c->hidden_dim, hd = c->head_dim, V = c->vocab_size;
     const int64_t qd = (int64_t)c->n_heads * hd, kvd = (int64_t)c->n_kv_heads * hd;
     const llorch_weights *w = &m->w;
     int st;
-    for (int l = 0; l < c->n_layers; l++) {
-        const llorch_layer *ly = &w->layers[l];
-        if ((st = cu_check_tensor(&ly->wq, qd, dim, "q_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->wk, kvd, dim, "k_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->wv, kvd, dim, "v_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->wo, dim, qd, "o_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->w_gate, hid, dim, "gate_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->w_up, hid, dim, "up_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->w_down, dim, hid, "down_proj", l, err)) ||
-            (st = cu_check_tensor(&ly->attn_norm, 1, dim, "input_layernorm", l, err)) ||
-            (st = cu_check_tensor(&ly->ffn_norm, 1, dim, "post_attention_layernorm", l, err)))
-            return st;
-    }
+    for (int l = 0; l < c->n_layers; l++)
+        if ((st = cu_check_layer(c, &w->layers[l], l, err))) return st;
     if ((st = cu_check_tensor(&w->embed, V, dim, "embed_tokens", -1, err)) ||
         (st = cu_check_tensor(&w->lm_head, V, dim, "lm_head", -1, err)) ||
         (st = cu_check_tensor(&w->norm, 1, dim, "norm", -1, err)))
         return st;
 
     cu_model *M = (cu_model *)calloc(1, sizeof *M);
-    if (!M) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
-    M->L = (cu_layer *)calloc((size_t)c->n_layers, sizeof *M->L);
-    if (!M->L) {
+    const int nslots = cu_model_slots_max(c), nup = cu_uploads_max(c);
+    cu_slot *slots = (cu_slot *)calloc((size_t)nslots, sizeof *slots);
+    cu_upload *ups = (cu_upload *)calloc((size_t)nup, sizeof *ups);
+    if (M) M->L = (cu_layer *)calloc((size_t)c->n_layers, sizeof *M->L);
+    if (!M || !M->L || !slots || !ups) {
+        if (M) free(M->L);
         free(M);
+        free(slots);
+        free(ups);
         return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
     }
     M->dev = m->device_index;
     M->sms = prop.multiProcessorCount;
     M->cc = prop.major * 10 + prop.minor;
+    const char *gemm = getenv("LLORCH_CUDA_GEMM");
+    M->wgmma = M->cc == 90 && !(gemm && !strcmp(gemm, "mma"));
     /* f16 checkpoints stay f16; bf16 stays bf16; f32 matrices become bf16 */
     M->is_f16 = c->dtype == LLORCH_F16;
     M->q_dim = (int)qd;
     M->kv_dim = (int)kvd;
     const int tied = w->lm_head.data == w->embed.data;
 
-    /* one allocation: per layer wqkv, wo, wgu, wdown, two norms; then the rest */
-    size_t off = 0;
-    const size_t sz_qkv = align256((size_t)(qd + 2 * kvd) * dim * 2), sz_o = align256((size_t)dim * qd * 2),
-                 sz_gu = align256((size_t)2 * hid * dim * 2), sz_down = align256((size_t)dim * hid * 2),
-                 sz_norm = align256((size_t)dim * 4), sz_layer = sz_qkv + sz_o + sz_gu + sz_down + 2 * sz_norm;
-    off = sz_layer * (size_t)c->n_layers;
-    const size_t off_embed = off;
-    off += align256((size_t)V * dim * 2);
-    const size_t off_head = off;
-    if (!tied) off += align256((size_t)V * dim * 2);
-    const size_t off_norm = off;
-    off += sz_norm;
-    const size_t off_freq = off;
-    off += align256((size_t)hd / 2 * 4);
-
+    /* one allocation, laid out from the table */
+    const int ns = cu_model_slots(M, c, tied, slots);
+    const size_t bytes = cu_layout(slots, ns, NULL);
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    if ((e = cudaMalloc((void **)&M->wbuf, off)) != cudaSuccess) {
+    if ((e = cudaMalloc((void **)&M->wbuf, bytes)) != cudaSuccess) {
         cudaGetLastError();
         free(M->L);
         free(M);
+        free(slots);
+        free(ups);
         return llorch_fail(err, LLORCH_E_NOMEM, "cuda:%d: out of device memory for the weights (%zu MB needed, %zu MB free)",
-                           m->device_index, off >> 20, free_b >> 20);
+                           m->device_index, bytes >> 20, free_b >> 20);
     }
-    M->wbytes = off;
+    cu_layout(slots, ns, M->wbuf);
+    free(slots);
+    if (tied) M->lm_head = M->embed;
+    M->wbytes = bytes;
     m->backend_data = M;
-    m->device_bytes = off;
-    for (int l = 0; l < c->n_layers; l++) {
-        char *p = M->wbuf + sz_layer * (size_t)l;
-        M->L[l].wqkv = p;
-        M->L[l].wo = p + sz_qkv;
-        M->L[l].wgu = p + sz_qkv + sz_o;
-        M->L[l].wdown = p + sz_qkv + sz_o + sz_gu;
-        M->L[l].attn_norm = (float *)(p + sz_qkv + sz_o + sz_gu + sz_down);
-        M->L[l].ffn_norm = (float *)(p + sz_qkv + sz_o + sz_gu + sz_down + sz_norm);
-    }
-    M->embed = M->wbuf + off_embed;
-    M->lm_head = tied ? M->embed : M->wbuf + off_head;
-    M->norm = (float *)(M->wbuf + off_norm);
-    M->inv_freq = (float *)(M->wbuf + off_freq);
+    m->device_bytes = bytes;
 
     /* scratch for the tensors that do not go straight into place */
     const llorch_dtype want = M->is_f16 ? LLORCH_F16 : LLORCH_BF16;
-    size_t scratch_bytes = (size_t)dim * 4; /* a norm, at most */
-    auto need_scratch = [&](const llorch_tensor *t, int how) {
-        if (!cu_place_direct(t, how, want) && cu_tensor_bytes(t) > scratch_bytes) scratch_bytes = cu_tensor_bytes(t);
-    };
-    for (int l = 0; l < c->n_layers; l++) {
-        const llorch_layer *ly = &w->layers[l];
-        need_scratch(&ly->wq, PLACE_ROPE), need_scratch(&ly->wk, PLACE_ROPE), need_scratch(&ly->wv, PLACE_ROWS);
-        need_scratch(&ly->wo, PLACE_ROWS), need_scratch(&ly->w_gate, PLACE_EVEN), need_scratch(&ly->w_up, PLACE_ODD);
-        need_scratch(&ly->w_down, PLACE_ROWS);
-    }
-    need_scratch(&w->embed, PLACE_ROWS), need_scratch(&w->lm_head, PLACE_ROWS);
+    const int nu = cu_uploads(M, m, tied, ups);
+    size_t scratch_bytes = 256;
+    for (int i = 0; i < nu; i++)
+        if (!cu_place_direct(ups[i].src, ups[i].how, ups[i].f32 ? LLORCH_F32 : want) && cu_tensor_bytes(ups[i].src) > scratch_bytes)
+            scratch_bytes = cu_tensor_bytes(ups[i].src);
     void *scratch = NULL;
     if ((e = cudaMalloc(&scratch, scratch_bytes)) != cudaSuccess) {
         cudaGetLastError();
+        free(ups);
         cu_model_free(m);
         return llorch_fail(err, LLORCH_E_NOMEM, "cuda:%d: out of device memory for loading (%zu MB more needed)",
                            m->device_index, scratch_bytes >> 20);
     }
-    /* norms are f32 on the device */
-    auto place_norm = [&](float *dst, const llorch_tensor *t) {
-        return cu_place<float>(dst, t, PLACE_ROWS, 0, LLORCH_F32, scratch);
-    };
-    auto place = [&](void *dst, const llorch_tensor *t, int how) {
-        return M->is_f16 ? cu_place<f16>(dst, t, how, (int)hd, want, scratch) : cu_place<bf16>(dst, t, how, (int)hd, want, scratch);
-    };
-    for (int l = 0; l < c->n_layers && e == cudaSuccess; l++) {
-        const llorch_layer *ly = &w->layers[l];
-        const cu_layer *L = &M->L[l];
-        char *qkv = (char *)L->wqkv;
-        /* q and k rows (i, i + hd/2) of each head become neighbours (2i, 2i+1); gate row j goes to 2j, up row j to 2j + 1 */
-        if ((e = place(qkv, &ly->wq, PLACE_ROPE)) || (e = place(qkv + (size_t)qd * dim * 2, &ly->wk, PLACE_ROPE)) ||
-            (e = place(qkv + (size_t)(qd + kvd) * dim * 2, &ly->wv, PLACE_ROWS)) || (e = place(L->wo, &ly->wo, PLACE_ROWS)) ||
-            (e = place(L->wgu, &ly->w_gate, PLACE_EVEN)) || (e = place(L->wgu, &ly->w_up, PLACE_ODD)) ||
-            (e = place(L->wdown, &ly->w_down, PLACE_ROWS)) || (e = place_norm(L->attn_norm, &ly->attn_norm)) ||
-            (e = place_norm(L->ffn_norm, &ly->ffn_norm)))
-            break;
-    }
-    if (!e) e = place(M->embed, &w->embed, PLACE_ROWS);
-    if (!e && !tied) e = place(M->lm_head, &w->lm_head, PLACE_ROWS);
-    if (!e) e = place_norm(M->norm, &w->norm);
+    for (int i = 0; i < nu && e == cudaSuccess; i++) {
+        const cu_upload *u = &ups[i];
+        if (u->f32) e = cu_place<float>(u->dst, u->src, u->how, (int)hd, LLORCH_F32, scratch);
+        else if (M->is_f16) e = cu_place<f16>(u->dst, u->src, u->how, (int)hd, want, scratch);
+        else e = cu_place<bf16>(u->dst, u->src, u->how, (int)hd, want, scratch);
+    } /* (each copy into scratch waits for the placing kernel before it: one stream) */
+    free(ups);
     if (!e) e = cudaMemcpy(M->inv_freq, m->rope_inv_freq, (size_t)hd / 2 * 4, cudaMemcpyHostToDevice);
     if (!e) e = cudaDeviceSynchronize(); /* the placing kernels read scratch */
     cudaFree(scratch);
@@ -2187,7 +2343,7 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     }
     if (!e) e = M->is_f16 ? cu_prepare_kernels<f16>((int)prop.sharedMemPerBlockOptin)
                           : cu_prepare_kernels<bf16>((int)prop.sharedMemPerBlockOptin);
-    if (!e && M->cc == 90) e = M->is_f16 ? cu_wg_prepare<f16>() : cu_wg_prepare<bf16>(); /* the sm_90a GEMM */
+    if (!e && M->wgmma) e = M->is_f16 ? cu_wg_prepare<f16>() : cu_wg_prepare<bf16>(); /* the sm_90a GEMM */
     if (e != cudaSuccess) {
         cudaGetLastError();
         cu_model_free(m);
@@ -2273,7 +2429,7 @@ static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pd
         else cu_launch(err, pdl, k_skinny<T, 8>, dim3(grid), SK_THREADS, skinny_smem<8>(), S->st, Wt, N, K, X, ldx, R, e);
         return;
     }
-    if (M->cc == 90 && cu_matmul_wg<T>(err, pdl, M->sms, X, ldx, R, Wt, N, K, e, S->st, S->gws, cu_gws_floats(M),
+    if (M->wgmma && cu_matmul_wg<T>(err, pdl, M->sms, X, ldx, R, Wt, N, K, e, S->st, S->gws, cu_gws_floats(M),
                                        S->gflags, cu_gflags(M)))
         return;
     /* 128 x 128 tiles; when they do not fill the GPU twice over, split K too */
@@ -2302,27 +2458,114 @@ static void cu_gemv(cudaError_t *err, cu_session *S, int pdl, const void *W, int
               (const int *)S->d_step, (const int *)S->d_next, S->hist);
 }
 
-/* attention of R rows: splits x heads x rows blocks */
-template <class T>
-static void cu_attention(cudaError_t *err, const llorch_config *c, cu_session *S, int pdl, int splits, int R,
-                         const float *qf, const T *qt, int ldq, const T *kc, const T *vc, float *of, T *ot, int ldo,
-                         Rows rows) {
-    const int hd = c->head_dim;
-    void (*k)(const float *, const T *, int, const T *, const T *, float *, T *, int, Rows, int, int, int, int, float,
-              int, int, float *, int *) = hd <= 64 ? k_attn<T, 1> : hd <= 128 ? k_attn<T, 2> : k_attn<T, 4>;
-    cu_launch(err, pdl, k, dim3(splits, c->n_heads, R), dim3(256), (size_t)(hd + 8 * (hd + 2)) * 4, S->st, qf, qt, ldq,
-              kc, vc, of, ot, ldo, rows, c->n_heads, c->n_kv_heads, hd, S->ctx, 1.0f / sqrtf((float)hd), splits,
-              S->min_chunk, S->part, S->counters);
+/* ======================================================================== */
+/* Host side: a forward pass, one layer at a time                            */
+/* ======================================================================== */
+
+/* How a forward pass over R activation rows runs. Decode and prefill differ
+ * only here; cu_enqueue_layer reads it to choose the kernels:
+ * - one decoding sequence (gemv): GEMVs with the RMSNorm fused, activations
+ *   in f32, q in f32 for the attention kernel, whose keys may be split;
+ * - several decoding sequences: RMSNorm kernels and the skinny GEMM (the
+ *   tiled one past 64 rows), activations in T, q in f32, split attention;
+ * - a prefill chunk of one sequence: as several, but q in T and flash
+ *   attention where it has the head size (the attention kernel otherwise). */
+typedef struct {
+    int R;             /* activation rows */
+    Rows rows;         /* their sequences and positions */
+    int gemv;          /* one decoding sequence */
+    int prefill;       /* a chunk of one sequence */
+    int splits;        /* attention: most blocks a row's keys are split over */
+    const void *embed; /* gemv: layer 0's QKV GEMV looks up the token's embedding itself */
+} cu_pass;
+
+static cu_pass cu_pass_decode(const cu_model *M, const cu_session *S) {
+    cu_pass p;
+    memset(&p, 0, sizeof p);
+    p.R = S->B;
+    p.rows = {cu_step_pos(S->d_step, S->B), 0, 0, 1};
+    p.gemv = S->B == 1;
+    p.splits = S->s_max;
+    p.embed = p.gemv ? M->embed : NULL;
+    return p;
 }
 
-static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, int l, Rows rows) {
+static cu_pass cu_pass_prefill(int seq, int pos0, int n) {
+    cu_pass p;
+    memset(&p, 0, sizeof p);
+    p.R = n;
+    p.rows = {NULL, pos0, seq, 0};
+    p.prefill = 1;
+    p.splits = 1;
+    return p;
+}
+
+/* Y = X W^T for the pass's rows with epilogue e, X = RMSNorm(xf) * normw when
+ * normw is given, else xf (one row, f32) or xt (rows in T). One row: the GEMV
+ * (grid_max blocks at most, 0 = the default; amax: per-block argmax; embed:
+ * x is that token's embedding). Several: the RMSNorm into xn, then a GEMM. */
+template <class T>
+static void cu_linear(cudaError_t *err, const llorch_model *m, cu_session *S, const cu_pass *p, int pdl, const void *W,
+                      int N, int K, const float *normw, const float *xf, const T *xt, const Epi &e, int grid_max,
+                      float2 *amax = NULL, const void *embed = NULL) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const float eps = m->cfg.norm_eps;
+    if (p->gemv) {
+        cu_gemv<T>(err, S, pdl, W, N, K, xf, normw, eps, e, amax, embed, grid_max);
+        return;
+    }
+    if (normw) {
+        cu_launch(err, pdl, k_rmsnorm<T>, dim3(p->R), dim3(256), 0, S->st, xf, K, normw, eps, (T *)S->xn);
+        xt = (const T *)S->xn;
+        pdl = S->pdl;
+    }
+    cu_matmul<T>(err, M, S, pdl, xt, K, p->R, W, N, K, e);
+}
+
+/* Flash attention of a prefill chunk for head size HD. */
+template <class T, int HD>
+static void cu_flash(cudaError_t *err, const llorch_config *c, cu_session *S, const cu_pass *p, const T *kc, const T *vc) {
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)HD);
+    cu_launch(err, S->pdl, k_flash<T, HD>, dim3((p->R + FA_BQ - 1) / FA_BQ, c->n_heads), dim3(128), flash_smem<HD>(),
+              S->st, (const T *)S->qt, c->n_heads * HD, kc, vc, (T *)S->att, c->n_heads * HD, p->R, p->rows.pos0,
+              p->rows.seq0, c->n_heads, c->n_kv_heads, S->ctx, c->sliding_window, scale_log2);
+}
+
+/* Attention of the pass's rows over this layer's cache: q from qf (decode)
+ * or qt (prefill), the result into attf (one row, f32) or att (T). */
+template <class T>
+static void cu_attend(cudaError_t *err, const llorch_config *c, cu_session *S, const cu_pass *p, const T *kc, const T *vc) {
+    const int hd = c->head_dim, qd = c->n_heads * hd;
+    if (p->prefill && (hd == 16 || hd == 32 || hd == 64 || hd == 128)) {
+        if (hd == 16) cu_flash<T, 16>(err, c, S, p, kc, vc);
+        else if (hd == 32) cu_flash<T, 32>(err, c, S, p, kc, vc);
+        else if (hd == 64) cu_flash<T, 64>(err, c, S, p, kc, vc);
+        else cu_flash<T, 128>(err, c, S, p, kc, vc);
+        return;
+    }
+    void (*k)(const float *, const T *, int, const T *, const T *, float *, T *, int, Rows, int, int, int, int, int,
+              float, int, int, float *, int *) = hd <= 64 ? k_attn<T, 1> : hd <= 128 ? k_attn<T, 2> : k_attn<T, 4>;
+    cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), (size_t)(hd + 8 * (hd + 2)) * 4, S->st,
+              p->prefill ? (const float *)NULL : (const float *)S->qf, p->prefill ? (const T *)S->qt : (const T *)NULL, qd,
+              kc, vc, p->gemv ? S->attf : (float *)NULL, p->gemv ? (T *)NULL : (T *)S->att, qd, p->rows, c->n_heads,
+              c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd), p->splits, S->min_chunk, S->part,
+              S->counters);
+}
+
+/* The QKV epilogue of layer l: biases, RoPE (unless the q/k norm comes
+ * first), q to qf (decode) or qt (prefill), k and v to the cache. */
+static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, const cu_pass *p, int l) {
     const cu_model *M = (const cu_model *)m->backend_data;
     const llorch_config *c = &m->cfg;
     Epi e = cu_epi(EPI_QKV, M->q_dim + 2 * M->kv_dim);
-    e.rows = rows;
+    e.rows = p->rows;
+    if (p->prefill) e.t = S->qt, e.ldt = M->q_dim;
+    else e.f = S->qf, e.ldf = M->q_dim;
     e.kc = (char *)S->kc + (size_t)l * S->kv_layer * 2;
     e.vc = (char *)S->vc + (size_t)l * S->kv_layer * 2;
     e.inv_freq = M->inv_freq;
+    e.bias = M->L[l].bqkv;
+    e.rope = !c->qk_norm;
     e.hd = c->head_dim;
     e.q_dim = M->q_dim;
     e.kv_dim = M->kv_dim;
@@ -2330,20 +2573,58 @@ static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, int l, Rows ro
     return e;
 }
 
+/* Enqueue layer l of pass p: x (the residual stream, f32) goes through
+ * attention and the MLP, each added back to it. */
+template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_model *m, cu_session *S, const cu_pass *p, int l) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    const cu_layer *L = &M->L[l];
+    const int dim = c->dim, hid = c->hidden_dim, qd = M->q_dim, kvd = M->kv_dim, pdl = S->pdl;
+    /* q, k, v (biases and RoPE in the epilogue; k and v into the cache), then the q/k norm if any */
+    const Epi eq = cu_epi_qkv(m, S, p, l);
+    const void *embed = l ? NULL : p->embed;
+    cu_linear<T>(err, m, S, p, embed ? 0 : pdl, L->wqkv, qd + 2 * kvd, dim, L->attn_norm, S->x, NULL, eq, 0, NULL, embed);
+    if (c->qk_norm)
+        cu_launch(err, pdl, k_qk_norm<T>, dim3(c->n_heads + c->n_kv_heads, p->R), dim3(32), 0, S->st, eq,
+                  (const float *)L->q_norm, (const float *)L->k_norm, c->norm_eps, c->n_heads);
+    cu_attend<T>(err, c, S, p, (const T *)eq.kc, (const T *)eq.vc);
+    /* x += o_proj(attention) */
+    Epi eo = cu_epi(EPI_ADD, dim);
+    eo.f = S->x;
+    eo.ldf = dim;
+    cu_linear<T>(err, m, S, p, pdl, L->wo, dim, qd, NULL, S->attf, (const T *)S->att, eo, 0);
+    /* x += down_proj(SwiGLU(gate_proj(xn), up_proj(xn))) */
+    Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
+    if (p->gemv) eg.f = S->hf, eg.ldf = hid;
+    else eg.t = S->h, eg.ldt = hid;
+    cu_linear<T>(err, m, S, p, pdl, L->wgu, 2 * hid, dim, L->ffn_norm, S->x, NULL, eg, S->gv_grid[0]);
+    cu_linear<T>(err, m, S, p, pdl, L->wdown, dim, hid, NULL, S->hf, (const T *)S->h, eo, S->gv_grid[1]);
+}
+
 /* Enqueue one decode step for all S->B sequences (ids/pos/params already in
  * d_step). This is what the graph captures. */
 template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_session *S, int *next_host) {
     const cu_model *M = (const cu_model *)m->backend_data;
     const llorch_config *c = &m->cfg;
-    const int B = S->B, dim = c->dim, hid = c->hidden_dim, qd = M->q_dim, kvd = M->kv_dim, V = c->vocab_size;
-    const int pdl = S->pdl;
-    const float eps = c->norm_eps, scale = 1.0f / sqrtf((float)c->head_dim);
+    const int B = S->B, dim = c->dim, V = c->vocab_size;
     cudaError_t err = cudaSuccess;
-    Rows rows = {cu_step_pos(S->d_step, B), 0, 0, 1};
+    const cu_pass p = cu_pass_decode(M, S);
+    if (!p.embed)
+        cu_launch(&err, 0, k_embed<T>, dim3(B), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
+                  (const int *)S->d_next, p.rows, S->x, S->hist, S->ctx);
+    for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
+    /* logits, and (one sequence) each lm_head block's largest for a greedy sampler */
+    Epi el = cu_epi(EPI_STORE, V);
+    el.f = S->logits;
+    el.ldf = V;
+    cu_linear<T>(&err, m, S, &p, S->pdl, M->lm_head, V, dim, M->norm, S->x, NULL, el, S->gv_grid[2],
+                 p.gemv ? S->amax : NULL);
     SampleArgs sa;
     memset(&sa, 0, sizeof sa);
     sa.logits = S->logits;
     sa.vocab = V;
+    sa.amax = p.gemv ? S->amax : NULL;
+    sa.n_amax = p.gemv ? cu_gemv_grid(V, S->gv_grid[2]) : 0;
     sa.pos = cu_step_pos(S->d_step, B);
     sa.sp = cu_step_sp(S->d_step, B);
     sa.hist = S->hist;
@@ -2352,58 +2633,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.seen = S->seen;
     sa.next = S->d_next;
     sa.next_host = next_host;
-    if (B > 1) /* (one sequence: layer 0's QKV GEMV reads the embedding itself) */
-        cu_launch(&err, 0, k_embed<T>, dim3(B), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
-                  (const int *)S->d_next, rows, S->x, S->hist, S->ctx);
-    for (int l = 0; l < c->n_layers; l++) {
-        const cu_layer *L = &M->L[l];
-        Epi eq = cu_epi_qkv(m, S, l, rows);
-        eq.f = S->qf;
-        eq.ldf = qd;
-        const T *kc = (const T *)eq.kc, *vc = (const T *)eq.vc;
-        Epi eo = cu_epi(EPI_ADD, dim);
-        eo.f = S->x;
-        eo.ldf = dim;
-        Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
-        Epi ed = eo;
-        if (B == 1) {
-            cu_gemv<T>(&err, S, l ? pdl : 0, L->wqkv, qd + 2 * kvd, dim, S->x, L->attn_norm, eps, eq, NULL,
-                       l ? NULL : M->embed);
-            cu_attention<T>(&err, c, S, pdl, S->s_max, 1, (const float *)S->qf, (const T *)NULL, qd, kc, vc, S->attf,
-                            (T *)NULL, qd, rows);
-            cu_gemv<T>(&err, S, pdl, L->wo, dim, qd, S->attf, NULL, eps, eo, NULL);
-            eg.f = S->hf;
-            eg.ldf = hid;
-            cu_gemv<T>(&err, S, pdl, L->wgu, 2 * hid, dim, S->x, L->ffn_norm, eps, eg, NULL, NULL, S->gv_grid[0]);
-            cu_gemv<T>(&err, S, pdl, L->wdown, dim, hid, S->hf, NULL, eps, ed, NULL, NULL, S->gv_grid[1]);
-        } else {
-            cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim,
-                      (const float *)L->attn_norm, eps, (T *)S->xn);
-            cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, B, L->wqkv, qd + 2 * kvd, dim, eq);
-            cu_attention<T>(&err, c, S, pdl, S->s_max, B, (const float *)S->qf, (const T *)NULL, qd, kc, vc, (float *)NULL,
-                            (T *)S->att, qd, rows);
-            cu_matmul<T>(&err, M, S, pdl, (const T *)S->att, qd, B, L->wo, dim, qd, eo);
-            cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim,
-                      (const float *)L->ffn_norm, eps, (T *)S->xn);
-            eg.t = S->h;
-            eg.ldt = hid;
-            cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, B, L->wgu, 2 * hid, dim, eg);
-            cu_matmul<T>(&err, M, S, pdl, (const T *)S->h, hid, B, L->wdown, dim, hid, ed);
-        }
-    }
-    Epi el = cu_epi(EPI_STORE, V);
-    el.f = S->logits;
-    el.ldf = V;
-    if (B == 1) {
-        cu_gemv<T>(&err, S, pdl, M->lm_head, V, dim, S->x, M->norm, eps, el, S->amax, NULL, S->gv_grid[2]);
-        sa.amax = S->amax;
-        sa.n_amax = cu_gemv_grid(V, S->gv_grid[2]);
-    } else {
-        cu_launch(&err, pdl, k_rmsnorm<T>, dim3(B), dim3(256), 0, S->st, (const float *)S->x, dim, (const float *)M->norm,
-                  eps, (T *)S->xn);
-        cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, B, M->lm_head, V, dim, el);
-    }
-    cu_launch(&err, pdl, k_sample, dim3(B), dim3(SAMPLE_THREADS), 0, S->st, sa);
+    cu_launch(&err, S->pdl, k_sample, dim3(B), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }
 
@@ -2411,46 +2641,11 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
 template <class T> static cudaError_t cu_enqueue_prefill(llorch_model *m, cu_session *S, int seq, int pos0, int n) {
     const cu_model *M = (const cu_model *)m->backend_data;
     const llorch_config *c = &m->cfg;
-    const int dim = c->dim, hid = c->hidden_dim, qd = M->q_dim, kvd = M->kv_dim, hd = c->head_dim;
-    const int pdl = S->pdl;
-    const float eps = c->norm_eps, scale = 1.0f / sqrtf((float)hd);
     cudaError_t err = cudaSuccess;
-    Rows rows = {NULL, pos0, seq, 0};
-    cu_launch(&err, 0, k_embed<T>, dim3(n), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_ids,
-              (const int *)NULL, rows, S->x, S->hist, S->ctx);
-    for (int l = 0; l < c->n_layers; l++) {
-        const cu_layer *L = &M->L[l];
-        Epi eq = cu_epi_qkv(m, S, l, rows);
-        eq.t = S->qt;
-        eq.ldt = qd;
-        const T *kc = (const T *)eq.kc, *vc = (const T *)eq.vc;
-        cu_launch(&err, pdl, k_rmsnorm<T>, dim3(n), dim3(256), 0, S->st, (const float *)S->x, dim,
-                  (const float *)L->attn_norm, eps, (T *)S->xn);
-        cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, n, L->wqkv, qd + 2 * kvd, dim, eq);
-        const int qtiles = (n + FA_BQ - 1) / FA_BQ;
-        if (hd == 64)
-            cu_launch(&err, pdl, k_flash<T, 64>, dim3(qtiles, c->n_heads), dim3(128), flash_smem<64>(), S->st,
-                      (const T *)S->qt, qd, kc, vc, (T *)S->att, qd, n, pos0, seq, c->n_heads, c->n_kv_heads, S->ctx,
-                      scale * 1.4426950408889634f);
-        else if (hd == 128)
-            cu_launch(&err, pdl, k_flash<T, 128>, dim3(qtiles, c->n_heads), dim3(128), flash_smem<128>(), S->st,
-                      (const T *)S->qt, qd, kc, vc, (T *)S->att, qd, n, pos0, seq, c->n_heads, c->n_kv_heads, S->ctx,
-                      scale * 1.4426950408889634f);
-        else
-            cu_attention<T>(&err, c, S, pdl, 1, n, (const float *)NULL, (const T *)S->qt, qd, kc, vc, (float *)NULL,
-                            (T *)S->att, qd, rows);
-        Epi eo = cu_epi(EPI_ADD, dim);
-        eo.f = S->x;
-        eo.ldf = dim;
-        cu_matmul<T>(&err, M, S, pdl, (const T *)S->att, qd, n, L->wo, dim, qd, eo);
-        cu_launch(&err, pdl, k_rmsnorm<T>, dim3(n), dim3(256), 0, S->st, (const float *)S->x, dim,
-                  (const float *)L->ffn_norm, eps, (T *)S->xn);
-        Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
-        eg.t = S->h;
-        eg.ldt = hid;
-        cu_matmul<T>(&err, M, S, pdl, (const T *)S->xn, dim, n, L->wgu, 2 * hid, dim, eg);
-        cu_matmul<T>(&err, M, S, pdl, (const T *)S->h, hid, n, L->wdown, dim, hid, eo);
-    }
+    const cu_pass p = cu_pass_prefill(seq, pos0, n);
+    cu_launch(&err, 0, k_embed<T>, dim3(n), dim3(128), 0, S->st, (const T *)M->embed, c->dim, (const int *)S->d_ids,
+              (const int *)NULL, p.rows, S->x, S->hist, S->ctx);
+    for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
     return err;
 }
 
@@ -2551,31 +2746,35 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->gv_pf = 64 << 10; /* measured: 64 KB beats 0, 32 KB (by 1%) and 128 KB */
     const size_t R = (size_t)S->R, Bz = (size_t)B;
 
-    /* one allocation: KV cache, then scratch */
+    /* one allocation: KV cache, then scratch, laid out from the table */
     S->kv_layer = Bz * (size_t)kvd * (size_t)ctx;
-    size_t off = 0;
-    size_t o_kc = off; off += align256(S->kv_layer * 2 * c->n_layers);
-    size_t o_vc = off; off += align256(S->kv_layer * 2 * c->n_layers);
-    size_t o_x = off; off += align256(R * dim * 4);
-    size_t o_xn = off; off += align256(R * dim * 2);
-    size_t o_att = off; off += align256(R * qd * 2);
-    size_t o_h = off; off += align256(R * hid * 2);
-    size_t o_qt = off; off += align256((size_t)S->PF * qd * 2);
-    size_t o_qf = off; off += align256(Bz * qd * 4);
-    size_t o_attf = off; off += align256((size_t)qd * 4);
-    size_t o_hf = off; off += align256((size_t)hid * 4);
-    size_t o_logits = off; off += align256(Bz * V * 4);
-    size_t o_work = off; off += align256(Bz * V * 4);
-    size_t o_seen = off; off += align256(Bz * V * 4);
-    size_t o_amax = off; off += align256((size_t)4 * M->sms * 8); /* up to 4 lm_head blocks per SM */
-    size_t o_part = off; off += align256(Bz * c->n_heads * S->s_max * (hd + 2) * 4);
-    size_t o_cnt = off; off += align256(Bz * c->n_heads * 4);
-    size_t o_gws = off; off += align256(cu_gws_floats(M) * 4);
-    size_t o_gfl = off; off += align256((size_t)cu_gflags(M) * 4);
-    size_t o_hist = off; off += align256(Bz * ctx * 4);
-    size_t o_ids = off; off += align256((size_t)S->PF * 4);
-    size_t o_step = off; off += align256(cu_step_bytes(B));
-    size_t o_next = off; off += align256(Bz * 4);
+    const size_t L = (size_t)c->n_layers;
+    const cu_slot slots[] = {
+        {(void **)&S->kc, S->kv_layer * 2 * L},
+        {(void **)&S->vc, S->kv_layer * 2 * L},
+        {(void **)&S->x, R * dim * 4},                /* the residual stream */
+        {(void **)&S->xn, R * dim * 2},               /* its RMSNorm, the GEMMs' input */
+        {(void **)&S->att, R * qd * 2},               /* attention out (several rows) */
+        {(void **)&S->h, R * hid * 2},                /* SwiGLU out (several rows) */
+        {(void **)&S->qt, (size_t)S->PF * qd * 2},    /* q of a prefill chunk */
+        {(void **)&S->qf, Bz * qd * 4},               /* q of a decode step */
+        {(void **)&S->attf, (size_t)qd * 4},          /* attention out (one row) */
+        {(void **)&S->hf, (size_t)hid * 4},           /* SwiGLU out (one row) */
+        {(void **)&S->logits, Bz * V * 4},
+        {(void **)&S->work, Bz * V * 4},              /* the sampler's */
+        {(void **)&S->seen, Bz * V * 4},
+        {(void **)&S->amax, (size_t)4 * M->sms * 8},  /* up to 4 lm_head blocks per SM */
+        {(void **)&S->part, Bz * c->n_heads * S->s_max * (hd + 2) * 4}, /* attention splits */
+        {(void **)&S->counters, Bz * c->n_heads * 4},
+        {(void **)&S->gws, cu_gws_floats(M) * 4},     /* split-K partial tiles */
+        {(void **)&S->gflags, (size_t)cu_gflags(M) * 4},
+        {(void **)&S->hist, Bz * ctx * 4},
+        {(void **)&S->d_ids, (size_t)S->PF * 4},
+        {(void **)&S->d_step, cu_step_bytes(B)},
+        {(void **)&S->d_next, Bz * 4},
+    };
+    const int ns = (int)(sizeof slots / sizeof slots[0]);
+    const size_t off = cu_layout(slots, ns, NULL);
 
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
@@ -2587,32 +2786,10 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
                            "cuda:%d: out of device memory for a session of %d x %d positions (%zu MB needed, %zu MB free)",
                            M->dev, B, ctx, off >> 20, free_b >> 20);
     }
+    cu_layout(slots, ns, S->buf);
     S->bytes = off;
     s->backend_data = S;
     s->bytes = off;
-    char *b = S->buf;
-    S->kc = b + o_kc;
-    S->vc = b + o_vc;
-    S->x = (float *)(b + o_x);
-    S->xn = b + o_xn;
-    S->att = b + o_att;
-    S->h = b + o_h;
-    S->qt = b + o_qt;
-    S->qf = (float *)(b + o_qf);
-    S->attf = (float *)(b + o_attf);
-    S->hf = (float *)(b + o_hf);
-    S->logits = (float *)(b + o_logits);
-    S->work = (float *)(b + o_work);
-    S->seen = (unsigned *)(b + o_seen);
-    S->amax = (float2 *)(b + o_amax);
-    S->part = (float *)(b + o_part);
-    S->counters = (int *)(b + o_cnt);
-    S->gws = (float *)(b + o_gws);
-    S->gflags = (int *)(b + o_gfl);
-    S->hist = (int *)(b + o_hist);
-    S->d_ids = (int *)(b + o_ids);
-    S->d_step = (int *)(b + o_step);
-    S->d_next = (int *)(b + o_next);
 
     const size_t step_bytes = cu_step_bytes(B);
     if ((e = cudaMemset(S->buf, 0, off)) == cudaSuccess)
