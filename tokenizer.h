@@ -7089,7 +7089,8 @@ static int tj_p_body(tj_ctx *c, const char *const *stops, const char *opener, si
 /* ------------------------------------------------------------------------ */
 
 /* Global functions: callable by name unless a variable shadows them. */
-static const char *const tj_globals[] = {"raise_exception", "strftime_now", "namespace", "range", "dict", NULL};
+static const char *const tj_globals[] = {"raise_exception", "strftime_now", "namespace", "range", "dict",
+                                         "lipsum", "cycler", "joiner", NULL}; /* the last three: defined, not callable here */
 
 static tj_value tj_lookup(const tj_ctx *c, const char *name, size_t n) {
     for (int i = c->nvars - 1; i >= c->barrier; i--)
@@ -7594,6 +7595,7 @@ static int tj_call_global(tj_ctx *c, const tj_node *at, int fn, tj_args *a, tj_v
         for (long long i = 0; i < n; i++) out->u.l->v[i] = tj_vint(lo + i * st);
         return 0;
     }
+    if (strcmp(name, "namespace") && strcmp(name, "dict")) return tj_fail(c, at->at, "%s() is not supported", name);
     /* namespace(k=v, ...), dict(k=v, ...) */
     if (tj_dict_new(c, name[0] == 'n' ? TJ_NS : TJ_DICT, out)) return -1;
     for (int i = 0; i < a->n; i++) {
