@@ -2535,6 +2535,8 @@ static void test_chat_errors(void) {
         {"{{ 'x' * 1000000000 }}", "too large"},
         {"{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "MiB"},
         {"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "MiB"},
+        {"{% set r = range(160) %}{% for i in r %}{% for j in r %}{% for k in r %}{% endfor %}{% endfor %}{% endfor %}", "too long"},
+        {"{% set big = 'x' * 1000 %}{% for i in range(100000) %}{{ big }}{% endfor %}", "writes more than 16 MiB"},
         {"{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "too deeply"},
         {"{{ 9223372036854775807 + 1 }}", "too large"},
         {"{% set a, b = 1, 2 %}", "several targets"},

@@ -5680,7 +5680,7 @@ int tk_stream_flush(tk_stream *s, char *out, size_t cap) {
 
 #define TJ_MAX_OUTPUT ((size_t)16 << 20)  /* rendered text */
 #define TJ_MAX_MEMORY ((size_t)64 << 20)  /* all that one render allocates */
-#define TJ_MAX_STEPS 10000000L            /* expressions evaluated + loop iterations */
+#define TJ_MAX_STEPS 4000000L             /* expressions evaluated + loop iterations */
 #define TJ_MAX_DEPTH 200                  /* nesting of expressions, blocks and macro calls */
 #define TJ_MAX_RANGE 100000               /* range(): jinja2's sandbox limit (MAX_RANGE) */
 #define TJ_MAX_ARGS 16                    /* arguments of one call */
@@ -8413,18 +8413,23 @@ static int tj_call_macro(tj_ctx *c, const tj_node *at, const tj_node *m, const t
     return rc ? -1 : 0;
 }
 
-/* The loop variable of one iteration: index, index0, revindex, revindex0,
- * first, last, length, previtem, nextitem, depth, depth0. */
-static int tj_loop_var(tj_ctx *c, const tj_list *items, int i, tj_value *out) {
-    static const char *const keys[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"};
+/* The loop variable at iteration i: index, index0, revindex, revindex0,
+ * first, last, length, previtem, nextitem (Undefined at the ends), depth,
+ * depth0. Like jinja2's LoopContext it is one object updated in place, so
+ * an iteration costs no memory. */
+static int tj_loop_var(tj_ctx *c, const tj_list *items, int i, tj_value *loop) {
+    static const char *const keys[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length",
+                                       "previtem", "nextitem", "depth", "depth0"};
     long long n = items->n;
-    tj_value vals[9] = {tj_vint(i + 1), tj_vint(i), tj_vint(n - i), tj_vint(n - i - 1), tj_vbool(i == 0), tj_vbool(i == n - 1),
-                        tj_vint(n), tj_vint(1), tj_vint(0)};
-    if (tj_dict_new(c, TJ_DICT, out)) return -1;
-    for (int k = 0; k < 9; k++)
-        if (tj_dict_set(c, out->u.d, tj_vstr(keys[k], strlen(keys[k])), vals[k])) return -1;
-    if (i > 0 && tj_dict_set(c, out->u.d, tj_vstr("previtem", 8), items->v[i - 1])) return -1;
-    if (i + 1 < n && tj_dict_set(c, out->u.d, tj_vstr("nextitem", 8), items->v[i + 1])) return -1;
+    tj_value vals[11] = {tj_vint(i + 1), tj_vint(i), tj_vint(n - i), tj_vint(n - i - 1), tj_vbool(i == 0),
+                         tj_vbool(i == n - 1), tj_vint(n), i > 0 ? items->v[i - 1] : tj_vundef("previtem", 8),
+                         i + 1 < n ? items->v[i + 1] : tj_vundef("nextitem", 8), tj_vint(1), tj_vint(0)};
+    if (i == 0) {
+        if (tj_dict_new(c, TJ_DICT, loop)) return -1;
+        for (int k = 0; k < 11; k++)
+            if (tj_dict_set(c, loop->u.d, tj_vstr(keys[k], strlen(keys[k])), vals[k])) return -1;
+    }
+    memcpy(loop->u.d->v, vals, sizeof vals); /* the keys stay in this order: templates cannot change a dict */
     return 0;
 }
 
@@ -8458,8 +8463,8 @@ static int tj_exec_for(tj_ctx *c, const tj_node *e) {
         items = kept;
     }
     if (!items.u.l->n) return tj_exec(c, e->alt, e->nalt) < 0 ? -1 : 0;
+    tj_value loop;
     for (int i = 0; i < items.u.l->n; i++) {
-        tj_value loop;
         if (++c->steps > TJ_MAX_STEPS) return tj_fail(c, e->at, "the template runs too long (more than %ld steps)", TJ_MAX_STEPS);
         c->scope = c->nvars; /* each iteration is a new scope */
         rc = tj_loop_var(c, items.u.l, i, &loop) || tj_assign(c, "loop", 4, loop) || tj_bind_targets(c, e->c, &items.u.l->v[i])
