@@ -52,11 +52,12 @@ test: $(BUILD)/test.stamp
 
 # valgrind does not decode AVX-512: build for AVX2 at -O1
 build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu
-	$(CC) -O1 -g -mavx2 -mfma -mf16c -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread test.c llorch_cpu.c -o $@ $(LDLIBS)
+	$(CC) -O1 -g -mavx2 -mfma -mf16c -std=c11 -Wall -Wextra -D_GNU_SOURCE -DLLORCH_TEST_VALGRIND -pthread test.c llorch_cpu.c \
+	    -o $@ $(LDLIBS)
 
 valgrind: build/test-valgrind
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config
+	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile
 
 build/test-sanitize: test.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \

@@ -10,11 +10,22 @@
  */
 #include "llorch.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define DEFAULT_MODEL "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+#define DEFAULT_DIR "models/TinyLlama-1.1B-Chat-v1.0"
+#ifdef LLORCH_CUDA
+#define DEFAULT_DEVICE "auto"
+#else
+#define DEFAULT_DEVICE "cpu"
+#endif
 
 typedef struct {
     const char *model_dir, *device, *prompt, *system, *dump_logits, *messages;
@@ -26,15 +37,15 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: demo [options] PROMPT      (PROMPT - reads it from stdin)\n"
-            "  -m DIR            model directory (default $LLORCH_MODEL, else models/TinyLlama-1.1B-Chat-v1.0)\n"
+            "  -m DIR            model directory (default $LLORCH_MODEL, else " DEFAULT_DIR ")\n"
             "  -n N              tokens to generate (default 256; 0 = only run the prompt)\n"
             "  -t T              temperature (default 0 = greedy)\n"
             "  -k K              top-k (default 0 = off)\n"
             "  -p P              top-p (default 1 = off)\n"
             "  -r R              repetition penalty (default 1 = off)\n"
             "  -s SEED           random seed (default 0)\n"
-            "  --device D        cpu, cuda or cuda:N (default cpu)\n"
-            "  --threads N       CPU threads (default: all cores)\n"
+            "  --device D        auto, cpu, cuda or cuda:N (default " DEFAULT_DEVICE "; auto: the GPU when there is one)\n"
+            "  --threads N       CPU threads (default: all cores; at most 2 a core)\n"
             "  --ctx N           context length (default: prompt + N, up to the model's maximum)\n"
             "  --batch N         decode N copies of the prompt together (seeds SEED, SEED+1, ...)\n"
             "  --chat            wrap the prompt in the model's chat template (no prompt on a terminal: as -i)\n"
@@ -47,8 +58,22 @@ static void usage(FILE *f) {
             "  --bench           print timings to stderr\n");
 }
 
-static int die(const char *msg) {
-    fprintf(stderr, "error: %s\n", msg);
+/* One line on stderr, "error: " and the message with control characters
+ * escaped (it may quote arguments); returns 1, the exit status. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static int die(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fputs("error: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7F) fprintf(stderr, "\\x%02X", *p);
+        else fputc(*p, stderr);
+    fputc('\n', stderr);
     return 1;
 }
 
@@ -75,11 +100,22 @@ static int parse_float(const char *s, float lo, float hi, float *out) {
     return 0;
 }
 
+/* A seed: decimal digits that fit 64 bits. */
+static int parse_seed(const char *s, uint64_t *out) {
+    char *end;
+    if (*s < '0' || *s > '9') return -1; /* strtoull would take "-1" as 2^64 - 1 */
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, demo_args *a) {
     memset(a, 0, sizeof *a);
     a->model_dir = getenv("LLORCH_MODEL");
-    if (!a->model_dir || !*a->model_dir) a->model_dir = "models/TinyLlama-1.1B-Chat-v1.0";
-    a->device = "cpu";
+    if (!a->model_dir || !*a->model_dir) a->model_dir = DEFAULT_DIR;
+    a->device = DEFAULT_DEVICE;
     a->n_new = 256;
     a->batch = 1;
     a->sampler = llorch_sampler_defaults();
@@ -92,44 +128,42 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (!strcmp(o, "--ids")) { a->ids = 1; takes = 0; }
         else if (!strcmp(o, "--tokenize")) { a->tokenize = 1; takes = 0; }
         else if (!strcmp(o, "--bench")) { a->bench = 1; takes = 0; }
-        else if (o[0] == '-' && o[1] && !v) { fprintf(stderr, "error: %s needs a value\n", o); return -1; }
+        else if (o[0] == '-' && o[1] && !v) return die("%s needs a value", o);
         else if (!strcmp(o, "-m")) a->model_dir = v;
         else if (!strcmp(o, "-n")) bad = parse_int(v, 0, 1 << 24, &a->n_new);
         else if (!strcmp(o, "-t")) bad = parse_float(v, 0, 100, &a->sampler.temperature);
         else if (!strcmp(o, "-k")) bad = parse_int(v, 0, 1 << 24, &a->sampler.top_k);
         else if (!strcmp(o, "-p")) bad = parse_float(v, 0, 1, &a->sampler.top_p);
         else if (!strcmp(o, "-r")) bad = parse_float(v, 0.01f, 100, &a->sampler.repetition_penalty);
-        else if (!strcmp(o, "-s")) { char *e; a->sampler.seed = strtoull(v, &e, 10); bad = e == v || *e; }
+        else if (!strcmp(o, "-s")) bad = parse_seed(v, &a->sampler.seed);
         else if (!strcmp(o, "--device")) a->device = v;
-        else if (!strcmp(o, "--threads")) bad = parse_int(v, 1, 1024, &a->threads);
+        else if (!strcmp(o, "--threads")) bad = parse_int(v, 1, 1 << 20, &a->threads);
         else if (!strcmp(o, "--ctx")) bad = parse_int(v, 1, 1 << 24, &a->ctx);
         else if (!strcmp(o, "--batch")) bad = parse_int(v, 1, 4096, &a->batch);
         else if (!strcmp(o, "--system")) a->system = v;
         else if (!strcmp(o, "--messages")) a->messages = v;
         else if (!strcmp(o, "--dump-logits")) a->dump_logits = v;
-        else if (o[0] == '-' && o[1]) { fprintf(stderr, "error: unknown option %s (see demo -h)\n", o); return -1; }
+        else if (o[0] == '-' && o[1]) return die("unknown option %s (see demo -h)", o);
         else {
-            if (a->prompt) { fprintf(stderr, "error: more than one prompt (quote it)\n"); return -1; }
+            if (a->prompt) return die("more than one prompt (quote it)");
             a->prompt = o;
             takes = 0;
         }
-        if (bad) { fprintf(stderr, "error: bad value '%s' for %s\n", v, o); return -1; }
+        if (bad) return die("bad value '%s' for %s", v, o);
         i += takes;
     }
     if (a->chat && !a->prompt && !a->messages && isatty(fileno(stdin))) a->interactive = 1;
-    if (a->interactive && (a->prompt || a->messages || a->batch > 1 || a->tokenize || a->dump_logits)) {
-        fprintf(stderr, "error: -i takes no prompt, --messages, --batch, --tokenize or --dump-logits\n");
-        return -1;
-    }
-    if (a->prompt && a->messages) { fprintf(stderr, "error: a prompt and --messages together\n"); return -1; }
-    if (!a->prompt && !a->messages && !a->interactive) {
-        usage(stderr);
-        return -1;
-    }
+    if (a->interactive && (a->prompt || a->messages || a->batch > 1 || a->tokenize || a->dump_logits))
+        return die("-i takes no prompt, --messages, --batch, --tokenize or --dump-logits");
+    if (a->prompt && a->messages) return die("a prompt and --messages together");
+    if (!a->prompt && !a->messages && !a->interactive)
+        return die("no prompt: demo [options] PROMPT (PROMPT - reads stdin; demo -h lists the options)");
+    if (a->system && !a->chat) return die("--system needs --chat or -i (the system message goes into the chat template)");
     return 0;
 }
 
-/* The prompt's bytes: the argument, or all of stdin for "-". */
+/* The prompt's bytes: the argument, or all of stdin for "-"; NULL when
+ * stdin cannot be read (a directory, a closed descriptor) or out of memory. */
 static char *read_prompt(const char *arg, size_t *len) {
     if (strcmp(arg, "-")) {
         *len = strlen(arg);
@@ -145,21 +179,41 @@ static char *read_prompt(const char *arg, size_t *len) {
             buf = nb;
         }
     }
+    if (buf && ferror(stdin)) {
+        int e = errno;
+        free(buf);
+        errno = e;
+        return NULL;
+    }
     if (buf) buf[n] = 0;
     *len = n;
     return buf;
 }
 
+/* A missing model directory: say how to get the default model. */
+static int no_model(const char *dir) {
+    return die("no model directory %s: get one with `huggingface-cli download " DEFAULT_MODEL
+               " --local-dir %s`, or point -m DIR at a Hugging Face model directory", dir, dir);
+}
+
+/* --threads beyond what the library runs: say so. */
+static void note_threads(int asked) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores >= 1 && asked > LLORCH_MAX_THREADS_PER_CORE * cores)
+        fprintf(stderr, "note: --threads %d is more than %d a core; running %ld\n", asked, LLORCH_MAX_THREADS_PER_CORE,
+                LLORCH_MAX_THREADS_PER_CORE * cores);
+}
+
 /* --tokenize: only the tokenizer is loaded. */
 static int print_tokens(const char *dir, const char *text, size_t len, int add_bos) {
     char path[4096], msg[512];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (snprintf(path, sizeof path, "%s/tokenizer.json", dir) >= (int)sizeof path) return die("%s: path too long", dir);
     tk_tokenizer *t;
     int *ids, n;
-    if (tk_load_file(&t, path, msg, sizeof msg)) return die(msg);
+    if (tk_load_file(&t, path, msg, sizeof msg)) return die("%s", msg);
     if (tk_encode(t, text, len, add_bos, &ids, &n, msg, sizeof msg)) {
         tk_free(t);
-        return die(msg);
+        return die("%s", msg);
     }
     for (int i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
     printf("\n");
@@ -400,6 +454,8 @@ int main(int argc, char **argv) {
     double t_start = now_s();
     demo_args a;
     if (parse_args(argc, argv, &a)) return 1;
+    struct stat sb;
+    if (stat(a.model_dir, &sb) && errno == ENOENT) return no_model(a.model_dir);
     if (a.interactive) return chat_loop(&a);
     size_t len = 0;
     char *prompt = NULL;
@@ -411,16 +467,20 @@ int main(int argc, char **argv) {
         if (read_messages(a.messages, &msgs, &n)) return 1;
         int st = llorch_chat_render(a.model_dir, msgs, n, 1, &prompt, &err);
         free_messages(msgs, n);
-        if (st) return die(err.msg);
+        if (st) return die("%s", err.msg);
         len = strlen(prompt);
     } else {
-        if (!(prompt = read_prompt(a.prompt, &len))) return die("cannot read the prompt");
+        if (!(prompt = read_prompt(a.prompt, &len))) return die("cannot read the prompt from stdin: %s", strerror(errno));
+        if (a.chat && strlen(prompt) != len) { /* the template takes C strings */
+            size_t at = strlen(prompt);
+            free(prompt);
+            return die("the prompt holds a NUL byte at %zu, which --chat cannot pass on", at);
+        }
         if (a.chat) { /* the template comes from the model directory */
             char *wrapped;
-            if (strlen(prompt) != len) { free(prompt); return die("the prompt contains a NUL byte"); }
             if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
                 free(prompt);
-                return die(err.msg);
+                return die("%s", err.msg);
             }
             free(prompt);
             prompt = wrapped;
@@ -439,7 +499,12 @@ int main(int argc, char **argv) {
     float *logits = NULL;
     demo_out out = {a.ids, a.batch, isatty(fileno(stdout)), 0, NULL, NULL, NULL};
     llorch_load_opts lo = {a.device, a.threads};
+    note_threads(a.threads);
     if (llorch_load(&m, a.model_dir, &lo, &err)) goto fail;
+#ifdef LLORCH_CUDA
+    if (!strcmp(a.device, "auto") && !strcmp(llorch_model_device(m), "cpu"))
+        fprintf(stderr, "note: no usable CUDA device; running on the CPU (--device cuda says why)\n");
+#endif
     double t_loaded = now_s();
     const llorch_config *cfg = llorch_model_config(m);
     if (llorch_tokenize(m, prompt, len, add_bos, &ids, &n_ids, &err)) goto fail;
@@ -518,7 +583,7 @@ int main(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "error: %s\n", err.msg);
+    die("%s", err.msg);
 done:
     if (out.text)
         for (int i = 0; i < a.batch; i++) free(out.text[i]);

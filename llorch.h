@@ -32,6 +32,10 @@
  *   thread at a time.
  * - Weights are memory-mapped and used in their stored type (f32, f16, bf16);
  *   the GPU backend uploads them once at load.
+ * - Every file may be hostile: only regular files are opened, safetensors
+ *   are read by the `safetensors` library's rules, and loading takes memory
+ *   and time linear in the file, within limits checked before the work
+ *   (README lists them).
  */
 #ifndef LLORCH_H
 #define LLORCH_H
@@ -110,9 +114,15 @@ typedef struct {
     llorch_rope rope;   /* the frequencies: llorch_rope_inv_freq (model->rope_inv_freq) */
 } llorch_config;
 
+/* More CPU threads than this many per core only slow decoding down. */
+#define LLORCH_MAX_THREADS_PER_CORE 2
+
 typedef struct {
-    const char *device; /* "cpu" (default), "cuda", "cuda:N" */
-    int threads;        /* CPU threads per session; 0 = number of cores */
+    const char *device; /* "cpu" (default), "cuda", "cuda:N", or "auto": the
+                           first GPU when the build has CUDA and a device is
+                           there, else the CPU */
+    int threads;        /* CPU threads per session; 0 = number of cores;
+                           at most LLORCH_MAX_THREADS_PER_CORE a core */
 } llorch_load_opts;
 
 typedef struct {
@@ -341,12 +351,16 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
 /* Errors and small helpers                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* The message is one line: control characters it quotes from files are
+ * escaped (tk_escape_controls). */
 int llorch_fail(llorch_error *err, llorch_status st, const char *fmt, ...) {
     if (err) {
+        char raw[2 * sizeof err->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        tk_escape_controls(err->msg, sizeof err->msg, raw);
         err->status = st;
     }
     return (int)st;
@@ -418,30 +432,47 @@ void llorch_rope_inv_freq(const llorch_config *c, float *inv_freq) {
     }
 }
 
-/* Read a whole (small) file into a NUL-terminated buffer. */
-static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
+/* Open a file for reading only if it is a regular file: O_NONBLOCK so that a
+ * FIFO or device fails the check at once instead of blocking in open or read.
+ * The caller closes *fd. */
+static int llorch_open_regular(const char *path, int *fd, uint64_t *size, llorch_error *err) {
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
+        close(*fd);
+        *fd = -1;
         return llorch_fail(err, LLORCH_E_IO, "%s: not a regular file", path);
     }
-    if ((uint64_t)st.st_size > max) {
-        fclose(f);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %lld bytes is larger than the %zu allowed", path,
-                           (long long)st.st_size, max);
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Read a whole (small) regular file into a NUL-terminated buffer. */
+static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
+    *out = NULL;
+    uint64_t size;
+    int fd, st = llorch_open_regular(path, &fd, &size, err);
+    if (st) return st;
+    if (size > max) {
+        close(fd);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is larger than the %zu allowed", path,
+                           (unsigned long long)size, max);
     }
-    char *buf = (char *)malloc((size_t)st.st_size + 1);
+    char *buf = (char *)malloc((size_t)size + 1);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
     }
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || n != (size_t)st.st_size) {
+    size_t n = 0;
+    while (n < size) {
+        ssize_t got = read(fd, buf + n, (size_t)size - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break; /* an error, or the file shrank */
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n != size) {
         free(buf);
         return llorch_fail(err, LLORCH_E_IO, "%s: read error", path);
     }
@@ -498,7 +529,78 @@ static int llorch_read_json(const char *path, char **text, tk_json *j, llorch_er
 /* ------------------------------------------------------------------------ */
 /* A file is: u64 header length N, N bytes of JSON
  *   {"name": {"dtype": "BF16", "shape": [r, c], "data_offsets": [begin, end]}, ...}
- * then the data, with offsets relative to its start. */
+ * then the data, with offsets relative to its start. The rules are the
+ * `safetensors` library's: N <= 100,000,000; each entry gives dtype, shape and
+ * data_offsets once, as non-negative integers; sorted by offsets, the tensors
+ * cover the data exactly once (contiguous from 0, no gap, no overlap, nothing
+ * after the last); "__metadata__" is a string-to-string map. Tensor names
+ * must also hold no NUL, and none may appear twice. */
+
+#define LLORCH_ST_MAX_HEADER 100000000u
+
+/* A hash map from strings the caller owns to ints: open addressing, linear
+ * probing, at most half full; each lookup is O(1) on average. The hash is
+ * keyed by the address of the slots (random under ASLR), so a file cannot be
+ * made of names that all collide. */
+typedef struct {
+    const char **key; /* NULL: empty */
+    int *value;
+    size_t cap, n;
+    uint64_t seed;
+} llorch_strmap;
+
+static uint64_t llorch_hash(const char *s, uint64_t seed) {
+    uint64_t h = seed ^ 0xcbf29ce484222325ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h ^= h >> 33; /* every bit into the low ones the table uses */
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+static void llorch_strmap_free(llorch_strmap *m) {
+    free(m->key);
+    free(m->value);
+    memset(m, 0, sizeof *m);
+}
+
+static int llorch_strmap_find(const llorch_strmap *m, const char *key) {
+    if (!m->cap) return -1;
+    for (size_t i = llorch_hash(key, m->seed) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->key[i]) return -1;
+        if (!strcmp(m->key[i], key)) return m->value[i];
+    }
+}
+
+static void llorch_strmap_put(llorch_strmap *m, const char *key, int value) {
+    size_t i = llorch_hash(key, m->seed) & (m->cap - 1);
+    while (m->key[i]) i = (i + 1) & (m->cap - 1);
+    m->key[i] = key;
+    m->value[i] = value;
+    m->n++;
+}
+
+/* Add a key that is not in the map yet; -1 when out of memory. */
+static int llorch_strmap_add(llorch_strmap *m, const char *key, int value) {
+    if (2 * (m->n + 1) > m->cap) {
+        llorch_strmap old = *m;
+        m->cap = old.cap ? old.cap * 2 : 64;
+        m->n = 0;
+        m->key = (const char **)calloc(m->cap, sizeof *m->key);
+        m->value = (int *)malloc(m->cap * sizeof *m->value);
+        if (!m->key || !m->value) {
+            free(m->key);
+            free(m->value);
+            *m = old;
+            return -1;
+        }
+        m->seed = (uint64_t)(uintptr_t)m->key * 0x9E3779B97F4A7C15ull;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.key[i]) llorch_strmap_put(m, old.key[i], old.value[i]);
+        llorch_strmap_free(&old);
+    }
+    llorch_strmap_put(m, key, value);
+    return 0;
+}
 
 typedef struct {
     char *name;
@@ -506,6 +608,7 @@ typedef struct {
     char dtype_name[12];
     int64_t shape[2];
     int ndim;
+    uint64_t begin, end; /* data_offsets */
     const void *data;
     int file; /* index into the model's maps */
 } llorch_st_tensor;
@@ -513,18 +616,19 @@ typedef struct {
 typedef struct {
     llorch_st_tensor *t;
     int n, cap;
+    llorch_strmap by_name; /* name -> index into t */
 } llorch_st_table;
 
 static void llorch_st_table_free(llorch_st_table *tab) {
     for (int i = 0; i < tab->n; i++) free(tab->t[i].name);
     free(tab->t);
+    llorch_strmap_free(&tab->by_name);
     memset(tab, 0, sizeof *tab);
 }
 
 static const llorch_st_tensor *llorch_st_find(const llorch_st_table *tab, const char *name) {
-    for (int i = 0; i < tab->n; i++)
-        if (!strcmp(tab->t[i].name, name)) return &tab->t[i];
-    return NULL;
+    int i = llorch_strmap_find(&tab->by_name, name);
+    return i >= 0 ? &tab->t[i] : NULL;
 }
 
 static int llorch_st_dtype(const char *s, llorch_dtype *dt, size_t *size) {
@@ -544,11 +648,46 @@ static int llorch_st_dtype(const char *s, llorch_dtype *dt, size_t *size) {
     return -1;
 }
 
+/* A JSON integer >= 0 written without fraction or exponent (what the
+ * reference reads as usize): 0, or -1 for anything else. */
+static int llorch_st_uint(const tk_json *j, int node, uint64_t *out) {
+    if (node < 0 || j->nodes[node].type != TK_JSON_NUMBER) return -1;
+    uint64_t v = 0;
+    for (uint32_t i = j->nodes[node].start; i < j->nodes[node].end; i++) {
+        unsigned d = (unsigned)(j->src[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The value of each of an entry's fields, each given at most once; the
+ * reference ignores fields it does not know. */
+static int llorch_st_fields(const tk_json *j, int val, int *dt, int *sh, int *of, const char **twice) {
+    static const char *names[3] = {"dtype", "shape", "data_offsets"};
+    int *slot[3] = {dt, sh, of};
+    *dt = *sh = *of = -1;
+    for (int k = tk_json_child(j, val); k >= 0; k = tk_json_next(j, tk_json_next(j, k)))
+        for (int f = 0; f < 3; f++)
+            if (tk_json_streq(j, k, names[f])) {
+                if (*slot[f] >= 0) { *twice = names[f]; return -1; }
+                *slot[f] = tk_json_next(j, k);
+            }
+    return 0;
+}
+
 /* Validate one header entry and add it to the table. */
 static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int val, const char *path,
                          const unsigned char *data, uint64_t data_len, int file, llorch_error *err) {
-    char *name = tk_json_strdup(j, key, NULL);
+    size_t name_len;
+    char *name = tk_json_strdup(j, key, &name_len);
     if (!name) return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    if (strlen(name) != name_len) {
+        llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor name '%s\\u0000...' holds a NUL", path, name);
+        free(name);
+        return LLORCH_E_FORMAT;
+    }
     if (llorch_st_find(tab, name)) {
         llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' appears twice", path, name);
         free(name);
@@ -558,12 +697,21 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
     memset(&t, 0, sizeof t);
     t.name = name;
     t.file = file;
-    int dt = tk_json_get(j, val, "dtype"), sh = tk_json_get(j, val, "shape"), of = tk_json_get(j, val, "data_offsets");
+    int dt = -1, sh = -1, of = -1;
     int st = 0;
     size_t esize = 0;
     char *dts = NULL;
-    if (j->nodes[val].type != TK_JSON_OBJECT || dt < 0 || sh < 0 || of < 0 ||
-        j->nodes[sh].type != TK_JSON_ARRAY || j->nodes[of].type != TK_JSON_ARRAY || j->nodes[of].count != 2) {
+    const char *twice = NULL;
+    if (j->nodes[val].type != TK_JSON_OBJECT) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is not an object", path, name);
+        goto out;
+    }
+    if (llorch_st_fields(j, val, &dt, &sh, &of, &twice)) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' gives %s twice", path, name, twice);
+        goto out;
+    }
+    if (dt < 0 || sh < 0 || of < 0 || j->nodes[sh].type != TK_JSON_ARRAY || j->nodes[of].type != TK_JSON_ARRAY ||
+        j->nodes[of].count != 2) {
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' needs dtype, shape and two data_offsets", path, name);
         goto out;
     }
@@ -577,34 +725,33 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
     uint64_t count = 1;
     int ndim = 0;
     for (int c = tk_json_child(j, sh); c >= 0; c = tk_json_next(j, c), ndim++) {
-        long long d;
-        if (tk_json_int(j, c, &d) || d < 0) {
+        uint64_t d;
+        if (llorch_st_uint(j, c, &d)) {
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' has a bad shape", path, name);
             goto out;
         }
-        if (d && count > UINT64_MAX / 16 / (uint64_t)d) {
+        if (d && count > UINT64_MAX / 16 / d) {
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is impossibly large", path, name);
             goto out;
         }
-        count *= (uint64_t)d;
-        if (ndim < 2) t.shape[ndim] = d;
+        count *= d;
+        if (ndim < 2) t.shape[ndim] = (int64_t)d;
     }
     t.ndim = ndim;
-    long long b, e;
     int c0 = tk_json_child(j, of);
-    if (tk_json_int(j, c0, &b) || tk_json_int(j, tk_json_next(j, c0), &e) || b < 0 || e < b ||
-        (uint64_t)e > data_len) {
+    if (llorch_st_uint(j, c0, &t.begin) || llorch_st_uint(j, tk_json_next(j, c0), &t.end) || t.end < t.begin ||
+        t.end > data_len) {
         st = llorch_fail(err, LLORCH_E_FORMAT,
                          "%s: tensor '%s' data_offsets are reversed or outside the %llu data bytes", path, name,
                          (unsigned long long)data_len);
         goto out;
     }
-    if ((uint64_t)(e - b) != count * esize) {
-        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' holds %lld bytes but its shape needs %llu", path,
-                         name, e - b, (unsigned long long)(count * esize));
+    if (t.end - t.begin != count * esize) {
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape needs %llu", path,
+                         name, (unsigned long long)(t.end - t.begin), (unsigned long long)(count * esize));
         goto out;
     }
-    t.data = data + b;
+    t.data = data + t.begin;
     if (esize && ((uintptr_t)t.data % esize)) {
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' is not aligned to its element size", path, name);
         goto out;
@@ -619,11 +766,54 @@ static int llorch_st_add(llorch_st_table *tab, const tk_json *j, int key, int va
         tab->t = nt;
         tab->cap = cap;
     }
+    if (llorch_strmap_add(&tab->by_name, name, tab->n)) {
+        st = llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
     tab->t[tab->n++] = t;
     name = NULL;
 out:
     free(dts);
     free(name);
+    return st;
+}
+
+/* "__metadata__": null, or an object whose values are all strings. */
+static int llorch_st_metadata(const tk_json *j, int val) {
+    if (j->nodes[val].type == TK_JSON_NULL) return 0;
+    if (j->nodes[val].type != TK_JSON_OBJECT) return -1;
+    for (int k = tk_json_child(j, val); k >= 0; k = tk_json_next(j, tk_json_next(j, k)))
+        if (j->nodes[tk_json_next(j, k)].type != TK_JSON_STRING) return -1;
+    return 0;
+}
+
+static int llorch_cmp_offsets(const void *a, const void *b) {
+    const llorch_st_tensor *x = *(const llorch_st_tensor *const *)a, *y = *(const llorch_st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+/* Tensors first..tab->n of one file, sorted by offsets, must cover its
+ * data_len bytes exactly once. */
+static int llorch_st_coverage(const llorch_st_table *tab, int first, uint64_t data_len, const char *path,
+                              llorch_error *err) {
+    int n = tab->n - first, st = 0;
+    const llorch_st_tensor **order = (const llorch_st_tensor **)malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (!order) return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) order[i] = &tab->t[first + i];
+    qsort(order, (size_t)n, sizeof *order, llorch_cmp_offsets);
+    uint64_t at = 0;
+    for (int i = 0; i < n && !st; i++) {
+        if (order[i]->begin != at)
+            st = llorch_fail(err, LLORCH_E_FORMAT, "%s: tensor '%s' starts at data byte %llu, not %llu: %s", path,
+                             order[i]->name, (unsigned long long)order[i]->begin, (unsigned long long)at,
+                             order[i]->begin > at ? "a gap" : "it overlaps another");
+        at = order[i]->end;
+    }
+    if (!st && at != data_len)
+        st = llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu data bytes after the last tensor", path,
+                         (unsigned long long)(data_len - at));
+    free(order);
     return st;
 }
 
@@ -634,52 +824,56 @@ static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint
                                      (unsigned long long)size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | base[i];
-    if (hlen == 0 || hlen > size - 8 || hlen > ((uint64_t)100 << 20))
+    if (hlen == 0 || hlen > size - 8 || hlen > LLORCH_ST_MAX_HEADER)
         return llorch_fail(err, LLORCH_E_FORMAT, "%s: header length %llu does not fit the file's %llu bytes", path,
                            (unsigned long long)hlen, (unsigned long long)size);
+    if (base[8] == 0xEF) /* a byte-order mark, which tk_json would skip and the reference refuses */
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: header: invalid JSON at byte 0", path);
     tk_json j;
     char msg[256];
     if (tk_json_parse(&j, (const char *)base + 8, (size_t)hlen, msg, sizeof msg))
         return llorch_fail(err, LLORCH_E_FORMAT, "%s: header: %s", path, msg);
-    int st = 0;
+    int st = 0, first = tab->n, meta = 0;
+    const unsigned char *data = base + 8 + hlen;
+    uint64_t data_len = size - 8 - hlen;
     if (j.nodes[0].type != TK_JSON_OBJECT) {
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s: header is not a JSON object", path);
     } else {
         for (int k = tk_json_child(&j, 0); k >= 0 && !st; k = tk_json_next(&j, tk_json_next(&j, k))) {
-            if (tk_json_streq(&j, k, "__metadata__")) continue;
-            st = llorch_st_add(tab, &j, k, tk_json_next(&j, k), path, base + 8 + hlen, size - 8 - hlen, file, err);
+            int val = tk_json_next(&j, k);
+            if (!tk_json_streq(&j, k, "__metadata__"))
+                st = llorch_st_add(tab, &j, k, val, path, data, data_len, file, err);
+            else if (meta++ || llorch_st_metadata(&j, val))
+                st = llorch_fail(err, LLORCH_E_FORMAT, "%s: __metadata__ is not one map of strings to strings", path);
         }
     }
+    if (!st) st = llorch_st_coverage(tab, first, data_len, path, err);
     tk_json_free(&j);
     return st;
 }
 
 static int llorch_map_file(llorch_model *m, const char *path, llorch_st_table *tab, llorch_error *err) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return llorch_fail(err, LLORCH_E_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    uint64_t size;
+    int fd, st = llorch_open_regular(path, &fd, &size, err);
+    if (st) return st;
+    if (size < 8) {
         close(fd);
-        return llorch_fail(err, LLORCH_E_IO, "%s: not a regular file", path);
+        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is too short for a safetensors file", path,
+                           (unsigned long long)size);
     }
-    if (st.st_size < 8) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %lld bytes is too short for a safetensors file", path,
-                           (long long)st.st_size);
-    }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return llorch_fail(err, LLORCH_E_IO, "%s: mmap: %s", path, strerror(errno));
     llorch_mapping *maps = (llorch_mapping *)realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *maps);
     if (!maps) {
-        munmap(p, (size_t)st.st_size);
+        munmap(p, (size_t)size);
         return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
     }
     m->maps = maps;
     m->maps[m->n_maps].base = p;
-    m->maps[m->n_maps].size = (size_t)st.st_size;
+    m->maps[m->n_maps].size = (size_t)size;
     m->n_maps++;
-    return llorch_st_parse(tab, (const unsigned char *)p, (uint64_t)st.st_size, path, m->n_maps - 1, err);
+    return llorch_st_parse(tab, (const unsigned char *)p, size, path, m->n_maps - 1, err);
 }
 
 /* A shard name from the index must be a plain file name in the directory. */
@@ -695,8 +889,10 @@ static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_erro
     char *text = NULL;
     char **shards = NULL;
     int n_shards = 0;
+    llorch_strmap seen;
     tk_json j;
     memset(&j, 0, sizeof j);
+    memset(&seen, 0, sizeof seen);
     if (!single || !index) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
     if (access(single, F_OK) == 0) { st = llorch_map_file(m, single, tab, err); goto out; }
     if (access(index, F_OK) != 0) {
@@ -719,10 +915,9 @@ static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_erro
             st = llorch_fail(err, LLORCH_E_FORMAT, "%s: a weight_map entry is not a file name in the directory", index);
             break;
         }
-        int seen = 0;
-        for (int i = 0; i < n_shards && !seen; i++) seen = !strcmp(shards[i], f);
-        if (seen) { free(f); continue; }
+        if (llorch_strmap_find(&seen, f) >= 0) { free(f); continue; }
         shards[n_shards++] = f;
+        if (llorch_strmap_add(&seen, f, n_shards - 1)) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); break; }
         char *p = llorch_path(m->dir, f);
         st = p ? llorch_map_file(m, p, tab, err) : llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
         free(p);
@@ -735,6 +930,7 @@ static int llorch_map_weights(llorch_model *m, llorch_st_table *tab, llorch_erro
         free(name);
     }
 out:
+    llorch_strmap_free(&seen);
     for (int i = 0; i < n_shards; i++) free(shards[i]);
     free(shards);
     tk_json_free(&j);
@@ -1216,21 +1412,33 @@ static int llorch_bind_weights(llorch_model *m, const llorch_st_table *tab, llor
     return 0;
 }
 
-/* "cpu", "cuda", "cuda:N" -> a backend and a device index. */
+static void llorch_use_cpu(llorch_model *m) {
+    m->backend = &llorch_cpu_backend;
+    snprintf(m->device_name, sizeof m->device_name, "cpu");
+}
+
+/* "cpu", "cuda", "cuda:N", "auto" -> a backend and a device index. */
 static int llorch_pick_backend(llorch_model *m, const char *dev, llorch_error *err) {
     if (!dev || !strcmp(dev, "cpu")) {
-        m->backend = &llorch_cpu_backend;
-        snprintf(m->device_name, sizeof m->device_name, "cpu");
+        llorch_use_cpu(m);
         return 0;
     }
+    if (!strcmp(dev, "auto")) {
+#ifdef LLORCH_CUDA
+        dev = "cuda"; /* llorch_load falls back to the CPU when there is no device */
+#else
+        llorch_use_cpu(m);
+        return 0;
+#endif
+    }
     if (strncmp(dev, "cuda", 4) || (dev[4] && dev[4] != ':'))
-        return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected cpu, cuda or cuda:N", dev);
+        return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected auto, cpu, cuda or cuda:N", dev);
     int idx = 0;
     if (dev[4] == ':') {
         char *end;
         long v = strtol(dev + 5, &end, 10);
         if (end == dev + 5 || *end || v < 0 || v > 1024)
-            return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected cpu, cuda or cuda:N", dev);
+            return llorch_fail(err, LLORCH_E_ARG, "device '%s': expected auto, cpu, cuda or cuda:N", dev);
         idx = (int)v;
     }
 #ifdef LLORCH_CUDA
@@ -1260,8 +1468,10 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     memset(&tab, 0, sizeof tab);
     int st;
     char *tokpath = NULL;
-    m->threads = opts && opts->threads > 0 ? opts->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (m->threads < 1) m->threads = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    m->threads = opts && opts->threads > 0 ? opts->threads : (int)(cores < 4096 ? cores : 4096);
+    if (m->threads > LLORCH_MAX_THREADS_PER_CORE * cores) m->threads = (int)(LLORCH_MAX_THREADS_PER_CORE * cores);
     if ((st = llorch_pick_backend(m, opts ? opts->device : NULL, err))) goto fail;
     if ((st = llorch_read_config(&m->cfg, dir, err))) goto fail;
     if (!(m->rope_inv_freq = (float *)malloc((size_t)m->cfg.head_dim / 2 * sizeof(float)))) {
@@ -1285,7 +1495,12 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     if (m->cfg.n_eos == 0 && tk_eos_id(m->tok) >= 0) m->cfg.eos_ids[m->cfg.n_eos++] = tk_eos_id(m->tok);
     if ((st = llorch_map_weights(m, &tab, err))) goto fail;
     if ((st = llorch_bind_weights(m, &tab, err))) goto fail;
-    if ((st = m->backend->model_init(m, err))) {
+    st = m->backend->model_init(m, err);
+    if (st == LLORCH_E_DEVICE && opts && opts->device && !strcmp(opts->device, "auto")) { /* no usable GPU */
+        llorch_use_cpu(m);
+        st = m->backend->model_init(m, err);
+    }
+    if (st) {
         m->backend = NULL; /* nothing for model_free to release */
         goto fail;
     }
@@ -1450,7 +1665,10 @@ int llorch_chat_prompt(const char *dir, const char *system, const char *user, ch
 /* ------------------------------------------------------------------------ */
 /* The reference every backend matches: repetition penalty; then greedy, or
  * softmax(logits / T) cut to the top-k tokens and to the top-p nucleus, and
- * a draw u over the kept tokens in id order. */
+ * a draw u over the kept tokens in id order. Defined for every value: top_p
+ * 0 keeps only the top token (greedy), as transformers does; the largest
+ * logits weigh exactly 1, so a temperature so small that 1/T overflows
+ * draws among them instead of producing NaN. */
 
 llorch_sampler_opts llorch_sampler_defaults(void) {
     llorch_sampler_opts o = {0.0f, 0, 1.0f, 1.0f, 0};
@@ -1496,11 +1714,11 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
     if (p->repetition_penalty > 0 && p->repetition_penalty != 1.0f)
         llorch_repetition_penalty(logits, vocab, p->repetition_penalty, history, n_history);
     int best = llorch_argmax(logits, vocab);
-    if (!(p->temperature > 0)) return best;
+    if (!(p->temperature > 0) || p->top_p == 0) return best;
     /* unnormalized probabilities */
     float mx = logits[best], inv_t = 1.0f / p->temperature;
     double total = 0;
-    for (int i = 0; i < vocab; i++) total += logits[i] = expf((logits[i] - mx) * inv_t);
+    for (int i = 0; i < vocab; i++) total += logits[i] = logits[i] == mx ? 1.0f : expf((logits[i] - mx) * inv_t);
     float tau = 0; /* keep tokens with probability >= tau */
     float *sorted = NULL;
     int need_k = p->top_k > 0 && p->top_k < vocab, need_p = p->top_p > 0 && p->top_p < 1;
@@ -1575,11 +1793,11 @@ typedef struct {
     tk_stream text;
 } llorch_gen_seq;
 
-/* Hand one token to the callback as text; returns nonzero to stop. */
-static int llorch_emit(llorch_gen_seq *g, int seq, int token, llorch_token_fn cb, void *user) {
-    char buf[4096];
-    int n = tk_stream_push(&g->text, token, buf, sizeof buf);
-    if (n < 0) n = 0; /* a piece longer than the buffer: give the id without text */
+/* Hand one token to the callback as text; buf holds tk_max_token_bytes,
+ * enough for any token. Returns nonzero to stop. */
+static int llorch_emit(llorch_gen_seq *g, int seq, int token, char *buf, size_t cap, llorch_token_fn cb, void *user) {
+    int n = tk_stream_push(&g->text, token, buf, cap);
+    if (n < 0) n = 0; /* an id that is no token (checked before): no text */
     return cb ? cb(user, seq, token, buf, (size_t)n) : 0;
 }
 
@@ -1599,7 +1817,9 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
     llorch_gen_seq *g = (llorch_gen_seq *)calloc((size_t)n_seq, sizeof *g);
     int *ids = (int *)malloc((size_t)n_seq * sizeof *ids), *next = (int *)malloc((size_t)n_seq * sizeof *next);
     llorch_sample_params *sp = (llorch_sample_params *)malloc((size_t)n_seq * sizeof *sp);
-    if (!g || !ids || !next || !sp) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
+    size_t text_cap = (size_t)tk_max_token_bytes(s->m->tok) + 16;
+    char *text = (char *)malloc(text_cap);
+    if (!g || !ids || !next || !sp || !text) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
     /* the prompt but its last token in one pass; the last one goes through the
        decode step, which samples the first new token */
     for (int i = 0; i < n_seq && !st; i++) {
@@ -1632,7 +1852,8 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
             s->pos[i]++;
             g[i].cur = next[i];
             g[i].produced++;
-            if (llorch_emit(&g[i], i, next[i], cb, user) || llorch_is_eos(c, next[i]) || g[i].produced >= max_new)
+            if (llorch_emit(&g[i], i, next[i], text, text_cap, cb, user) || llorch_is_eos(c, next[i]) ||
+                g[i].produced >= max_new)
                 g[i].active = 0;
         }
     }
@@ -1648,6 +1869,7 @@ out:
     free(ids);
     free(next);
     free(sp);
+    free(text);
     return st;
 }
 

@@ -1789,7 +1789,8 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     const llorch_sample_params sp = a.sp[b];
     const bool pen = sp.repetition_penalty > 0 && sp.repetition_penalty != 1.0f;
     const float *src = a.logits + (size_t)b * V;
-    if (!pen && !(sp.temperature > 0) && a.amax) { /* greedy: the lm_head GEMV left per-block maxima */
+    const bool greedy = !(sp.temperature > 0) || sp.top_p == 0; /* top_p 0 keeps one token */
+    if (!pen && greedy && a.amax) { /* greedy: the lm_head GEMV left per-block maxima */
         float v = -INFINITY;
         int i = 0x7fffffff;
         for (int j = tid; j < a.n_amax; j += SAMPLE_THREADS) {
@@ -1825,12 +1826,13 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     for (int i = tid; i < V; i += SAMPLE_THREADS)
         if (src[i] > v) v = src[i], bi = i;
     block_argmax(v, bi);
-    if (!(sp.temperature > 0)) {
+    if (greedy) {
         if (tid == 0) put_next(a, b, bi == 0x7fffffff ? 0 : bi);
         return;
     }
     const float mx = v, inv_t = 1.0f / sp.temperature;
-    for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = expf((src[i] - mx) * inv_t);
+    /* the largest weigh exactly 1: no 0 * inf when 1/T overflows */
+    for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i] == mx ? 1.0f : expf((src[i] - mx) * inv_t);
     __syncthreads();
     float tau = 0;
     if (sp.top_k > 0 && sp.top_k < V) tau = radix_kth(w, V, sp.top_k);

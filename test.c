@@ -27,12 +27,14 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +65,20 @@ static int g_pass, g_fail, g_skip;
     } while (0)
 
 static const char *g_shared; /* the shared reference data, or NULL */
+
+/* Time and memory bounds hold for the optimized build; under sanitizers or
+ * valgrind (10-50x slower) only the outcome is checked. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(LLORCH_TEST_VALGRIND)
+#define CHECK_BOUNDS 0
+#else
+#define CHECK_BOUNDS 1
+#endif
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -2589,6 +2605,372 @@ static void test_chat(void) {
 }
 
 /* ======================================================================== */
+/* Hostile files and arguments: bounded memory and time, the reference       */
+/* readers' rules, one-line errors                                           */
+/* ======================================================================== */
+
+/* A copy of the small model's header with one edit, written with extra
+ * data bytes appended (extra > 0). */
+static void write_edited(const char *path, const st_file *f, const char *from, const char *to, size_t extra) {
+    st_file g = *f;
+    g.header = (char *)malloc(f->header_len + 64);
+    memcpy(g.header, f->header, f->header_len + 1);
+    CHECK(!from || hdr_replace(&g, from, to) == 0, "the edit '%s' applies", from);
+    st_write(path, &g, 0, 0);
+    free(g.header);
+    FILE *out = fopen(path, "ab");
+    for (size_t i = 0; out && i < extra; i++) fputc(0, out);
+    if (out) fclose(out);
+}
+
+/* Every input the `safetensors` library refuses is refused, naming the problem. */
+static void test_hostile_safetensors(const char *dir) {
+    char path[4300], from[128], to[128];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    st_file f;
+    st_build(&f, &small_shape);
+    size_t head = (size_t)small_shape.vocab * small_shape.dim * 4, last = f.data_len - head;
+    write_edited(path, &f, NULL, NULL, 8);
+    expect_load_error(dir, "trailing data bytes", "8 data bytes after the last tensor");
+    /* lm_head moved 64 bytes on, 64 more bytes of data: a gap before it */
+    snprintf(from, sizeof from, "\"data_offsets\":[%zu,%zu]", last, f.data_len);
+    snprintf(to, sizeof to, "\"data_offsets\":[%zu,%zu]", last + 64, f.data_len + 64);
+    write_edited(path, &f, from, to, 64);
+    expect_load_error(dir, "a gap in the data", "a gap");
+    /* the first norm shares the embedding's first bytes */
+    snprintf(from, sizeof from, "\"data_offsets\":[%zu,%zu]", head, head + 64);
+    write_edited(path, &f, from, "\"data_offsets\":[0,64]", 0);
+    expect_load_error(dir, "two tensors sharing bytes", "overlaps");
+    write_edited(path, &f, "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[300,16]", 0);
+    expect_load_error(dir, "a field given twice", "dtype twice");
+    write_edited(path, &f, "\"lm_head.weight\"", "\"lm_head.weight\\u0000x\"", 0);
+    expect_load_error(dir, "a tensor name with a NUL", "NUL");
+    write_edited(path, &f, "\"shape\":[300,16]", "\"shape\":[300.0,16]", 0);
+    expect_load_error(dir, "a shape of 300.0", "shape");
+    write_edited(path, &f, "{\"__metadata__\":{\"format\":\"pt\"}", "{\"__metadata__\":{\"format\":1}", 0);
+    expect_load_error(dir, "__metadata__ with a number", "__metadata__");
+    /* a tensor name with a newline and escape sequences: one line, no control characters */
+    write_edited(path, &f, "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"Q4\",\"shape\":[300,16]", 0);
+    write_edited(path, &f, "\"model.embed_tokens.weight\":{\"dtype\":\"F32\"",
+                 "\"x\\nerror: forged\\u001b[31m\\u0085\":{\"dtype\":\"Q4\"", 0);
+    llorch_model *m = NULL;
+    llorch_error err;
+    int st = llorch_load(&m, dir, NULL, &err), clean = 1;
+    for (const char *p = err.msg; *p; p++) clean &= (unsigned char)*p >= 0x20 && *p != 0x7F && (unsigned char)*p != 0xC2;
+    CHECK(st && clean && strstr(err.msg, "x\\x0Aerror: forged\\x1B[31m\\xC2\\x85"),
+          "control characters in a tensor name are escaped: %s", err.msg);
+    llorch_free(m);
+    write_edited(path, &f, NULL, NULL, 0);
+    st_free(&f);
+}
+
+/* A header of many zero-size tensors loads in linear time (it took 73 s for
+ * 200k when the table was scanned). */
+static void test_hostile_many_tensors(const char *dir) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    st_file f;
+    st_build(&f, &small_shape);
+    enum { N = 100000 };
+    size_t cap = f.header_len + (size_t)N * 64;
+    char *h = (char *)malloc(cap);
+    size_t n = f.header_len - 1; /* without the closing brace */
+    memcpy(h, f.header, n);
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(h + n, cap - n, ",\"z.%d\":{\"dtype\":\"BF16\",\"shape\":[0],\"data_offsets\":[0,0]}", i);
+    while ((n + 1) % 8) h[n++] = ' ';
+    h[n++] = '}';
+    free(f.header);
+    f.header = h;
+    f.header_len = n;
+    st_write(path, &f, 0, 0);
+    double t0 = now_s();
+    llorch_model *m = NULL;
+    llorch_error err;
+    int st = llorch_load(&m, dir, NULL, &err);
+    double dt = now_s() - t0;
+    CHECK(st == 0 && (dt < 4.0 || !CHECK_BOUNDS), "100k zero-size tensors: status %d in %.2f s: %s", st, dt,
+          st ? err.msg : "");
+    llorch_free(m);
+    f.header = NULL;
+    free(h);
+    st_free(&f);
+    write_small_model(dir, &small_shape);
+}
+
+/* FIFOs and devices where files belong fail at once, without blocking. */
+static void test_hostile_special_files(const char *dir) {
+    static const char *names[] = {"config.json", "tokenizer.json", "model.safetensors"};
+    char path[4300], keep[4300];
+    alarm(20); /* a regression blocks: let it kill the run rather than hang it */
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(keep, sizeof keep, "%s/%s.keep", dir, names[i]);
+        rename(path, keep);
+        CHECK(mkfifo(path, 0600) == 0, "mkfifo %s", path);
+        expect_load_error(dir, names[i], "not a regular file");
+        remove(path);
+        if (symlink("/dev/zero", path) == 0) expect_load_error(dir, names[i], "not a regular file");
+        remove(path);
+        rename(keep, path);
+    }
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    mkfifo(path, 0600);
+    char *out = NULL;
+    llorch_error err;
+    CHECK(llorch_chat_prompt(dir, NULL, "hi", &out, &err) && strstr(err.msg, "not a regular file"),
+          "a FIFO as tokenizer_config.json: %s", err.msg);
+    free(out);
+    remove(path);
+    /* a shard that is a FIFO, named by an index */
+    char model[4300], shard[4300];
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    snprintf(keep, sizeof keep, "%s/model.safetensors.keep", dir);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    snprintf(shard, sizeof shard, "%s/model-00001-of-00001.safetensors", dir);
+    rename(model, keep);
+    const char *index = "{\"weight_map\":{\"lm_head.weight\":\"model-00001-of-00001.safetensors\"}}";
+    write_all(path, index, strlen(index));
+    mkfifo(shard, 0600);
+    expect_load_error(dir, "a FIFO as a shard", "not a regular file");
+    remove(shard);
+    remove(path);
+    rename(keep, model);
+    alarm(0);
+}
+
+/* The sampler is defined for every accepted value. */
+static void test_hostile_sampler(void) {
+    float base[5] = {0.5f, 2.0f, -1.0f, 1.5f, 0.0f}, w[5];
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 2e-39f; /* 1/T overflows float */
+    int greedy = 1;
+    for (int k = 0; k < 8; k++) {
+        memcpy(w, base, sizeof w);
+        greedy &= llorch_sample(&o, w, 5, NULL, 0, (float)k / 8) == 1;
+    }
+    CHECK(greedy, "temperature 2e-39 acts as greedy");
+    o.temperature = 1.0f;
+    o.top_p = 0.0f; /* transformers keeps the top token */
+    greedy = 1;
+    for (int k = 0; k < 8; k++) {
+        memcpy(w, base, sizeof w);
+        greedy &= llorch_sample(&o, w, 5, NULL, 0, (float)k / 8 + 0.01f) == 1;
+    }
+    CHECK(greedy, "top_p 0 keeps only the top token");
+}
+
+/* Duplicate keys: the last one, as Python's json (and so transformers) reads them. */
+static void test_hostile_json(const char *dir) {
+    tk_json j;
+    char msg[128];
+    const char *text = "{\"a\":1,\"b\":[true],\"a\":{\"c\":2},\"a\":3}";
+    long long v = 0;
+    CHECK(sizeof(tk_json_node) == 16, "a JSON value costs %zu bytes", sizeof(tk_json_node));
+    CHECK(!tk_json_parse(&j, text, strlen(text), msg, sizeof msg) && !tk_json_int(&j, tk_json_get(&j, 0, "a"), &v) &&
+              v == 3 && tk_json_next(&j, tk_json_get(&j, 0, "a")) < 0,
+          "the last of duplicate keys: %lld", v);
+    tk_json_free(&j);
+    write_config(dir, &small_shape, "\"rope_theta\":10000.0,\"rope_theta\":20000.0");
+    llorch_model *m = NULL;
+    llorch_error err;
+    CHECK(llorch_load(&m, dir, NULL, &err) == 0 && llorch_model_config(m)->rope.theta == 20000.0f,
+          "config.json: the second rope_theta wins: %s", m ? "" : err.msg);
+    llorch_free(m);
+    write_config(dir, &small_shape, NULL);
+}
+
+typedef struct {
+    size_t longest;
+    int byte_tokens, short_ones;
+} long_sink;
+
+static int on_long(void *user, int seq, int token, const char *text, size_t len) {
+    long_sink *s = (long_sink *)user;
+    (void)seq;
+    (void)text;
+    if (len > s->longest) s->longest = len;
+    if (token >= 3 && token < 259) { /* "<0xNN>": 6000 x's then "0xNN>" */
+        s->byte_tokens++;
+        s->short_ones += len != 6005;
+    }
+    return 0;
+}
+
+/* A token whose text is longer than any fixed buffer reaches the callback whole. */
+static void test_hostile_long_token(const char *dir) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    size_t len;
+    char *tok = read_all(path, &len);
+    const char *from = "\"pattern\":{\"String\":\"\u2581\"},\"content\":\" \"";
+    char *at = tok ? strstr(tok, from) : NULL;
+    CHECK(at != NULL, "the small tokenizer has a decoder Replace");
+    if (!at) { free(tok); return; }
+    /* every byte token "<0xNN>" decodes to 6000 x's and its remainder */
+    size_t cap = len + 8000, n = (size_t)(at - tok);
+    char *edited = (char *)malloc(cap);
+    memcpy(edited, tok, n);
+    n += (size_t)snprintf(edited + n, cap - n, "\"pattern\":{\"String\":\"<\"},\"content\":\"");
+    memset(edited + n, 'x', 6000);
+    n += 6000;
+    n += (size_t)snprintf(edited + n, cap - n, "\"%s", at + strlen(from));
+    write_all(path, edited, n);
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    llorch_error err;
+    long_sink sink = {0, 0, 0};
+    int prompt[] = {1, 262, 263};
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 1.0f;
+    o.seed = 3;
+    int st = llorch_load(&m, dir, NULL, &err);
+    if (!st) st = llorch_session_new(&s, m, NULL, &err);
+    if (!st) st = llorch_generate(s, prompt, 3, 16, &o, on_long, &sink, NULL, &err);
+    CHECK(st == 0, "generate with 6000-byte tokens: %s", err.msg);
+    if (!sink.byte_tokens) SKIP("no byte token was drawn");
+    else CHECK(sink.short_ones == 0 && sink.longest > 6000, "%d of %d byte tokens came with less than their text",
+               sink.short_ones, sink.byte_tokens);
+    llorch_session_free(s);
+    llorch_free(m);
+    write_all(path, tok, len);
+    free(edited);
+    free(tok);
+}
+
+static void test_hostile(void) {
+    make_tmpdir();
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/hostile", g_tmp);
+    CHECK(write_small_model(dir, &small_shape) == 0, "write a small model");
+    test_hostile_json(dir);
+    test_hostile_safetensors(dir);
+    test_hostile_special_files(dir);
+    test_hostile_sampler();
+    test_hostile_long_token(dir);
+    test_hostile_many_tensors(dir);
+    remove_tree(dir);
+}
+
+/* Load a tokenizer.json in a child process: its CPU seconds and peak memory. */
+static int load_in_child(const char *path, double *cpu_s, long *peak_kb) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        tk_tokenizer *t = NULL;
+        char msg[256];
+        int rc = tk_load_file(&t, path, msg, sizeof msg);
+        tk_free(t);
+        _exit(rc ? 1 : 0);
+    }
+    int status = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status)) return -1;
+    *cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    *peak_kb = ru.ru_maxrss;
+    return WEXITSTATUS(status);
+}
+
+/* Tokenizer files that once took gigabytes or minutes to load: each loads
+ * or is refused by a documented limit, within 1.5 s of CPU and 256 MB. */
+static void test_hostile_tokenizers(const char *dir) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    size_t len;
+    char *tok = read_all(path, &len);
+    static const struct { const char *what, *after, *item; int times; const char *want; } cases[] = {
+        {"a normalizer of 31 Replace a->aa", "\"normalizers\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31, "times longer"},
+        {"a decoder of 31 Replace a->aa", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31, "too large"},
+        {"a decoder of 60k no-op Replace", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"a\"},", 60000, "more than 64"},
+        {"a template of 60k special tokens", "\"single\":[", "{\"SpecialToken\":{\"id\":\"s%d\",\"type_id\":0}},", 60000, NULL},
+    };
+    for (size_t c = 0; tok && c < sizeof cases / sizeof cases[0]; c++) {
+        const char *at = strstr(tok, cases[c].after);
+        size_t cap = len + (size_t)cases[c].times * 160, n = (size_t)(at - tok) + strlen(cases[c].after);
+        char *s = (char *)malloc(cap);
+        memcpy(s, tok, n);
+        for (int i = 0; i < cases[c].times; i++) n += (size_t)snprintf(s + n, cap - n, cases[c].item, i);
+        const char *rest = at + strlen(cases[c].after);
+        if (strstr(cases[c].what, "special tokens")) { /* each named in special_tokens too */
+            const char *sp = strstr(rest, "\"special_tokens\":{") + 18;
+            memcpy(s + n, rest, (size_t)(sp - rest));
+            n += (size_t)(sp - rest);
+            for (int i = 0; i < cases[c].times; i++)
+                n += (size_t)snprintf(s + n, cap - n, "\"s%d\":{\"id\":\"s%d\",\"ids\":[1],\"tokens\":[\"<s>\"]},", i, i);
+            rest = sp;
+        }
+        memcpy(s + n, rest, len - (size_t)(rest - tok));
+        n += len - (size_t)(rest - tok);
+        write_all(path, s, n);
+        tk_tokenizer *t = NULL;
+        char msg[256];
+        int rc = tk_load_file(&t, path, msg, sizeof msg);
+        double cpu = 0;
+        long peak = 0;
+        int child = load_in_child(path, &cpu, &peak);
+        CHECK(cases[c].want ? rc && strstr(msg, cases[c].want) : rc == 0 && tk_bos_id(t) == 1,
+              "%s: %s", cases[c].what, rc ? msg : "loaded");
+        CHECK(child == (rc ? 1 : 0) && (!CHECK_BOUNDS || (cpu < 1.5 && peak < (256L << 10))),
+              "%s: %.2f s of CPU, %ld MB", cases[c].what, cpu, peak >> 10);
+        if (!rc) {
+            int *ids = NULL, k = 0;
+            CHECK(!tk_encode(t, "a", 1, 1, &ids, &k, msg, sizeof msg) && k == 60002 && ids[0] == 1 && ids[k - 1] == 262,
+                  "60k template tokens, then the text: %d ids", k);
+            free(ids);
+        }
+        tk_free(t);
+        free(s);
+    }
+    if (tok) write_all(path, tok, len);
+    free(tok);
+}
+
+/* A 100 MB tokenizer.json of small values loads or is refused within 3 s of
+ * CPU and 1 GB: an array of zeros (16-byte nodes would be 800 MB), and a
+ * vocabulary of millions of short pieces. */
+static void test_load_budget(void) {
+    make_tmpdir();
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/budget", g_tmp);
+    write_small_model(dir, &small_shape);
+    test_hostile_tokenizers(dir);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    size_t len, size = (size_t)100 << 20;
+    char *tok = read_all(path, &len), *at = tok ? strstr(tok, "\"vocab\":{") : NULL;
+    char *big = (char *)malloc(size + len + 64);
+    if (!at || !big) { CHECK(0, "the small tokenizer and 100 MB"); free(tok); free(big); return; }
+    at += 9;
+    for (int shape = 0; shape < 2; shape++) {
+        size_t n = (size_t)(at - tok);
+        memcpy(big, tok, n);
+        if (shape == 0) { /* "vocab":{"x":[0,0,...],...} is read (and refused) as a whole */
+            memcpy(big + n, "\"x\":[0", 6);
+            n += 6;
+            while (n < size) memcpy(big + n, ",0", 2), n += 2;
+            big[n++] = ']';
+            big[n++] = ',';
+        } else { /* "t1000":1000, ... */
+            for (int id = 1000; n < size; id++) n += (size_t)sprintf(big + n, "\"t%d\":%d,", id, id);
+        }
+        memcpy(big + n, at, len - (size_t)(at - tok));
+        n += len - (size_t)(at - tok);
+        write_all(path, big, n);
+        double cpu = 0;
+        long peak = 0;
+        int rc = load_in_child(path, &cpu, &peak);
+        printf("load_budget: %zu MB of %s: %s in %.2f s of CPU, peak %ld MB\n", n >> 20,
+               shape ? "vocabulary entries" : "zeros", rc == 0 ? "loaded" : rc == 1 ? "refused" : "crashed", cpu,
+               peak >> 10);
+        CHECK(rc == 0 || rc == 1, "a 100 MB tokenizer.json loads or is refused: %d", rc);
+        if (CHECK_BOUNDS)
+            CHECK(cpu < 3.0 && peak < (1L << 20), "100 MB of %s: %.2f s, %ld MB", shape ? "vocabulary" : "zeros", cpu,
+                  peak >> 10);
+    }
+    free(big);
+    free(tok);
+    remove_tree(dir);
+}
+
+/* ======================================================================== */
 /* The demo program: exit status, one-line errors, the CLI's outputs         */
 /* ======================================================================== */
 
@@ -2608,9 +2990,16 @@ static int run_cmd(const char *cmd, char *out, size_t out_cap, char *err, size_t
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* Lines, not counting "note: " lines (a CUDA build without a GPU notes that
+ * it runs on the CPU). */
 static int count_lines(const char *s) {
     int n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (const char *line = s; *line;) {
+        const char *end = strchr(line, '\n');
+        n += strncmp(line, "note: ", 6) != 0;
+        if (!end) break;
+        line = end + 1;
+    }
     return n;
 }
 
@@ -2740,6 +3129,46 @@ static void test_demo(void) {
     remove_tree(dir);
 }
 
+/* Hostile command lines: each refused in one line, never run silently wrong. */
+static void test_demo_args(void) {
+    if (access("./demo", X_OK)) { SKIP("demo_args: ./demo is not built"); return; }
+    make_tmpdir();
+    char dir[4200], cmd[8192], out[4096], err[4096], cwd[4096];
+    snprintf(dir, sizeof dir, "%s/demo-args", g_tmp);
+    write_small_model(dir, &small_shape);
+    struct { const char *what, *fmt, *want; } bad[] = {
+        {"an unreadable stdin", "./demo -m %s -n 2 - <%s", "stdin"},
+        {"a seed past 64 bits", "./demo -m %s -s 18446744073709551616 -n 2 hi", "-s"},
+        {"a negative seed", "./demo -m %s -s -1 -n 2 hi", "-s"},
+        {"--system without --chat", "./demo -m %s --system 'Be brief.' -n 2 hi", "--chat"},
+        {"a NUL in a --chat prompt", "printf 'a\\000b' | ./demo -m %s --chat -n 2 -", "NUL"},
+        {"no prompt", "./demo -m %s", "-h"},
+        {"a newline in an option", "./demo -m %s -n '1\nerror: forged' hi", "\\x0A"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, bad[i].fmt, dir, g_tmp);
+        int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+        CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, bad[i].want), "%s: rc %d, stderr '%s'", bad[i].what, rc,
+              err);
+    }
+    /* the first run, without a model: how to get one */
+    CHECK(getcwd(cwd, sizeof cwd) != NULL, "getcwd");
+    snprintf(cmd, sizeof cmd, "cd %s && env -u LLORCH_MODEL %s/demo hello", g_tmp, cwd);
+    int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, "huggingface-cli download TinyLlama/TinyLlama-1.1B-Chat-v1.0") &&
+              strstr(err, "-m DIR"),
+          "no model: rc %d, stderr '%s'", rc, err);
+    /* more threads than the cap: a note, and the run goes on */
+    snprintf(cmd, sizeof cmd, "./demo -m %s --threads 100000 -n 2 --ids ab", dir);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 0 && strstr(err, "note: --threads 100000"), "--threads 100000: rc %d, '%s'", rc, err);
+    /* a NUL in a plain prompt is a character like any other: encoded, not cut */
+    snprintf(cmd, sizeof cmd, "printf 'a\\000b' | ./demo -m %s --tokenize -", dir);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 0 && !strcmp(out, "1 262 3 261\n"), "a NUL in a prompt: rc %d, '%s' %s", rc, out, err);
+    remove_tree(dir);
+}
+
 /* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
@@ -2795,6 +3224,76 @@ static int read_bandwidth_main(const char *path, int threads) {
     }
     printf("read_bandwidth: %s threads=%d GB/s=%.1f\n", path, threads, best);
     munmap(map, size);
+    return 0;
+}
+
+/* Seeds of the hostile shapes: safetensors that break the coverage rules,
+ * JSON with duplicate keys and deep nesting, tokenizers with long step
+ * chains and big templates, a config with a key twice. */
+static int write_hostile_seeds(const char *dir) {
+    char path[4300];
+    st_file f;
+    st_build(&f, &small_shape);
+    size_t head = (size_t)small_shape.vocab * small_shape.dim * 4;
+    char norm_from[64];
+    snprintf(norm_from, sizeof norm_from, "\"data_offsets\":[%zu,%zu]", head, head + 64);
+    static const struct { const char *name, *from, *to; size_t extra; } st[] = {
+        {"trailing", NULL, NULL, 8},
+        {"overlap", "", "\"data_offsets\":[0,64]", 0},
+        {"field-twice", "\"dtype\":\"F32\",\"shape\":[300,16]", "\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[300,16]", 0},
+        {"nul-name", "\"lm_head.weight\"", "\"lm_head.weight\\u0000x\"", 0},
+        {"control-name", "\"lm_head.weight\"", "\"x\\nerror: \\u001b[31m\"", 0},
+        {"float-shape", "\"shape\":[300,16]", "\"shape\":[300.0,16]", 0},
+        {"metadata-number", "{\"__metadata__\":{\"format\":\"pt\"}", "{\"__metadata__\":{\"format\":1}", 0},
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+        snprintf(path, sizeof path, "%s/safetensors/%s", dir, st[i].name);
+        write_edited(path, &f, st[i].from && !*st[i].from ? norm_from : st[i].from, st[i].to, st[i].extra);
+    }
+    st_free(&f);
+    static const struct { const char *name, *text; } js[] = {
+        {"duplicate-keys", "{\"a\":1,\"a\":{\"b\":[1,2]},\"a\":\"last\"}"},
+        {"escapes", "[\"\\u0000\\ud83d\\ude00\\n\\u001b\", -0.0e+1, 1E400, true, null]"},
+        {"config-twice", "{\"model_type\":\"llama\",\"rope_theta\":10000.0,\"rope_theta\":500000.0,\"tie_word_embeddings\":1}"},
+    };
+    for (size_t i = 0; i < sizeof js / sizeof js[0]; i++) {
+        snprintf(path, sizeof path, "%s/json/%s", dir, js[i].name);
+        if (write_all(path, js[i].text, strlen(js[i].text))) return -1;
+    }
+    snprintf(path, sizeof path, "%s/config/duplicate-keys", dir);
+    if (write_all(path, js[2].text, strlen(js[2].text))) return -1;
+    char deep[512];
+    for (int i = 0; i < 200; i++) deep[i] = '[', deep[200 + i] = ']';
+    snprintf(path, sizeof path, "%s/json/deep", dir);
+    if (write_all(path, deep, 400)) return -1;
+    /* tokenizers: step chains and a template of many special tokens */
+    snprintf(path, sizeof path, "%s/tok", dir);
+    mkdir(path, 0755);
+    if (write_small_tokenizer(path)) return -1;
+    snprintf(path, sizeof path, "%s/tok/tokenizer.json", dir);
+    size_t len;
+    char *tok = read_all(path, &len);
+    static const struct { const char *name, *after, *item; int times; } tk[] = {
+        {"normalizer-chain", "\"normalizers\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31},
+        {"decoder-chain", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"aa\"},", 31},
+        {"decoder-noops", "\"decoders\":[", "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"a\"},", 70},
+        {"template-specials", "\"single\":[", "{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},", 100},
+    };
+    for (size_t i = 0; tok && i < sizeof tk / sizeof tk[0]; i++) {
+        const char *at = strstr(tok, tk[i].after);
+        size_t cap = len + 100 * 100, n = (size_t)(at - tok) + strlen(tk[i].after);
+        char *s = (char *)malloc(cap);
+        memcpy(s, tok, n);
+        for (int k = 0; k < tk[i].times; k++) n += (size_t)snprintf(s + n, cap - n, "%s", tk[i].item);
+        memcpy(s + n, at + strlen(tk[i].after), len - (size_t)(at - tok) - strlen(tk[i].after));
+        n += len - (size_t)(at - tok) - strlen(tk[i].after);
+        snprintf(path, sizeof path, "%s/tokenizer/%s", dir, tk[i].name);
+        write_all(path, s, n);
+        free(s);
+    }
+    free(tok);
+    snprintf(path, sizeof path, "%s/tok", dir);
+    remove_tree(path);
     return 0;
 }
 
@@ -2900,6 +3399,7 @@ static int write_seeds_main(const char *dir) {
         free(data);
     }
     remove_tree(sub);
+    if (write_hostile_seeds(dir)) return 1;
     /* the small byte-level tokenizers */
     static const char *small[] = {"gpt2", "smollm2", "prefix", "splits", "splits2"};
     for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
@@ -3009,7 +3509,10 @@ int main(int argc, char **argv) {
         {"config", test_config, 0},
         {"sharded", test_sharded, 0},
         {"demo", test_demo, 0},
+        {"demo_args", test_demo_args, 0},
         {"limits", test_limits, 0},
+        {"hostile", test_hostile, 0},
+        {"load_budget", test_load_budget, 0},
         {"concurrency", test_concurrency, 0},
         {"soak", test_soak, 1},
     };

@@ -23,8 +23,8 @@
  *   tk_json_free(&j);
  *
  * The parser validates the whole document (RFC 8259 syntax, UTF-8 in strings,
- * escapes, nesting depth) and records it as a flat array of nodes; string
- * contents are unescaped on demand.
+ * escapes, nesting depth) and records it as a flat array of 16-byte nodes,
+ * one a value; string contents are unescaped on demand.
  *
  * Tokenizer
  *   tk_tokenizer *t;
@@ -64,13 +64,12 @@ typedef enum {
     TK_JSON_STRING, TK_JSON_ARRAY, TK_JSON_OBJECT
 } tk_json_type;
 
-typedef struct {
-    tk_json_type type;
-    size_t start, end; /* bytes of the value in the source; strings exclude quotes */
-    int count;         /* arrays: elements; objects: key/value pairs */
-    int next;          /* index of the node after this value's subtree */
-    int parent;        /* enclosing array/object, -1 for the root */
-    int has_escape;    /* strings: contains a backslash */
+typedef struct {                /* 16 bytes a value */
+    uint32_t start, end;        /* bytes of the value in the source; strings exclude quotes */
+    uint32_t next;              /* the next value in the same array/object (keys and values alternate); 0: none */
+    uint32_t count : 28;        /* arrays: elements; objects: key/value pairs */
+    uint32_t type : 3;          /* a tk_json_type */
+    uint32_t has_escape : 1;    /* strings: contains a backslash */
 } tk_json_node;
 
 typedef struct {
@@ -80,11 +79,16 @@ typedef struct {
     int n, cap;
 } tk_json;
 
-/* Parse len bytes of src (which must outlive j). Node 0 is the root value. */
+/* Parse len bytes of src (which must outlive j). Node 0 is the root value.
+ * Each value costs one 16-byte node; a document of more than
+ * TK_JSON_MAX_VALUES values (or of 4 GiB or more) is refused before its
+ * nodes are allocated. */
 int tk_json_parse(tk_json *j, const char *src, size_t len, char *err, size_t errlen);
 void tk_json_free(tk_json *j);
 
-/* Object member lookup by exact key; returns the value's node or -1. */
+/* Object member lookup by exact key; returns the value's node or -1. A key
+ * given twice gives its last value, as Python's json does. One pass over
+ * the object: callers that look up many keys of a big object hash it. */
 int tk_json_get(const tk_json *j, int obj, const char *key);
 /* First child of an array (the first key of an object) or -1; next sibling or -1. */
 int tk_json_child(const tk_json *j, int node);
@@ -238,23 +242,29 @@ int tk_template_render(const char *tpl, size_t tlen, const char *vars_json, size
 #define TOKENIZER_IMPLEMENTATION_DONE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ======================================================================== */
 /* JSON reader                                                               */
 /* ======================================================================== */
 
 #define TK_JSON_MAX_DEPTH 128
+/* Values a document may hold: 256 MiB of nodes at most. The biggest real
+ * files (tokenizer.json of a 256k vocabulary, a safetensors header of 100k
+ * tensors) hold a few million. */
+#define TK_JSON_MAX_VALUES (1 << 24)
 
 typedef struct {
     tk_json *j;
-    int parent; /* the container being filled */
     size_t pos;
     char *err;
     size_t errlen;
@@ -273,22 +283,33 @@ static void tk_json_skip_ws(tk_json_parser *p) {
         p->pos++;
 }
 
+/* Bounds on the number of values from one pass over the characters outside
+ * strings: each ',' follows a value and each ':' a key (lo); each value is
+ * the root, the first in a container, or after a ',' or ':' (hi). */
+static void tk_json_bounds(const char *s, size_t n, size_t *lo, size_t *hi) {
+    size_t seps = 0, opens = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') { /* skip the string */
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+        } else if (c == ',' || c == ':') {
+            seps++;
+        } else if (c == '[' || c == '{') {
+            opens++;
+        }
+    }
+    *lo = seps;
+    *hi = 1 + seps + opens;
+}
+
 static int tk_json_push(tk_json_parser *p, tk_json_type type) {
     tk_json *j = p->j;
-    if (j->n == j->cap) {
-        if (j->cap > INT_MAX / 2) return tk_json_fail(p, "too many values");
-        int cap = j->cap ? j->cap * 2 : 256;
-        tk_json_node *nn = (tk_json_node *)realloc(j->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) return tk_json_fail(p, "out of memory");
-        j->nodes = nn;
-        j->cap = cap;
-    }
+    if (j->n == j->cap) return tk_json_fail(p, "more values than counted"); /* the bounds rule this out */
     tk_json_node *nd = &j->nodes[j->n];
     memset(nd, 0, sizeof *nd);
     nd->type = type;
-    nd->start = p->pos;
-    nd->next = -1;
-    nd->parent = p->parent;
+    nd->start = (uint32_t)p->pos;
     return j->n++;
 }
 
@@ -336,9 +357,8 @@ static int tk_json_parse_string(tk_json_parser *p) {
     while (p->pos < len) {
         unsigned char c = (unsigned char)s[p->pos];
         if (c == '"') {
-            p->j->nodes[idx].end = p->pos;
-            p->j->nodes[idx].has_escape = esc;
-            p->j->nodes[idx].next = p->j->n;
+            p->j->nodes[idx].end = (uint32_t)p->pos;
+            p->j->nodes[idx].has_escape = (unsigned)esc;
             p->pos++;
             return idx;
         }
@@ -366,7 +386,7 @@ static int tk_json_parse_string(tk_json_parser *p) {
             p->pos += 2;
             continue;
         }
-        int n = tk_utf8_len((const unsigned char *)s + p->pos, len - p->pos);
+        int n = c < 0x80 ? 1 : tk_utf8_len((const unsigned char *)s + p->pos, len - p->pos);
         if (!n) return tk_json_fail(p, "invalid UTF-8 in string");
         p->pos += (size_t)n;
     }
@@ -394,19 +414,23 @@ static int tk_json_parse_number(tk_json_parser *p) {
         while (i < len && s[i] >= '0' && s[i] <= '9') i++;
     }
     p->pos = i;
-    p->j->nodes[idx].end = i;
-    p->j->nodes[idx].next = p->j->n;
+    p->j->nodes[idx].end = (uint32_t)i;
     return idx;
 }
 
 static int tk_json_parse_value(tk_json_parser *p, int depth);
 
+/* Chain the values of one container: prev (-1 for none) gets idx as its next. */
+static void tk_json_link(tk_json *j, int *prev, int idx) {
+    if (*prev >= 0) j->nodes[*prev].next = (uint32_t)idx;
+    *prev = idx;
+}
+
 static int tk_json_parse_container(tk_json_parser *p, int depth, int is_obj) {
     int idx = tk_json_push(p, is_obj ? TK_JSON_OBJECT : TK_JSON_ARRAY);
     if (idx < 0) return -1;
     char close = is_obj ? '}' : ']';
-    int count = 0, outer = p->parent;
-    p->parent = idx;
+    int count = 0, prev = -1;
     p->pos++;
     tk_json_skip_ws(p);
     if (p->pos < p->j->len && p->j->src[p->pos] == close) {
@@ -416,14 +440,17 @@ static int tk_json_parse_container(tk_json_parser *p, int depth, int is_obj) {
             tk_json_skip_ws(p);
             if (is_obj) {
                 if (p->pos >= p->j->len || p->j->src[p->pos] != '"') return tk_json_fail(p, "expected a key");
-                if (tk_json_parse_string(p) < 0) return -1;
+                int key = tk_json_parse_string(p);
+                if (key < 0) return -1;
+                tk_json_link(p->j, &prev, key);
                 tk_json_skip_ws(p);
                 if (p->pos >= p->j->len || p->j->src[p->pos] != ':') return tk_json_fail(p, "expected ':'");
                 p->pos++;
             }
-            if (tk_json_parse_value(p, depth + 1) < 0) return -1;
-            if (count == INT_MAX) return tk_json_fail(p, "too many values");
-            count++;
+            int val = tk_json_parse_value(p, depth + 1);
+            if (val < 0) return -1;
+            tk_json_link(p->j, &prev, val);
+            count++; /* below TK_JSON_MAX_VALUES, so it fits the node's count */
             tk_json_skip_ws(p);
             if (p->pos >= p->j->len) return tk_json_fail(p, "unterminated container");
             char c = p->j->src[p->pos++];
@@ -431,10 +458,8 @@ static int tk_json_parse_container(tk_json_parser *p, int depth, int is_obj) {
             if (c != ',') return tk_json_fail(p, "expected ',' or a closing bracket");
         }
     }
-    p->parent = outer;
-    p->j->nodes[idx].count = count;
-    p->j->nodes[idx].end = p->pos;
-    p->j->nodes[idx].next = p->j->n;
+    p->j->nodes[idx].count = (uint32_t)count;
+    p->j->nodes[idx].end = (uint32_t)p->pos;
     return idx;
 }
 
@@ -444,8 +469,7 @@ static int tk_json_parse_literal(tk_json_parser *p, const char *word, tk_json_ty
     int idx = tk_json_push(p, type);
     if (idx < 0) return -1;
     p->pos += n;
-    p->j->nodes[idx].end = p->pos;
-    p->j->nodes[idx].next = p->j->n;
+    p->j->nodes[idx].end = (uint32_t)p->pos;
     return idx;
 }
 
@@ -471,10 +495,20 @@ int tk_json_parse(tk_json *j, const char *src, size_t len, char *err, size_t err
     memset(j, 0, sizeof *j);
     j->src = src;
     j->len = len;
-    tk_json_parser p = {j, -1, 0, err, errlen};
+    tk_json_parser p = {j, 0, err, errlen};
     if (!src) { tk_json_fail(&p, "no input"); return -1; }
+    if (len >= UINT32_MAX) { tk_json_fail(&p, "4 GiB or more"); return -1; }
     if (len >= 3 && (unsigned char)src[0] == 0xEF && (unsigned char)src[1] == 0xBB && (unsigned char)src[2] == 0xBF)
         p.pos = 3; /* a UTF-8 byte-order mark */
+    /* the limit is checked, and the nodes allocated, before parsing */
+    size_t lo, hi;
+    tk_json_bounds(src, len, &lo, &hi);
+    if (lo > TK_JSON_MAX_VALUES) { tk_json_fail(&p, "more than 2^24 values"); return -1; }
+    j->cap = (int)(hi < TK_JSON_MAX_VALUES ? hi : TK_JSON_MAX_VALUES);
+    if (!(j->nodes = (tk_json_node *)malloc((size_t)j->cap * sizeof *j->nodes))) {
+        tk_json_fail(&p, "out of memory");
+        return -1;
+    }
     if (tk_json_parse_value(&p, 0) < 0) goto fail;
     tk_json_skip_ws(&p);
     if (p.pos != len) { tk_json_fail(&p, "trailing characters"); goto fail; }
@@ -500,51 +534,54 @@ int tk_json_child(const tk_json *j, int node) {
 /* The next value in the same container (for objects: key, value, key, ...). */
 int tk_json_next(const tk_json *j, int node) {
     if (node < 0 || node >= j->n) return -1;
-    int nx = j->nodes[node].next;
-    if (nx <= 0 || nx >= j->n || j->nodes[nx].parent != j->nodes[node].parent) return -1;
-    return nx;
+    uint32_t nx = j->nodes[node].next;
+    return nx ? (int)nx : -1;
 }
 
 int tk_json_get(const tk_json *j, int obj, const char *key) {
     if (obj < 0 || obj >= j->n || j->nodes[obj].type != TK_JSON_OBJECT) return -1;
+    int last = -1;
     for (int k = tk_json_child(j, obj); k >= 0; k = tk_json_next(j, tk_json_next(j, k)))
-        if (tk_json_streq(j, k, key)) return tk_json_next(j, k);
-    return -1;
+        if (tk_json_streq(j, k, key)) last = tk_json_next(j, k);
+    return last;
+}
+
+/* The bytes of one character of a validated string source at s[*i] (an
+ * escape decoded to UTF-8) into out; advances *i and returns their count. */
+static size_t tk_json_char(const char *s, size_t *i, char out[4]) {
+    if (s[*i] != '\\') { out[0] = s[(*i)++]; return 1; }
+    char e = s[*i + 1];
+    if (e != 'u') {
+        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+        out[0] = to[strchr(from, e) - from];
+        *i += 2;
+        return 1;
+    }
+    unsigned u = 0, lo = 0xDC00;
+    tk_hex4(s + *i + 2, &u);
+    *i += 6;
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        tk_hex4(s + *i + 2, &lo);
+        *i += 6;
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (u < 0x80) { out[0] = (char)u; return 1; }
+    if (u < 0x800) { out[0] = (char)(0xC0 | (u >> 6)); out[1] = (char)(0x80 | (u & 0x3F)); return 2; }
+    if (u < 0x10000) {
+        out[0] = (char)(0xE0 | (u >> 12)); out[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (u >> 18)); out[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((u >> 6) & 0x3F)); out[3] = (char)(0x80 | (u & 0x3F));
+    return 4;
 }
 
 /* Decode the string node into out (which has room for end-start bytes: an
  * unescaped string is never longer than its source). Returns the length. */
 static size_t tk_json_unescape(const tk_json *j, int node, char *out) {
-    const tk_json_node *nd = &j->nodes[node];
-    const char *s = j->src;
     size_t o = 0;
-    for (size_t i = nd->start; i < nd->end;) {
-        if (s[i] != '\\') { out[o++] = s[i++]; continue; }
-        char e = s[i + 1];
-        if (e != 'u') {
-            const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
-            out[o++] = to[strchr(from, e) - from];
-            i += 2;
-            continue;
-        }
-        unsigned u = 0, lo = 0xDC00;
-        tk_hex4(s + i + 2, &u);
-        i += 6;
-        if (u >= 0xD800 && u <= 0xDBFF) {
-            tk_hex4(s + i + 2, &lo);
-            i += 6;
-            u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        if (u < 0x80) out[o++] = (char)u;
-        else if (u < 0x800) { out[o++] = (char)(0xC0 | (u >> 6)); out[o++] = (char)(0x80 | (u & 0x3F)); }
-        else if (u < 0x10000) {
-            out[o++] = (char)(0xE0 | (u >> 12)); out[o++] = (char)(0x80 | ((u >> 6) & 0x3F));
-            out[o++] = (char)(0x80 | (u & 0x3F));
-        } else {
-            out[o++] = (char)(0xF0 | (u >> 18)); out[o++] = (char)(0x80 | ((u >> 12) & 0x3F));
-            out[o++] = (char)(0x80 | ((u >> 6) & 0x3F)); out[o++] = (char)(0x80 | (u & 0x3F));
-        }
-    }
+    for (size_t i = j->nodes[node].start; i < j->nodes[node].end;) o += tk_json_char(j->src, &i, out + o);
     return o;
 }
 
@@ -564,11 +601,14 @@ int tk_json_streq(const tk_json *j, int node, const char *str) {
     const tk_json_node *nd = &j->nodes[node];
     size_t n = strlen(str);
     if (!nd->has_escape) return nd->end - nd->start == n && memcmp(j->src + nd->start, str, n) == 0;
-    size_t len;
-    char *tmp = tk_json_strdup(j, node, &len);
-    int eq = tmp && len == n && memcmp(tmp, str, n) == 0;
-    free(tmp);
-    return eq;
+    size_t k = 0; /* compared so far, decoding as it goes: no copy */
+    char c[4];
+    for (size_t i = nd->start; i < nd->end;) {
+        size_t m = tk_json_char(j->src, &i, c);
+        if (k + m > n || memcmp(str + k, c, m)) return 0;
+        k += m;
+    }
+    return k == n;
 }
 
 int tk_json_number(const tk_json *j, int node, double *out) {
@@ -616,28 +656,65 @@ int tk_json_int(const tk_json *j, int node, long long *out) {
 /* Tokenizer: helpers                                                        */
 /* ======================================================================== */
 
-#define TK_MAX_IDS (1 << 24)               /* vocabulary ids must lie below this */
-#define TK_MAX_FILE ((size_t)1 << 30)      /* tk_load_file refuses bigger files */
+#define TK_MAX_IDS (1 << 21)               /* ids lie below this: 8x the largest vocabularies */
+#define TK_MAX_FILE ((size_t)256 << 20)    /* tk_load_file refuses bigger files (7x the biggest published) */
 #define TK_MAX_TEXT ((size_t)INT_MAX / 8)  /* tk_encode refuses longer texts */
 #define TK_MAX_PIECE ((size_t)INT_MAX / 2) /* longest string after normalizing */
 #define TK_MAX_BLOB ((size_t)1 << 31)      /* all decoded token strings together */
+/* Normalizer and decoder steps (real files have at most 5): each is applied
+ * to every token at load, so their number multiplies the load time. */
+#define TK_MAX_STEPS 64
+/* How much longer the normalizer may make a text (Replace " " by "▁"
+ * triples it, NFC at most triples it), and what its Prepends may add: this
+ * bounds the work and memory of normalizing a text before any is done. */
+#define TK_MAX_GROWTH 64
+#define TK_MAX_GROWTH_ADD 4096
+/* What normalizing the added tokens and decoding every token may build,
+ * beside the vocabulary's own text of n bytes (decoding mostly shrinks it). */
+#define TK_BUDGET(n) (8 * (size_t)(n) + ((size_t)16 << 20))
 #define TK_NONE UINT32_MAX                 /* "no token" in per-id offset arrays */
 #define TK_FFFD "\xEF\xBF\xBD"             /* U+FFFD REPLACEMENT CHARACTER */
 
-/* Writes "NAME: message" (just "message" when name is NULL); returns -1. */
+/* Copy the NUL-terminated s into out (cap bytes, cap > 0) with every byte
+ * that could break the line or drive a terminal written as \xNN: control
+ * characters (C0, DEL, and C1 as UTF-8), and bytes that are not UTF-8. Error
+ * messages quote file contents; this keeps each one a single plain line. */
+static void tk_escape_controls(char *out, size_t cap, const char *s) {
+    size_t o = 0, n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        int l = tk_utf8_len(u, n - i);
+        int c1 = l == 2 && u[0] == 0xC2 && u[1] < 0xA0;
+        if (l && !c1 && (u[0] >= 0x20 && u[0] != 0x7F)) {
+            if (o + (size_t)l >= cap) break;
+            memcpy(out + o, u, (size_t)l);
+            o += (size_t)l;
+            i += (size_t)l;
+            continue;
+        }
+        int k = c1 ? 2 : 1; /* the escaped bytes */
+        if (o + 4 * (size_t)k >= cap) break;
+        for (int b = 0; b < k; b++, o += 4) snprintf(out + o, 5, "\\x%02X", u[b]);
+        i += (size_t)k;
+    }
+    out[o] = 0;
+}
+
+/* Writes "NAME: message" (just "message" when name is NULL), control
+ * characters escaped; returns -1. */
 static int tk_fail(char *err, size_t errlen, const char *name, const char *fmt, ...) {
     if (err && errlen) {
+        char raw[1024];
         size_t k = 0;
         if (name) {
-            int w = snprintf(err, errlen, "%s: ", name);
-            k = w < 0 ? 0 : (size_t)w;
+            int w = snprintf(raw, sizeof raw, "%s: ", name);
+            k = w < 0 ? 0 : (size_t)w < sizeof raw ? (size_t)w : sizeof raw - 1;
         }
-        if (k < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + k, errlen - k, fmt, ap);
-            va_end(ap);
-        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(raw + k, sizeof raw - k, fmt, ap);
+        va_end(ap);
+        tk_escape_controls(err, errlen, raw);
     }
     return -1;
 }
@@ -767,13 +844,15 @@ static const char *tk_quote(char *q, size_t cap, const char *s, size_t n) {
 }
 
 /* Replace every occurrence of pat (non-empty, left to right, not
- * overlapping) in s by rep, into out (cleared first). */
+ * overlapping) in s by rep, into out (cleared first). -1 as soon as the
+ * output would pass limit bytes (or out of memory). */
 static int tk_replace(tk_buf *out, const char *s, size_t n, const char *pat, size_t plen, const char *rep,
-                      size_t rlen) {
+                      size_t rlen, size_t limit) {
     out->n = 0;
     size_t from = 0, i = 0;
     while (plen && i + plen <= n) {
         if (s[i] == pat[0] && memcmp(s + i, pat, plen) == 0) {
+            if (out->n + (i - from) + rlen > limit) return -1;
             if (tk_buf_put(out, s + from, i - from) || tk_buf_put(out, rep, rlen)) return -1;
             i += plen;
             from = i;
@@ -781,6 +860,7 @@ static int tk_replace(tk_buf *out, const char *s, size_t n, const char *pat, siz
             i++;
         }
     }
+    if (out->n + (n - from) > limit) return -1;
     return tk_buf_put(out, s + from, n - from);
 }
 
@@ -3765,14 +3845,29 @@ int tk_regex_find_all(const char *pat, size_t plen, const char *s, size_t n, siz
 /* Open addressing with linear probing; tables are at least twice as big as
  * what they hold, so probes stay short and never run out of empty slots. */
 
-static uint32_t tk_hash(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
+static uint64_t tk_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* FNV-1a from a per-table seed, mixed so every bit reaches the low ones a
+ * table indexes by. */
+static uint32_t tk_hash(const char *s, size_t n, uint64_t seed) {
+    uint64_t h = seed ^ 0xcbf29ce484222325ull;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
-        h *= 16777619u;
+        h *= 0x100000001b3ull;
     }
-    return h;
+    return (uint32_t)tk_mix64(h);
 }
+
+/* A table's seed: the address of its slots, random under ASLR, so a file
+ * cannot be made of keys that all land in one run of slots. */
+static uint64_t tk_seed(const void *slots) { return tk_mix64((uint64_t)(uintptr_t)slots); }
 
 static size_t tk_table_size(size_t n) {
     size_t c = 16;
@@ -3789,6 +3884,7 @@ typedef struct {
 typedef struct {
     tk_sslot *slots;
     size_t mask;
+    uint64_t seed;
 } tk_strmap;
 
 static int tk_strmap_init(tk_strmap *m, size_t n) {
@@ -3797,12 +3893,13 @@ static int tk_strmap_init(tk_strmap *m, size_t n) {
     if (!m->slots) return -1;
     for (size_t i = 0; i < cap; i++) m->slots[i].id = -1;
     m->mask = cap - 1;
+    m->seed = tk_seed(m->slots);
     return 0;
 }
 
 static int tk_strmap_find(const tk_strmap *m, const char *blob, const char *s, size_t n) {
     if (!m->slots) return -1;
-    uint32_t h = tk_hash(s, n);
+    uint32_t h = tk_hash(s, n, m->seed);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         const tk_sslot *e = &m->slots[i];
         if (e->id < 0) return -1;
@@ -3812,7 +3909,7 @@ static int tk_strmap_find(const tk_strmap *m, const char *blob, const char *s, s
 
 /* Adds blob[off, off+len) -> id; 1 (and nothing added) if the key is there. */
 static int tk_strmap_add(tk_strmap *m, const char *blob, uint32_t off, uint32_t len, int id) {
-    uint32_t h = tk_hash(blob + off, len);
+    uint32_t h = tk_hash(blob + off, len, m->seed);
     for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         tk_sslot *e = &m->slots[i];
         if (e->id < 0) {
@@ -3826,6 +3923,16 @@ static int tk_strmap_add(tk_strmap *m, const char *blob, uint32_t off, uint32_t 
     }
 }
 
+/* Sets the id of a key that is in the map. */
+static void tk_strmap_set(tk_strmap *m, const char *blob, const char *s, size_t n, int id) {
+    uint32_t h = tk_hash(s, n, m->seed);
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        tk_sslot *e = &m->slots[i];
+        if (e->id < 0) return;
+        if (e->hash == h && e->len == n && memcmp(blob + e->off, s, n) == 0) { e->id = id; return; }
+    }
+}
+
 /* (left id, right id) -> (rank, merged id). */
 typedef struct {
     uint64_t key; /* UINT64_MAX: empty slot */
@@ -3835,16 +3942,8 @@ typedef struct {
 typedef struct {
     tk_mslot *slots;
     size_t mask;
+    uint64_t seed;
 } tk_mergemap;
-
-static uint64_t tk_mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static int tk_merges_init(tk_mergemap *m, size_t n) {
     size_t cap = tk_table_size(n);
@@ -3852,13 +3951,14 @@ static int tk_merges_init(tk_mergemap *m, size_t n) {
     if (!m->slots) return -1;
     for (size_t i = 0; i < cap; i++) m->slots[i].key = UINT64_MAX;
     m->mask = cap - 1;
+    m->seed = tk_seed(m->slots);
     return 0;
 }
 
 /* A pair listed twice keeps its last rank, as in tokenizers. */
 static void tk_merges_put(tk_mergemap *m, int a, int b, int rank, int id) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    for (size_t i = tk_mix64(key) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = tk_mix64(key ^ m->seed) & m->mask;; i = (i + 1) & m->mask) {
         tk_mslot *e = &m->slots[i];
         if (e->key == UINT64_MAX || e->key == key) {
             e->key = key;
@@ -3872,7 +3972,7 @@ static void tk_merges_put(tk_mergemap *m, int a, int b, int rank, int id) {
 static int tk_merges_get(const tk_mergemap *m, int a, int b, int *rank, int *id) {
     if (!m->slots) return -1;
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    for (size_t i = tk_mix64(key) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = tk_mix64(key ^ m->seed) & m->mask;; i = (i + 1) & m->mask) {
         const tk_mslot *e = &m->slots[i];
         if (e->key == UINT64_MAX) return -1;
         if (e->key == key) {
@@ -4080,12 +4180,14 @@ static int tk_apply_steps(const tk_step *st, int nst, int first, const char *s, 
         tk_buf *d = &bufs[which];
         d->n = 0;
         if (st[k].kind == TK_PREPEND) {
-            if (cn && (tk_buf_put(d, st[k].a, st[k].alen) || tk_buf_put(d, cur, cn))) return -1;
+            if (cn && (cn + st[k].alen > limit || tk_buf_put(d, st[k].a, st[k].alen) || tk_buf_put(d, cur, cn)))
+                return -1;
         } else if (st[k].kind == TK_NFC) {
-            if (tk_nfc(cur, cn, d)) return -1;
+            if (tk_nfc(cur, cn, d)) return -1; /* at most 3x: checked below */
         } else {
             int drop = first && st[k].drop_first;
-            if (tk_replace(d, cur, cn, st[k].a, st[k].alen, drop ? "" : st[k].b, drop ? 0 : st[k].blen)) return -1;
+            if (tk_replace(d, cur, cn, st[k].a, st[k].alen, drop ? "" : st[k].b, drop ? 0 : st[k].blen, limit))
+                return -1;
         }
         if (d->n > limit) return -1;
         cur = d->p ? d->p : "";
@@ -4174,8 +4276,23 @@ static int tk_lchar(tk_loader *L, int obj, const char *key, const char *where, c
     return 0;
 }
 
+/* How long a text of length x can get through the steps: at most
+ * mul * x + add (Replace multiplies by |b| / |a| when that is more than 1,
+ * Prepend adds |a|, NFC at most triples). */
+static void tk_steps_growth(const tk_step *st, int n, double *mul, double *add) {
+    *mul = 1;
+    *add = 0;
+    for (int k = 0; k < n; k++) {
+        double f = st[k].kind == TK_NFC ? 3 : st[k].kind == TK_REPLACE && st[k].blen > st[k].alen
+                                                  ? (double)st[k].blen / (double)st[k].alen : 1;
+        *mul *= f;
+        *add = *add * f + (st[k].kind == TK_PREPEND ? (double)st[k].alen : 0);
+    }
+}
+
 static int tk_add_step(tk_loader *L, tk_step **steps, int *n, int kind, const char *a, size_t alen, const char *b,
                        size_t blen, int drop_first) {
+    if (*n >= TK_MAX_STEPS) return TK_LFAIL(L, "more than %d normalizer or decoder steps", TK_MAX_STEPS);
     tk_step *v = (tk_step *)realloc(*steps, (size_t)(*n + 1) * sizeof *v);
     if (!v) return TK_LFAIL(L, "out of memory");
     *steps = v;
@@ -4189,6 +4306,16 @@ static int tk_add_step(tk_loader *L, tk_step **steps, int *n, int kind, const ch
     s->blen = b ? blen : 0;
     (*n)++;
     if (!s->a || !s->b) return TK_LFAIL(L, "out of memory");
+    return 0;
+}
+
+/* The normalizer runs on every text encoded: refuse one that could blow a
+ * text up (decoder steps run only at load, within TK_BUDGET). */
+static int tk_check_growth(tk_loader *L) {
+    double mul, add;
+    tk_steps_growth(L->t->norm, L->t->n_norm, &mul, &add);
+    if (mul > TK_MAX_GROWTH || add > TK_MAX_GROWTH_ADD)
+        return TK_LFAIL(L, "the normalizer can make a text %.3g times longer (at most %d allowed)", mul, TK_MAX_GROWTH);
     return 0;
 }
 
@@ -4598,6 +4725,24 @@ static int tk_load_pretokenizer(tk_loader *L, int node, const char *where, int d
 }
 
 /* TemplateProcessing "single": special tokens around one $A. */
+/* The keys of the special_tokens object, unescaped into keys, hashed to
+ * their value nodes (the last of duplicates, as serde reads them): the
+ * template may name thousands of them. */
+static int tk_special_tokens_map(tk_loader *L, int specials, tk_buf *keys, tk_strmap *map) {
+    const tk_json *j = L->j;
+    if (!tk_is_type(j, specials, TK_JSON_OBJECT)) return 0;
+    if (tk_strmap_init(map, (size_t)j->nodes[specials].count)) return TK_LFAIL(L, "out of memory");
+    for (int k = tk_json_child(j, specials); k >= 0; k = tk_json_next(j, tk_json_next(j, k))) {
+        const char *s;
+        size_t n, off = keys->n;
+        if (tk_jstr(j, k, &L->s1, &s, &n) || tk_buf_put(keys, s, n)) return TK_LFAIL(L, "out of memory");
+        if (keys->n >= TK_NONE) return TK_LFAIL(L, "post_processor.special_tokens is too large");
+        if (tk_strmap_add(map, keys->p, (uint32_t)off, (uint32_t)n, tk_json_next(j, k)))
+            tk_strmap_set(map, keys->p, s, n, tk_json_next(j, k));
+    }
+    return 0;
+}
+
 static int tk_load_template(tk_loader *L, int node) {
     const tk_json *j = L->j;
     tk_tokenizer *t = L->t;
@@ -4605,40 +4750,44 @@ static int tk_load_template(tk_loader *L, int node) {
     size_t n;
     char q[64];
     int single = tk_json_get(j, node, "single");
-    int specials = tk_json_get(j, node, "special_tokens");
     if (!tk_is_type(j, single, TK_JSON_ARRAY)) return TK_LFAIL(L, "post_processor.single is not an array");
-    int seq = 0, i = 0;
-    for (int e = tk_json_child(j, single); e >= 0; e = tk_json_next(j, e), i++) {
+    tk_buf keys = {0};
+    tk_strmap specials = {0};
+    tk_ivec ids_of[2] = {{0}}; /* before and after $A */
+    int seq = 0, i = 0, rc = tk_special_tokens_map(L, tk_json_get(j, node, "special_tokens"), &keys, &specials);
+    for (int e = tk_json_child(j, single); e >= 0 && !rc; e = tk_json_next(j, e), i++) {
         int sq = tk_json_get(j, e, "Sequence"), st = tk_json_get(j, e, "SpecialToken");
         if (tk_is_type(j, sq, TK_JSON_OBJECT)) {
             if (tk_jstr(j, tk_json_get(j, sq, "id"), &L->s1, &s, &n) || !tk_eq(s, n, "A") || seq)
-                return TK_LFAIL(L, "post_processor.single[%d]: only one sequence $A is supported", i);
+                rc = TK_LFAIL(L, "post_processor.single[%d]: only one sequence $A is supported", i);
             seq = 1;
             continue;
         }
-        if (!tk_is_type(j, st, TK_JSON_OBJECT) || tk_jstr(j, tk_json_get(j, st, "id"), &L->s1, &s, &n))
-            return TK_LFAIL(L, "post_processor.single[%d] is neither a Sequence nor a SpecialToken", i);
-        char *key = tk_memdup(s, n);
-        if (!key) return TK_LFAIL(L, "out of memory");
-        int entry = strlen(key) == n ? tk_json_get(j, specials, key) : -1;
-        free(key);
-        int ids = tk_json_get(j, entry, "ids");
-        if (!tk_is_type(j, ids, TK_JSON_ARRAY))
-            return TK_LFAIL(L, "post_processor.special_tokens has no ids for \"%s\"", tk_quote(q, sizeof q, s, n));
-        for (int e2 = tk_json_child(j, ids); e2 >= 0; e2 = tk_json_next(j, e2)) {
+        if (!tk_is_type(j, st, TK_JSON_OBJECT) || tk_jstr(j, tk_json_get(j, st, "id"), &L->s1, &s, &n)) {
+            rc = TK_LFAIL(L, "post_processor.single[%d] is neither a Sequence nor a SpecialToken", i);
+            break;
+        }
+        int ids = tk_json_get(j, tk_strmap_find(&specials, keys.p, s, n), "ids");
+        if (!tk_is_type(j, ids, TK_JSON_ARRAY)) {
+            rc = TK_LFAIL(L, "post_processor.special_tokens has no ids for \"%s\"", tk_quote(q, sizeof q, s, n));
+            break;
+        }
+        for (int e2 = tk_json_child(j, ids); e2 >= 0 && !rc; e2 = tk_json_next(j, e2)) {
             long long id;
             if (tk_json_int(j, e2, &id) || id < 0 || id >= t->n_ids || !tk_valid_id(t, (int)id))
-                return TK_LFAIL(L, "post_processor: an id of \"%s\" is not a token", tk_quote(q, sizeof q, s, n));
-            int **arr = seq ? &t->suffix : &t->prefix;
-            int *cnt = seq ? &t->n_suffix : &t->n_prefix;
-            int *p = (int *)realloc(*arr, (size_t)(*cnt + 1) * sizeof *p);
-            if (!p) return TK_LFAIL(L, "out of memory");
-            p[(*cnt)++] = (int)id;
-            *arr = p;
+                rc = TK_LFAIL(L, "post_processor: an id of \"%s\" is not a token", tk_quote(q, sizeof q, s, n));
+            else if (tk_ivec_push(&ids_of[seq], (int)id))
+                rc = TK_LFAIL(L, "out of memory");
         }
     }
-    if (!seq) return TK_LFAIL(L, "post_processor.single has no $A");
-    return 0;
+    if (!rc && !seq) rc = TK_LFAIL(L, "post_processor.single has no $A");
+    free(keys.p);
+    free(specials.slots);
+    t->prefix = ids_of[0].p; /* tk_free frees them */
+    t->n_prefix = (int)ids_of[0].n;
+    t->suffix = ids_of[1].p;
+    t->n_suffix = (int)ids_of[1].n;
+    return rc;
 }
 
 /* TemplateProcessing, ByteLevel (it only edits offsets: the ids stay as
@@ -4742,14 +4891,16 @@ static int tk_build_added(tk_loader *L) {
     tk_buf bufs[2] = {{0}};
     int rc = 0;
     char q[64];
+    size_t budget = TK_BUDGET(t->blob_len), used = 0;
     for (int i = 0; i < t->n_added && !rc; i++) {
         tk_added *a = &t->added[i];
         const char *c = t->blob + a->off, *s = c;
         size_t n = a->len;
-        if (a->normalized && tk_apply_steps(t->norm, t->n_norm, 0, c, a->len, bufs, TK_MAX_PIECE, &s, &n)) {
-            rc = TK_LFAIL(L, "out of memory");
+        if (a->normalized && tk_apply_steps(t->norm, t->n_norm, 0, c, a->len, bufs, budget - used, &s, &n)) {
+            rc = TK_LFAIL(L, "the normalized added tokens are too large (or out of memory)");
             break;
         }
+        used += n;
         if (!n) {
             rc = TK_LFAIL(L, "added token \"%s\" normalizes to nothing", tk_quote(q, sizeof q, c, a->len));
             break;
@@ -4812,6 +4963,7 @@ static int tk_build_decoded(tk_loader *L) {
     for (unsigned b = 0; b < 256; b++) byte_of[tk_bytelevel_cp(b)] = (int)b;
     tk_buf blob = {0}, bufs[2] = {{0}}, raw = {0};
     int rc = 0;
+    size_t budget = TK_BUDGET(t->blob_len) < TK_MAX_BLOB ? TK_BUDGET(t->blob_len) : TK_MAX_BLOB;
     for (size_t id = 0; id < nid && !rc; id++) {
         t->doff[id] = TK_NONE;
         if (two) t->doff0[id] = TK_NONE;
@@ -4828,8 +4980,8 @@ static int tk_build_decoded(tk_loader *L) {
         for (int first = 0; first <= two && !rc; first++) {
             const char *s;
             size_t n;
-            if (tk_apply_steps(t->dsteps, t->n_dsteps, first, src, sn, bufs, TK_MAX_PIECE, &s, &n) ||
-                (t->dec_lossy && tk_bytelevel_bytes(byte_of, &raw, &s, &n)) || blob.n + n + 1 > TK_MAX_BLOB) {
+            if (tk_apply_steps(t->dsteps, t->n_dsteps, first, src, sn, bufs, budget - blob.n, &s, &n) ||
+                (t->dec_lossy && tk_bytelevel_bytes(byte_of, &raw, &s, &n)) || blob.n + n + 1 > budget) {
                 rc = TK_LFAIL(L, "the decoded vocabulary is too large");
                 break;
             }
@@ -4858,6 +5010,7 @@ static int tk_load_all(tk_loader *L) {
     tk_tokenizer *t = L->t;
     if (!tk_is_type(j, 0, TK_JSON_OBJECT)) return TK_LFAIL(L, "the top level is not an object");
     if (tk_load_model(L, 0) || tk_load_normalizer(L, tk_json_get(j, 0, "normalizer"), "normalizer", 0) ||
+        tk_check_growth(L) ||
         tk_load_pretokenizer(L, tk_json_get(j, 0, "pre_tokenizer"), "pre_tokenizer", 0) ||
         tk_load_postprocessor(L, tk_json_get(j, 0, "post_processor"), "post_processor", 0) ||
         tk_load_decoder(L, tk_json_get(j, 0, "decoder")) || tk_build_added(L) || tk_build_decoded(L))
@@ -4897,25 +5050,41 @@ int tk_load(tk_tokenizer **out, const char *json, size_t len, const char *name, 
 }
 
 /* The whole file at path, malloc'd; errors name the path. */
+/* Read a whole regular file. O_NONBLOCK: a FIFO or device fails the
+ * regular-file check at once instead of blocking in open or read. */
 static int tk_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return tk_fail(err, errlen, path, "cannot open: %s", strerror(errno));
-    tk_buf b = {0};
-    int rc = 0;
-    for (;;) {
-        if (tk_buf_reserve(&b, 1 << 16)) { rc = tk_fail(err, errlen, path, "out of memory"); break; }
-        size_t got = fread(b.p + b.n, 1, b.cap - b.n, f);
-        b.n += got;
-        if (b.n > TK_MAX_FILE) { rc = tk_fail(err, errlen, path, "file is larger than %zu bytes", TK_MAX_FILE); break; }
-        if (got == 0) {
-            if (ferror(f)) rc = tk_fail(err, errlen, path, "read error");
-            break;
-        }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return tk_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return tk_fail(err, errlen, path, "not a regular file");
     }
-    fclose(f);
-    if (rc) { free(b.p); return -1; }
-    *data = b.p;
-    *len = b.n;
+    if ((uint64_t)st.st_size > TK_MAX_FILE) {
+        close(fd);
+        return tk_fail(err, errlen, path, "%llu bytes is larger than the %zu allowed", (unsigned long long)st.st_size,
+                       TK_MAX_FILE);
+    }
+    size_t size = (size_t)st.st_size, n = 0;
+    char *buf = (char *)malloc(size + 1);
+    if (!buf) {
+        close(fd);
+        return tk_fail(err, errlen, path, "out of memory");
+    }
+    while (n < size) {
+        ssize_t got = read(fd, buf + n, size - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break; /* an error, or the file shrank */
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n != size) {
+        free(buf);
+        return tk_fail(err, errlen, path, "read error");
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
     return 0;
 }
 
