@@ -335,10 +335,34 @@ static int on_token(void *user, int seq, int token, const char *text, size_t len
     return 0;
 }
 
-/* -i: one reply, printed as it comes and kept (its ids) for the KV cache. */
+/* -i: one reply, printed as it comes. Its text as the KV cache will hold it
+ * (special tokens kept, no leading space stripped) is kept for the
+ * conversation, without the end-of-turn token that stops it (never fed). */
 typedef struct {
-    int *ids, n, cap;
+    const llorch_model *m;
+    tk_stream fed;     /* decodes the reply as it is fed */
+    char *text;        /* the reply's text so far (NUL-terminated) */
+    size_t len, cap;
+    int *ids, n_ids, ids_cap;
+    int last, eos;     /* the last token; whether it ended the turn */
 } chat_reply;
+
+/* Room for n more bytes and a NUL. */
+static int reply_reserve(chat_reply *r, size_t n) {
+    if (r->len + n + 1 <= r->cap) return 0;
+    size_t cap = 2 * r->cap + n + 64;
+    char *p = (char *)realloc(r->text, cap);
+    if (!p) return 1;
+    r->text = p;
+    r->cap = cap;
+    return 0;
+}
+
+static int is_eos(const llorch_config *c, int token) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_ids[i] == token) return 1;
+    return 0;
+}
 
 static int on_reply(void *user, int seq, int token, const char *text, size_t len) {
     chat_reply *r = (chat_reply *)user;
@@ -346,13 +370,34 @@ static int on_reply(void *user, int seq, int token, const char *text, size_t len
     fwrite(text, 1, len, stdout);
     fflush(stdout);
     if (token < 0) return 0;
-    if (r->n == r->cap) {
-        int *p = (int *)realloc(r->ids, (size_t)(r->cap = 2 * r->cap + 64) * sizeof *p);
+    if (r->n_ids == r->ids_cap) {
+        int *p = (int *)realloc(r->ids, (size_t)(r->ids_cap = 2 * r->ids_cap + 64) * sizeof *p);
         if (!p) return 1;
         r->ids = p;
     }
-    r->ids[r->n++] = token;
+    r->ids[r->n_ids++] = token;
+    r->last = token;
+    r->eos = is_eos(llorch_model_config(r->m), token);
+    if (r->eos) return 0;
+    if (reply_reserve(r, (size_t)tk_max_token_bytes(llorch_model_tokenizer(r->m)))) return 1;
+    int n = tk_stream_push(&r->fed, token, r->text + r->len, r->cap - r->len - 1);
+    if (n > 0) r->len += (size_t)n; /* an id that is no token has no text */
+    r->text[r->len] = 0;
     return 0;
+}
+
+/* The reply's bytes of an unfinished character, as the stream ends them. */
+static int reply_finish(chat_reply *r) {
+    if (reply_reserve(r, 16)) return 1;
+    int n = tk_stream_flush(&r->fed, r->text + r->len, 16);
+    if (n > 0) r->len += (size_t)n;
+    r->text[r->len] = 0;
+    return 0;
+}
+
+static int no_memory(llorch_error *err) {
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return -1;
 }
 
 static int add_message(llorch_message **conv, int *n, const char *role, const char *content) {
@@ -366,15 +411,98 @@ static int add_message(llorch_message **conv, int *n, const char *role, const ch
     return 0;
 }
 
+/* -i: what the KV cache holds: its ids, and their text (the rendered
+ * conversation up to the last reply, then that reply as it was fed). */
+typedef struct {
+    char *text;
+    size_t len; /* 0: the text is not known (the reply's last token did not fit) */
+    int *ids, n_ids, cap;
+} chat_cache;
+
+static int cache_append(chat_cache *c, const int *ids, int n) {
+    if (c->n_ids + n > c->cap) {
+        int cap = 2 * (c->n_ids + n) + 64, *p = (int *)realloc(c->ids, (size_t)cap * sizeof *p);
+        if (!p) return -1;
+        c->ids = p;
+        c->cap = cap;
+    }
+    memcpy(c->ids + c->n_ids, ids, (size_t)n * sizeof *ids);
+    c->n_ids += n;
+    return 0;
+}
+
+/* Whether the rendering's tokens from byte at on are those of that part
+ * alone, so the cached tokens before it can stay: true where the tokenizer
+ * starts afresh (at a special token such as </s>, <|im_end|>, <|eot_id|>,
+ * which end a message in the templates), false where a merge or the space
+ * a SentencePiece normalizer prepends joins the two sides. Then *ids are
+ * the rest's. 1 yes, 0 no, -1 error. */
+static int tokenizes_apart(const llorch_model *m, const char *render, size_t at, const int *all, int n_all, int **ids,
+                           int *n, llorch_error *err) {
+    if (llorch_tokenize(m, render + at, strlen(render + at), 0, ids, n, err)) return -1;
+    if (*n > 0 && *n <= n_all && !memcmp(all + n_all - *n, *ids, (size_t)*n * sizeof **ids)) return 1;
+    free(*ids);
+    return 0;
+}
+
+/* The ids to feed for this turn's rendering, *keep of the cached ones
+ * staying before them. When the rendering starts with the cached text and
+ * tokenizes apart from it there, only the rest is fed (the cache holds the
+ * generated ids, which re-tokenizing the reply need not give). Otherwise
+ * (the template trimmed the reply, or rewrote an earlier turn) the cache
+ * keeps the ids it shares with the rendering's and the rest is fed. */
+static int chat_feed(const llorch_model *m, const chat_cache *c, const char *render, int *keep, int **ids, int *n,
+                     llorch_error *err) {
+    size_t len = strlen(render);
+    int *all, n_all, st = 0;
+    if (llorch_tokenize(m, render, len, 0, &all, &n_all, err)) return -1;
+    if (c->len && c->len < len && !memcmp(render, c->text, c->len))
+        st = tokenizes_apart(m, render, c->len, all, n_all, ids, n, err);
+    if (st) {
+        *keep = c->n_ids;
+        free(all);
+        return st < 0 ? -1 : 0;
+    }
+    int k = 0;
+    while (k < c->n_ids && k < n_all - 1 && c->ids[k] == all[k]) k++; /* at least one id to feed */
+    memmove(all, all + k, (size_t)(n_all - k) * sizeof *all);
+    *keep = k;
+    *ids = all;
+    *n = n_all - k;
+    return 0;
+}
+
+/* After a turn the cache holds the rendering and the reply but its last
+ * token; that one goes in too unless it ended the turn (the template
+ * writes its own end of turn). */
+static int chat_keep(llorch_session *s, chat_cache *c, char *render, const chat_reply *r, llorch_error *err) {
+    free(c->text);
+    c->text = render;
+    c->len = 0;
+    if (cache_append(c, r->ids, r->n_ids - 1 > 0 ? r->n_ids - 1 : 0)) return no_memory(err);
+    if (r->n_ids && !r->eos) {
+        if (llorch_session_pos(s, 0) >= llorch_session_ctx(s)) return 0; /* full: the next turn starts over */
+        if (llorch_forward(s, 0, &r->last, 1, NULL, err)) return -1;
+        if (cache_append(c, &r->last, 1)) return no_memory(err);
+    }
+    size_t n = strlen(render);
+    char *p = (char *)realloc(render, n + r->len + 1);
+    if (!p) return no_memory(err);
+    memcpy(p + n, r->text, r->len + 1);
+    c->text = p;
+    c->len = n + r->len;
+    return 0;
+}
+
 /* -i: a conversation. Every turn renders the whole conversation with the
- * chat template; when the tokens already in the KV cache are a prefix of the
- * new rendering only the rest is fed, else the cache starts over. */
+ * chat template and feeds what the KV cache does not hold yet (chat_feed). */
 static int chat_loop(const demo_args *a) {
     llorch_error err;
     llorch_model *m = NULL;
     llorch_session *s = NULL;
     llorch_message *conv = NULL;
-    int n_conv = 0, *held = NULL, n_held = 0, rc = 1, tty = isatty(fileno(stdin)), turn = 0;
+    chat_cache cache = {NULL, 0, NULL, 0, 0};
+    int n_conv = 0, rc = 1, tty = isatty(fileno(stdin)), turn = 0;
     char *line = NULL;
     size_t line_cap = 0;
     llorch_load_opts lo = {a->device, a->threads};
@@ -390,42 +518,38 @@ static int chat_loop(const demo_args *a) {
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         if (!got) continue;
         if (add_message(&conv, &n_conv, "user", line)) goto oom;
-        char *text, *reply;
+        char *render;
         int *ids, n, n_out = 0;
-        if (llorch_chat_render(a->model_dir, conv, n_conv, 1, &text, &err)) goto fail;
-        int st = llorch_tokenize(m, text, strlen(text), 0, &ids, &n, &err);
-        free(text);
-        if (st) goto fail;
-        if (n > so.ctx) {
-            snprintf(err.msg, sizeof err.msg, "the conversation (%d tokens) no longer fits the context of %d (see --ctx)", n, so.ctx);
+        if (llorch_chat_render(a->model_dir, conv, n_conv, 1, &render, &err)) goto fail;
+        int kept;
+        if (chat_feed(m, &cache, render, &kept, &ids, &n, &err)) { free(render); goto fail; }
+        if (kept + n > so.ctx) {
+            snprintf(err.msg, sizeof err.msg, "the conversation (%d tokens) no longer fits the context of %d (see --ctx)",
+                     kept + n, so.ctx);
+            free(render);
             free(ids);
             goto fail;
         }
-        int keep = n_held > 0 && n_held < n && !memcmp(ids, held, (size_t)n_held * sizeof *ids) ? n_held : 0;
-        if (!keep) llorch_session_reset(s);
-        chat_reply r = {NULL, 0, 0};
+        llorch_session_truncate(s, 0, kept);
+        cache.n_ids = kept;
+        if (cache_append(&cache, ids, n)) { free(render); free(ids); goto oom; }
+        chat_reply r = {m, {0}, NULL, 0, 0, NULL, 0, 0, -1, 0};
+        tk_stream_init(&r.fed, llorch_model_tokenizer(m), 0, 0);
         double t0 = now_s();
-        st = llorch_generate(s, ids + keep, n - keep, a->n_new, &a->sampler, on_reply, &r, &n_out, &err);
+        int st = llorch_generate(s, ids, n, a->n_new, &a->sampler, on_reply, &r, &n_out, &err);
+        double t1 = now_s();
         printf("\n");
-        if (a->bench)
-            fprintf(stderr, "bench: turn=%d prompt_tokens=%d cached=%d new_tokens=%d tok_s=%.1f\n", ++turn, n, keep, n_out,
-                    n_out ? n_out / (now_s() - t0) : 0.0);
-        /* the cache holds the prompt and the replies but the last (never fed) */
-        int *nh = st ? NULL : (int *)realloc(ids, (size_t)(n + r.n + 1) * sizeof *nh);
-        if (nh) {
-            if (r.n > 1) memcpy(nh + n, r.ids, (size_t)(r.n - 1) * sizeof *nh);
-            ids = nh;
-            n += r.n > 1 ? r.n - 1 : 0;
-        }
-        free(held);
-        held = ids;
-        n_held = nh && llorch_session_pos(s, 0) == n ? n : 0;
-        if (!st) st = llorch_detokenize(m, r.ids, r.n, &reply, &err);
+        free(ids);
+        if (!st && reply_finish(&r)) st = no_memory(&err);
+        if (!st) st = chat_keep(s, &cache, render, &r, &err);
+        else free(render);
+        if (!st && a->bench)
+            fprintf(stderr, "bench: turn=%d prompt_tokens=%d cached=%d new_tokens=%d held=%d tok_s=%.1f\n", ++turn,
+                    kept + n, kept, n_out, llorch_session_pos(s, 0), n_out ? n_out / (t1 - t0) : 0.0);
+        if (!st && add_message(&conv, &n_conv, "assistant", r.text)) st = no_memory(&err);
+        free(r.text);
         free(r.ids);
         if (st) goto fail;
-        st = add_message(&conv, &n_conv, "assistant", reply);
-        free(reply);
-        if (st) goto oom;
     }
     rc = 0;
     goto done;
@@ -435,7 +559,8 @@ fail:
     fprintf(stderr, "error: %s\n", err.msg);
 done:
     free(line);
-    free(held);
+    free(cache.text);
+    free(cache.ids);
     free_messages(conv, n_conv);
     llorch_session_free(s);
     llorch_free(m);

@@ -157,6 +157,7 @@ void llorch_session_free(llorch_session *s);
 int llorch_session_pos(const llorch_session *s, int seq);  /* tokens in sequence seq's cache */
 int llorch_session_ctx(const llorch_session *s);
 void llorch_session_reset(llorch_session *s);              /* forget every sequence */
+void llorch_session_truncate(llorch_session *s, int seq, int n); /* keep sequence seq's first n tokens */
 size_t llorch_session_bytes(const llorch_session *s);      /* KV cache + scratch */
 
 /* Text <-> ids with the model's tokenizer. *ids / *text are malloc'd. */
@@ -1583,6 +1584,10 @@ int llorch_session_pos(const llorch_session *s, int seq) { return seq >= 0 && se
 int llorch_session_ctx(const llorch_session *s) { return s->ctx; }
 size_t llorch_session_bytes(const llorch_session *s) { return s->bytes; }
 void llorch_session_reset(llorch_session *s) { memset(s->pos, 0, (size_t)s->n_seq * sizeof *s->pos); }
+/* The cache is indexed by position: what lies past n is overwritten by the next tokens. */
+void llorch_session_truncate(llorch_session *s, int seq, int n) {
+    if (seq >= 0 && seq < s->n_seq && n >= 0 && n < s->pos[seq]) s->pos[seq] = n;
+}
 
 static int llorch_check_ids(const llorch_model *m, const int *ids, int n, llorch_error *err) {
     for (int i = 0; i < n; i++)

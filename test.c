@@ -3087,6 +3087,79 @@ static void check_demo_chat(const char *model) {
     CHECK(rc == 0 && !err[0], "-i generates replies: rc %d, '%s'", rc, err);
 }
 
+/* A JSON string literal of s (quotes, backslashes and control characters escaped). */
+static size_t json_quote(char *out, size_t cap, const char *s) {
+    size_t k = (size_t)snprintf(out, cap, "\"");
+    for (; *s && k + 8 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') k += (size_t)snprintf(out + k, cap - k, "\\%c", c);
+        else if (c < 0x20) k += (size_t)snprintf(out + k, cap - k, "\\u%04x", c);
+        else out[k++] = (char)c;
+    }
+    k += (size_t)snprintf(out + k, cap - k, "\"");
+    return k;
+}
+
+/* -i on the tiny models' templates: turns 2 and 3 keep what the cache held
+ * (bench: "turn=K prompt_tokens=P cached=C new_tokens=N held=H"). TinyLlama's
+ * template (reply + </s>) and ChatML (reply + <|im_end|>) render the reply
+ * as it was fed: the cache keeps it (C = the previous H). Llama 3's template
+ * trims the reply, which the tiny Llama 3 makes of newlines only: the cache
+ * keeps the ids it shares with the new rendering's, the previous prompt's
+ * (C = the previous P). */
+static void check_demo_chat_cache(void) {
+    static const struct { const char *model; int keeps_reply; } cases[] = {
+        {"models/tiny-llama-bf16", 1},
+        {"models/tiny-qwen2-bf16", 1},
+        {"models/tiny-llama3-bf16", 0},
+    };
+    static const char *users[3] = {"hi", "how are you", "bye now"};
+    char cmd[8192], out[4096], err[4096], fresh[4096], msgs[8192], path[4300];
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const char *dir = shared_path(cases[c].model);
+        snprintf(cmd, sizeof cmd, "printf '%s\\n%s\\n%s\\n' | ./demo -i -n 4 --bench -m %s", users[0], users[1], users[2], dir);
+        int rc = run_cmd(cmd, out, sizeof out, err, sizeof err), p[3] = {0}, k[3] = {0}, n[3] = {0}, h[3] = {0}, ok = rc == 0;
+        for (int t = 0; t < 3 && ok; t++) {
+            char key[16];
+            snprintf(key, sizeof key, "turn=%d ", t + 1);
+            const char *at = strstr(err, key);
+            ok = at && sscanf(at + strlen(key), "prompt_tokens=%d cached=%d new_tokens=%d held=%d", &p[t], &k[t], &n[t], &h[t]) == 4;
+        }
+        for (int t = 1; t < 3 && ok; t++) ok = k[t] > 0 && k[t] == (cases[c].keeps_reply ? h[t - 1] : p[t - 1]);
+        CHECK(ok && k[0] == 0, "%s: -i keeps the cache: turns of %d+%d, %d+%d, %d+%d tokens (cached+fed): %s", cases[c].model,
+              k[0], p[0] - k[0], k[1], p[1] - k[1], k[2], p[2] - k[2], err);
+        printf("chat_cache: %s: cached %d, %d, %d of %d, %d, %d prompt tokens\n", cases[c].model, k[0], k[1], k[2], p[0],
+               p[1], p[2]);
+        if (cases[c].keeps_reply) continue;
+        /* The replies equal fresh --messages runs over the same conversation
+           only where the fed ids are the ones a fresh rendering tokenizes to.
+           Here they are: each turn kept a prefix of the rendering's own ids
+           and fed the rest of them. Where the cache keeps a reply, it holds
+           the generated ids, which re-tokenizing the reply's text need not
+           give (the tiny Qwen2's four "\n" tokens are one token "\n\n\n\n"
+           when tokenized, and its fresh runs answer differently): no check. */
+        size_t m = (size_t)snprintf(msgs, sizeof msgs, "[");
+        fresh[0] = 0;
+        for (int t = 0; t < 3; t++) {
+            m += (size_t)snprintf(msgs + m, sizeof msgs - m, "%s{\"role\": \"user\", \"content\": ", t ? ", " : "");
+            m += json_quote(msgs + m, sizeof msgs - m, users[t]);
+            snprintf(path, sizeof path, "%s/chat-cache.json", g_tmp);
+            snprintf(msgs + m, sizeof msgs - m, "}]");
+            write_all(path, msgs, strlen(msgs));
+            char reply[4096], e2[4096];
+            snprintf(cmd, sizeof cmd, "./demo --messages %s -n 4 -m %s", path, dir);
+            rc = run_cmd(cmd, reply, sizeof reply, e2, sizeof e2);
+            CHECK(rc == 0 && strlen(reply) > 0, "%s: --messages turn %d: %s", cases[c].model, t + 1, e2);
+            strncat(fresh, reply, sizeof fresh - strlen(fresh) - 1);
+            reply[strlen(reply) - (strlen(reply) > 0)] = 0; /* the newline after the reply */
+            m += (size_t)snprintf(msgs + m, sizeof msgs - m, "}, {\"role\": \"assistant\", \"content\": ");
+            m += json_quote(msgs + m, sizeof msgs - m, reply);
+            m += (size_t)snprintf(msgs + m, sizeof msgs - m, "}");
+        }
+        CHECK(!strcmp(out, fresh), "%s: -i replies as fresh runs of the conversation: '%s' '%s'", cases[c].model, out, fresh);
+    }
+}
+
 static void test_demo(void) {
     if (access("./demo", X_OK)) { SKIP("demo: ./demo is not built"); return; }
     make_tmpdir();
@@ -3125,6 +3198,7 @@ static void test_demo(void) {
         rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
         CHECK(rc == 0 && !strcmp(out, "1 15043 3186\n"), "--tokenize: '%s' %s", out, err);
         check_demo_chat(dir);
+        check_demo_chat_cache();
     }
     remove_tree(dir);
 }
