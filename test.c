@@ -3120,7 +3120,7 @@ static void check_demo_chat_cache(void) {
         snprintf(cmd, sizeof cmd, "printf '%s\\n%s\\n%s\\n' | ./demo -i -n 4 --bench -m %s", users[0], users[1], users[2], dir);
         int rc = run_cmd(cmd, out, sizeof out, err, sizeof err), p[3] = {0}, k[3] = {0}, n[3] = {0}, h[3] = {0}, ok = rc == 0;
         for (int t = 0; t < 3 && ok; t++) {
-            char key[16];
+            char key[32];
             snprintf(key, sizeof key, "turn=%d ", t + 1);
             const char *at = strstr(err, key);
             ok = at && sscanf(at + strlen(key), "prompt_tokens=%d cached=%d new_tokens=%d held=%d", &p[t], &k[t], &n[t], &h[t]) == 4;
