@@ -119,8 +119,8 @@ typedef struct {
 
 typedef struct {
     const char *device; /* "cpu" (default), "cuda", "cuda:N", or "auto": the
-                           first GPU when the build has CUDA and a device is
-                           there, else the CPU */
+                           first GPU when the build has CUDA, a device is there
+                           and it can run the model; else the CPU */
     int threads;        /* CPU threads per session; 0 = number of cores;
                            at most LLORCH_MAX_THREADS_PER_CORE a core */
 } llorch_load_opts;
@@ -1496,7 +1496,9 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     if ((st = llorch_map_weights(m, &tab, err))) goto fail;
     if ((st = llorch_bind_weights(m, &tab, err))) goto fail;
     st = m->backend->model_init(m, err);
-    if (st == LLORCH_E_DEVICE && opts && opts->device && !strcmp(opts->device, "auto")) { /* no usable GPU */
+    /* auto: the CPU when there is no usable GPU, or the GPU cannot hold or run this model */
+    if ((st == LLORCH_E_DEVICE || st == LLORCH_E_UNSUPPORTED || st == LLORCH_E_NOMEM) && opts && opts->device &&
+        !strcmp(opts->device, "auto")) {
         llorch_use_cpu(m);
         st = m->backend->model_init(m, err);
     }
