@@ -5,23 +5,47 @@
  * Add llorch_cuda.cu and -DLLORCH_CUDA for the GPU backend. Needs libc,
  * libm, pthreads (and cudart for the GPU).
  *
- *   llorch_error err;
- *   llorch_model *m;
- *   if (llorch_load(&m, "models/TinyLlama-1.1B-Chat-v1.0", NULL, &err)) {
- *       fprintf(stderr, "%s\n", err.msg);          // names the file and the problem
- *       return 1;
- *   }
- *   llorch_session *s;
- *   llorch_session_new(&s, m, NULL, &err);         // KV cache for one sequence
- *   int *ids, n;
- *   llorch_tokenize(m, "Once upon a time", 16, 1, &ids, &n, &err);
- *   llorch_sampler_opts so = llorch_sampler_defaults();  // greedy
- *   llorch_generate(s, ids, n, 64, &so, on_token, NULL, &err);
- *   free(ids); llorch_session_free(s); llorch_free(m);
+ * Example (`make test` compiles it, so it stays true):
+ * -- example --
+ *   #include <stdio.h>
+ *   #include <stdlib.h>
+ *   #include <string.h>
+ *   #include "llorch.h"
  *
- * on_token(void *user, int seq, int id, const char *text, size_t len) gets
- * each generated token with its text as complete UTF-8 (streaming); it
- * returns nonzero to stop.
+ *   // each generated token, as complete UTF-8 (streaming); nonzero stops
+ *   static int on_token(void *user, int seq, int id, const char *text, size_t len) {
+ *       (void)user, (void)seq, (void)id;
+ *       fwrite(text, 1, len, stdout);
+ *       return 0;
+ *   }
+ *
+ *   int main(void) {
+ *       const char *dir = "models/TinyLlama-1.1B-Chat-v1.0";
+ *       llorch_error err;
+ *       llorch_model *m;
+ *       llorch_session *s = NULL;
+ *       char *prompt = NULL;
+ *       int *ids = NULL, n, rc = 1;
+ *       llorch_message chat[] = {{"user", "Write a haiku about the sea."}};
+ *       if (llorch_load(&m, dir, NULL, &err)) {            // NULL: the CPU
+ *           fprintf(stderr, "%s\n", err.msg);               // names the file and the problem
+ *           return 1;
+ *       }
+ *       llorch_sampler_opts so = llorch_sampler_defaults(); // greedy
+ *       if (!llorch_session_new(&s, m, NULL, &err) &&       // a KV cache for one sequence
+ *           !llorch_chat_render(dir, chat, 1, 1, &prompt, &err) && // the model's chat template
+ *           !llorch_tokenize(m, prompt, strlen(prompt), 0, &ids, &n, &err) && // the template wrote BOS
+ *           !llorch_generate(s, ids, n, 256, &so, on_token, NULL, NULL, &err))
+ *           rc = 0;
+ *       else
+ *           fprintf(stderr, "%s\n", err.msg);
+ *       free(ids);
+ *       free(prompt);
+ *       llorch_session_free(s);
+ *       llorch_free(m);
+ *       return rc;
+ *   }
+ * -- end --
  *
  * Rules:
  * - Every function that can fail returns 0 or an llorch_status, and fills
