@@ -474,36 +474,14 @@ static int llorch_open_regular(const char *path, int *fd, uint64_t *size, llorch
 
 /* Read a whole (small) regular file into a NUL-terminated buffer. */
 static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
+    char msg[sizeof err->msg];
     *out = NULL;
-    uint64_t size;
-    int fd, st = llorch_open_regular(path, &fd, &size, err);
-    if (st) return st;
-    if (size > max) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is larger than the %zu allowed", path,
-                           (unsigned long long)size, max);
+    switch (tk_read_file(path, max, out, len, msg, sizeof msg)) {
+    case 0: return 0;
+    case TK_READ_TOO_BIG: return llorch_fail(err, LLORCH_E_FORMAT, "%s", msg);
+    case TK_READ_NOMEM: return llorch_fail(err, LLORCH_E_NOMEM, "%s", msg);
+    default: return llorch_fail(err, LLORCH_E_IO, "%s", msg);
     }
-    char *buf = (char *)malloc((size_t)size + 1);
-    if (!buf) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = 0;
-    while (n < size) {
-        ssize_t got = read(fd, buf + n, (size_t)size - n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break; /* an error, or the file shrank */
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n != size) {
-        free(buf);
-        return llorch_fail(err, LLORCH_E_IO, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 /* Memory the system can still give us, from /proc/meminfo (0 = unknown). */
