@@ -855,7 +855,7 @@ static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint
 }
 
 static int llorch_map_file(llorch_model *m, const char *path, llorch_st_table *tab, llorch_error *err) {
-    uint64_t size;
+    uint64_t size = 0;
     int fd, st = llorch_open_regular(path, &fd, &size, err);
     if (st) return st;
     if (size < 8) {
