@@ -47,8 +47,13 @@ $(BUILD)/test.stamp: test.c $(BACKENDS) $(HEADERS) | $(BUILD)
 	$(CC) $(CFLAGS) test.c $(BACKENDS) -o test $(LDLIBS)
 	touch $@
 
-test: $(BUILD)/test.stamp
+test: $(BUILD)/test.stamp build/example
 	./test
+
+# the usage example at the top of llorch.h, compiled and linked as written
+build/example: llorch.h $(BACKENDS) | $(BUILD)
+	sed -n '/^ \* -- example --$$/,/^ \* -- end --$$/p' llorch.h | sed '1d;$$d; s/^ \*   //; s/^ \*$$//' > build/example.c
+	$(CC) $(CFLAGS) -I. build/example.c $(BACKENDS) -o $@ $(LDLIBS)
 
 # valgrind does not decode AVX-512: build for AVX2 at -O1
 build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu

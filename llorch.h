@@ -5,23 +5,47 @@
  * Add llorch_cuda.cu and -DLLORCH_CUDA for the GPU backend. Needs libc,
  * libm, pthreads (and cudart for the GPU).
  *
- *   llorch_error err;
- *   llorch_model *m;
- *   if (llorch_load(&m, "models/TinyLlama-1.1B-Chat-v1.0", NULL, &err)) {
- *       fprintf(stderr, "%s\n", err.msg);          // names the file and the problem
- *       return 1;
- *   }
- *   llorch_session *s;
- *   llorch_session_new(&s, m, NULL, &err);         // KV cache for one sequence
- *   int *ids, n;
- *   llorch_tokenize(m, "Once upon a time", 16, 1, &ids, &n, &err);
- *   llorch_sampler_opts so = llorch_sampler_defaults();  // greedy
- *   llorch_generate(s, ids, n, 64, &so, on_token, NULL, &err);
- *   free(ids); llorch_session_free(s); llorch_free(m);
+ * Example (`make test` compiles it, so it stays true):
+ * -- example --
+ *   #include <stdio.h>
+ *   #include <stdlib.h>
+ *   #include <string.h>
+ *   #include "llorch.h"
  *
- * on_token(void *user, int seq, int id, const char *text, size_t len) gets
- * each generated token with its text as complete UTF-8 (streaming); it
- * returns nonzero to stop.
+ *   // each generated token, as complete UTF-8 (streaming); nonzero stops
+ *   static int on_token(void *user, int seq, int id, const char *text, size_t len) {
+ *       (void)user, (void)seq, (void)id;
+ *       fwrite(text, 1, len, stdout);
+ *       return 0;
+ *   }
+ *
+ *   int main(void) {
+ *       const char *dir = "models/TinyLlama-1.1B-Chat-v1.0";
+ *       llorch_error err;
+ *       llorch_model *m;
+ *       llorch_session *s = NULL;
+ *       char *prompt = NULL;
+ *       int *ids = NULL, n, rc = 1;
+ *       llorch_message chat[] = {{"user", "Write a haiku about the sea."}};
+ *       if (llorch_load(&m, dir, NULL, &err)) {            // NULL: the CPU
+ *           fprintf(stderr, "%s\n", err.msg);               // names the file and the problem
+ *           return 1;
+ *       }
+ *       llorch_sampler_opts so = llorch_sampler_defaults(); // greedy
+ *       if (!llorch_session_new(&s, m, NULL, &err) &&       // a KV cache for one sequence
+ *           !llorch_chat_render(dir, chat, 1, 1, &prompt, &err) && // the model's chat template
+ *           !llorch_tokenize(m, prompt, strlen(prompt), 0, &ids, &n, &err) && // the template wrote BOS
+ *           !llorch_generate(s, ids, n, 256, &so, on_token, NULL, NULL, &err))
+ *           rc = 0;
+ *       else
+ *           fprintf(stderr, "%s\n", err.msg);
+ *       free(ids);
+ *       free(prompt);
+ *       llorch_session_free(s);
+ *       llorch_free(m);
+ *       return rc;
+ *   }
+ * -- end --
  *
  * Rules:
  * - Every function that can fail returns 0 or an llorch_status, and fills
@@ -119,8 +143,8 @@ typedef struct {
 
 typedef struct {
     const char *device; /* "cpu" (default), "cuda", "cuda:N", or "auto": the
-                           first GPU when the build has CUDA and a device is
-                           there, else the CPU */
+                           first GPU when the build has CUDA, a device is there
+                           and it can run the model; else the CPU */
     int threads;        /* CPU threads per session; 0 = number of cores;
                            at most LLORCH_MAX_THREADS_PER_CORE a core */
 } llorch_load_opts;
@@ -451,36 +475,14 @@ static int llorch_open_regular(const char *path, int *fd, uint64_t *size, llorch
 
 /* Read a whole (small) regular file into a NUL-terminated buffer. */
 static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
+    char msg[sizeof err->msg];
     *out = NULL;
-    uint64_t size;
-    int fd, st = llorch_open_regular(path, &fd, &size, err);
-    if (st) return st;
-    if (size > max) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is larger than the %zu allowed", path,
-                           (unsigned long long)size, max);
+    switch (tk_read_file(path, max, out, len, msg, sizeof msg)) {
+    case 0: return 0;
+    case TK_READ_TOO_BIG: return llorch_fail(err, LLORCH_E_FORMAT, "%s", msg);
+    case TK_READ_NOMEM: return llorch_fail(err, LLORCH_E_NOMEM, "%s", msg);
+    default: return llorch_fail(err, LLORCH_E_IO, "%s", msg);
     }
-    char *buf = (char *)malloc((size_t)size + 1);
-    if (!buf) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = 0;
-    while (n < size) {
-        ssize_t got = read(fd, buf + n, (size_t)size - n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break; /* an error, or the file shrank */
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n != size) {
-        free(buf);
-        return llorch_fail(err, LLORCH_E_IO, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 /* Memory the system can still give us, from /proc/meminfo (0 = unknown). */
@@ -854,7 +856,7 @@ static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint
 }
 
 static int llorch_map_file(llorch_model *m, const char *path, llorch_st_table *tab, llorch_error *err) {
-    uint64_t size;
+    uint64_t size = 0;
     int fd, st = llorch_open_regular(path, &fd, &size, err);
     if (st) return st;
     if (size < 8) {
@@ -1497,7 +1499,9 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     if ((st = llorch_map_weights(m, &tab, err))) goto fail;
     if ((st = llorch_bind_weights(m, &tab, err))) goto fail;
     st = m->backend->model_init(m, err);
-    if (st == LLORCH_E_DEVICE && opts && opts->device && !strcmp(opts->device, "auto")) { /* no usable GPU */
+    /* auto: the CPU when there is no usable GPU, or the GPU cannot hold or run this model */
+    if ((st == LLORCH_E_DEVICE || st == LLORCH_E_UNSUPPORTED || st == LLORCH_E_NOMEM) && opts && opts->device &&
+        !strcmp(opts->device, "auto")) {
         llorch_use_cpu(m);
         st = m->backend->model_init(m, err);
     }

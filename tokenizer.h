@@ -5049,27 +5049,29 @@ int tk_load(tk_tokenizer **out, const char *json, size_t len, const char *name, 
     return 0;
 }
 
-/* The whole file at path, malloc'd; errors name the path. */
-/* Read a whole regular file. O_NONBLOCK: a FIFO or device fails the
- * regular-file check at once instead of blocking in open or read. */
-static int tk_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen) {
+/* Read a whole regular file of at most max bytes into a NUL-terminated
+ * malloc'd buffer; errors name the path. O_NONBLOCK: a FIFO or device fails
+ * the regular-file check at once instead of blocking in open or read.
+ * Returns 0 or what went wrong (llorch.h maps these to its statuses). */
+enum { TK_READ_IO = -1, TK_READ_TOO_BIG = -2, TK_READ_NOMEM = -3 };
+static int tk_read_file(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return tk_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (fd < 0) return tk_fail(err, errlen, path, "%s", strerror(errno)), TK_READ_IO;
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return tk_fail(err, errlen, path, "not a regular file");
+        return tk_fail(err, errlen, path, "not a regular file"), TK_READ_IO;
     }
-    if ((uint64_t)st.st_size > TK_MAX_FILE) {
+    if ((uint64_t)st.st_size > max) {
         close(fd);
-        return tk_fail(err, errlen, path, "%llu bytes is larger than the %zu allowed", (unsigned long long)st.st_size,
-                       TK_MAX_FILE);
+        tk_fail(err, errlen, path, "%llu bytes is larger than the %zu allowed", (unsigned long long)st.st_size, max);
+        return TK_READ_TOO_BIG;
     }
     size_t size = (size_t)st.st_size, n = 0;
     char *buf = (char *)malloc(size + 1);
     if (!buf) {
         close(fd);
-        return tk_fail(err, errlen, path, "out of memory");
+        return tk_fail(err, errlen, path, "out of memory"), TK_READ_NOMEM;
     }
     while (n < size) {
         ssize_t got = read(fd, buf + n, size - n);
@@ -5080,7 +5082,7 @@ static int tk_read_file(const char *path, char **data, size_t *len, char *err, s
     close(fd);
     if (n != size) {
         free(buf);
-        return tk_fail(err, errlen, path, "read error");
+        return tk_fail(err, errlen, path, "read error"), TK_READ_IO;
     }
     buf[n] = 0;
     *data = buf;
@@ -5093,7 +5095,7 @@ int tk_load_file(tk_tokenizer **out, const char *path, char *err, size_t errlen)
     size_t len = 0;
     if (out) *out = NULL;
     if (!path) return tk_fail(err, errlen, "tokenizer", "no path");
-    if (tk_read_file(path, &data, &len, err, errlen)) return -1;
+    if (tk_read_file(path, TK_MAX_FILE, &data, &len, err, errlen)) return -1;
     int rc = tk_load(out, data, len, path, err, errlen);
     free(data);
     return rc;
