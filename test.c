@@ -3144,7 +3144,7 @@ static void check_demo_chat_cache(void) {
             m += (size_t)snprintf(msgs + m, sizeof msgs - m, "%s{\"role\": \"user\", \"content\": ", t ? ", " : "");
             m += json_quote(msgs + m, sizeof msgs - m, users[t]);
             snprintf(path, sizeof path, "%s/chat-cache.json", g_tmp);
-            snprintf(msgs + m, sizeof msgs - m, "}]");
+            snprintf(msgs + m, sizeof msgs - m, "}]"); /* closed for this run; the reply goes after it */
             write_all(path, msgs, strlen(msgs));
             char reply[4096], e2[4096];
             snprintf(cmd, sizeof cmd, "./demo --messages %s -n 4 -m %s", path, dir);
