@@ -47,8 +47,13 @@ $(BUILD)/test.stamp: test.c $(BACKENDS) $(HEADERS) | $(BUILD)
 	$(CC) $(CFLAGS) test.c $(BACKENDS) -o test $(LDLIBS)
 	touch $@
 
-test: $(BUILD)/test.stamp
+test: $(BUILD)/test.stamp build/example
 	./test
+
+# the usage example at the top of llorch.h, compiled and linked as written
+build/example: llorch.h $(BACKENDS) | $(BUILD)
+	sed -n '/^ \* -- example --$$/,/^ \* -- end --$$/p' llorch.h | sed '1d;$$d; s/^ \*   //; s/^ \*$$//' > build/example.c
+	$(CC) $(CFLAGS) -I. build/example.c $(BACKENDS) -o $@ $(LDLIBS)
 
 # valgrind does not decode AVX-512: build for AVX2 at -O1
 build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu
@@ -57,7 +62,7 @@ build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu
 
 valgrind: build/test-valgrind
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	    build/test-valgrind tokenizer regex nfc sampler generation bad_ config hostile
+	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile
 
 build/test-sanitize: test.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
@@ -75,7 +80,7 @@ tsan: build/test-tsan
 	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency
 
 # libFuzzer targets (clang): ./fuzz_NAME build/seeds/NAME -max_total_time=600
-FUZZ_TARGETS = safetensors json config tokenizer encode regex
+FUZZ_TARGETS = safetensors json config tokenizer encode regex template
 FUZZ_CC ?= clang
 fuzz: $(addprefix fuzz_,$(FUZZ_TARGETS)) build/seeds
 

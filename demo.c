@@ -1,6 +1,10 @@
 /* demo.c - the llorch command line: generate text from a prompt.
  *
  *   ./demo [options] PROMPT        (PROMPT "-" reads it from stdin)
+ *   ./demo --chat [options] PROMPT the prompt as a user message in the model's chat template
+ *   ./demo --messages FILE         a conversation from a JSON file, rendered by the template
+ *   ./demo -i  (or --chat on a terminal without a prompt)
+ *                                  a conversation: each line is a user message
  *
  * Run ./demo -h for the options. Errors print one line on stderr and exit 1.
  */
@@ -24,9 +28,9 @@
 #endif
 
 typedef struct {
-    const char *model_dir, *device, *prompt, *system, *dump_logits;
+    const char *model_dir, *device, *prompt, *system, *dump_logits, *messages;
     int n_new, threads, ctx, batch;
-    int chat, ids, tokenize, bench;
+    int chat, ids, tokenize, bench, interactive;
     llorch_sampler_opts sampler;
 } demo_args;
 
@@ -44,8 +48,10 @@ static void usage(FILE *f) {
             "  --threads N       CPU threads (default: all cores; at most 2 a core)\n"
             "  --ctx N           context length (default: prompt + N, up to the model's maximum)\n"
             "  --batch N         decode N copies of the prompt together (seeds SEED, SEED+1, ...)\n"
-            "  --chat            wrap the prompt in the model's chat template\n"
-            "  --system TEXT     system message for --chat\n"
+            "  --chat            wrap the prompt in the model's chat template (no prompt on a terminal: as -i)\n"
+            "  --system TEXT     system message for --chat and -i\n"
+            "  --messages FILE   render a conversation, a JSON array of {\"role\", \"content\"}, with the template\n"
+            "  -i                chat interactively: each line of input is a user message (EOF ends)\n"
             "  --ids             print generated token ids instead of text\n"
             "  --tokenize        print the prompt's token ids and exit (needs only tokenizer.json)\n"
             "  --dump-logits F   write the last prompt position's logits to F (float32 little-endian)\n"
@@ -118,6 +124,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         int bad = 0, takes = 1;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(stdout); exit(0); }
         else if (!strcmp(o, "--chat")) { a->chat = 1; takes = 0; }
+        else if (!strcmp(o, "-i")) { a->interactive = a->chat = 1; takes = 0; }
         else if (!strcmp(o, "--ids")) { a->ids = 1; takes = 0; }
         else if (!strcmp(o, "--tokenize")) { a->tokenize = 1; takes = 0; }
         else if (!strcmp(o, "--bench")) { a->bench = 1; takes = 0; }
@@ -134,6 +141,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (!strcmp(o, "--ctx")) bad = parse_int(v, 1, 1 << 24, &a->ctx);
         else if (!strcmp(o, "--batch")) bad = parse_int(v, 1, 4096, &a->batch);
         else if (!strcmp(o, "--system")) a->system = v;
+        else if (!strcmp(o, "--messages")) a->messages = v;
         else if (!strcmp(o, "--dump-logits")) a->dump_logits = v;
         else if (o[0] == '-' && o[1]) return die("unknown option %s (see demo -h)", o);
         else {
@@ -144,8 +152,13 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         if (bad) return die("bad value '%s' for %s", v, o);
         i += takes;
     }
-    if (!a->prompt) return die("no prompt: demo [options] PROMPT (PROMPT - reads stdin; demo -h lists the options)");
-    if (a->system && !a->chat) return die("--system needs --chat (the system message goes into the chat template)");
+    if (a->chat && !a->prompt && !a->messages && isatty(fileno(stdin))) a->interactive = 1;
+    if (a->interactive && (a->prompt || a->messages || a->batch > 1 || a->tokenize || a->dump_logits))
+        return die("-i takes no prompt, --messages, --batch, --tokenize or --dump-logits");
+    if (a->prompt && a->messages) return die("a prompt and --messages together");
+    if (!a->prompt && !a->messages && !a->interactive)
+        return die("no prompt: demo [options] PROMPT (PROMPT - reads stdin; demo -h lists the options)");
+    if (a->system && !a->chat) return die("--system needs --chat or -i (the system message goes into the chat template)");
     return 0;
 }
 
@@ -192,13 +205,13 @@ static void note_threads(int asked) {
 }
 
 /* --tokenize: only the tokenizer is loaded. */
-static int print_tokens(const char *dir, const char *text, size_t len) {
+static int print_tokens(const char *dir, const char *text, size_t len, int add_bos) {
     char path[4096], msg[512];
     if (snprintf(path, sizeof path, "%s/tokenizer.json", dir) >= (int)sizeof path) return die("%s: path too long", dir);
     tk_tokenizer *t;
     int *ids, n;
     if (tk_load_file(&t, path, msg, sizeof msg)) return die("%s", msg);
-    if (tk_encode(t, text, len, 1, &ids, &n, msg, sizeof msg)) {
+    if (tk_encode(t, text, len, add_bos, &ids, &n, msg, sizeof msg)) {
         tk_free(t);
         return die("%s", msg);
     }
@@ -206,6 +219,84 @@ static int print_tokens(const char *dir, const char *text, size_t len) {
     printf("\n");
     free(ids);
     tk_free(t);
+    return 0;
+}
+
+static void free_messages(llorch_message *m, int n) {
+    for (int i = 0; m && i < n; i++) {
+        free((char *)m[i].role);
+        free((char *)m[i].content);
+    }
+    free(m);
+}
+
+/* --messages FILE: a JSON array of {"role": string, "content": string}. */
+static int read_messages(const char *path, llorch_message **out, int *n_out) {
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, msg[256];
+    size_t len = 0, cap = 0, got;
+    *out = NULL;
+    *n_out = 0;
+    if (!f) { fprintf(stderr, "error: %s: cannot open\n", path); return -1; }
+    do {
+        if (len + 4096 > cap) {
+            char *nt = (char *)realloc(text, cap = 2 * cap + 4096);
+            if (!nt) { free(text); fclose(f); fprintf(stderr, "error: %s: out of memory\n", path); return -1; }
+            text = nt;
+        }
+        got = fread(text + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0 && len <= ((size_t)64 << 20));
+    fclose(f);
+    if (len > ((size_t)64 << 20)) {
+        fprintf(stderr, "error: %s: larger than 64 MiB\n", path);
+        free(text);
+        return -1;
+    }
+    tk_json j;
+    if (tk_json_parse(&j, text ? text : "", len, msg, sizeof msg)) {
+        fprintf(stderr, "error: %s: %s\n", path, msg);
+        free(text);
+        return -1;
+    }
+    int n = j.nodes[0].type == TK_JSON_ARRAY ? j.nodes[0].count : -1, k = 0, bad = n < 1;
+    llorch_message *m = n > 0 ? (llorch_message *)calloc((size_t)n, sizeof *m) : NULL;
+    if (n < 0) snprintf(msg, sizeof msg, "not a JSON array of messages");
+    else if (n == 0) snprintf(msg, sizeof msg, "no messages");
+    else if (!m) { snprintf(msg, sizeof msg, "out of memory"); bad = 1; }
+    for (int e = bad ? -1 : tk_json_child(&j, 0); e >= 0 && !bad; e = tk_json_next(&j, e), k++) {
+        static const char *const keys[2] = {"role", "content"};
+        if (j.nodes[e].type != TK_JSON_OBJECT) { snprintf(msg, sizeof msg, "message %d is not an object", k); bad = 1; break; }
+        for (int f2 = tk_json_child(&j, e); f2 >= 0 && !bad; f2 = tk_json_next(&j, tk_json_next(&j, f2))) {
+            if (!tk_json_streq(&j, f2, "role") && !tk_json_streq(&j, f2, "content")) {
+                char *key = tk_json_strdup(&j, f2, NULL);
+                snprintf(msg, sizeof msg, "message %d: unexpected key \"%.40s\" (only role and content)", k, key ? key : "");
+                free(key);
+                bad = 1;
+            }
+        }
+        for (int q = 0; q < 2 && !bad; q++) {
+            int v = tk_json_get(&j, e, keys[q]);
+            size_t sl;
+            char *str = v >= 0 && j.nodes[v].type == TK_JSON_STRING ? tk_json_strdup(&j, v, &sl) : NULL;
+            if (!str || strlen(str) != sl) {
+                snprintf(msg, sizeof msg, "message %d: \"%s\" is %s", k, keys[q],
+                         v < 0 ? "missing" : str ? "a string with a NUL character" : "not a string");
+                free(str);
+                bad = 1;
+            } else if (q) m[k].content = str;
+            else m[k].role = str;
+        }
+    }
+    tk_json_free(&j);
+    free(text);
+    if (bad) {
+        fprintf(stderr, "error: %s: %s\n", path, msg);
+        free_messages(m, n);
+        return -1;
+    }
+    *out = m;
+    *n_out = n;
     return 0;
 }
 
@@ -244,6 +335,238 @@ static int on_token(void *user, int seq, int token, const char *text, size_t len
     return 0;
 }
 
+/* -i: one reply, printed as it comes. Its text as the KV cache will hold it
+ * (special tokens kept, no leading space stripped) is kept for the
+ * conversation, without the end-of-turn token that stops it (never fed). */
+typedef struct {
+    const llorch_model *m;
+    tk_stream fed;     /* decodes the reply as it is fed */
+    char *text;        /* the reply's text so far (NUL-terminated) */
+    size_t len, cap;
+    int *ids, n_ids, ids_cap;
+    int last, eos;     /* the last token; whether it ended the turn */
+} chat_reply;
+
+/* Room for n more bytes and a NUL. */
+static int reply_reserve(chat_reply *r, size_t n) {
+    if (r->len + n + 1 <= r->cap) return 0;
+    size_t cap = 2 * r->cap + n + 64;
+    char *p = (char *)realloc(r->text, cap);
+    if (!p) return 1;
+    r->text = p;
+    r->cap = cap;
+    return 0;
+}
+
+static int is_eos(const llorch_config *c, int token) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_ids[i] == token) return 1;
+    return 0;
+}
+
+static int on_reply(void *user, int seq, int token, const char *text, size_t len) {
+    chat_reply *r = (chat_reply *)user;
+    (void)seq;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    if (token < 0) return 0;
+    if (r->n_ids == r->ids_cap) {
+        int *p = (int *)realloc(r->ids, (size_t)(r->ids_cap = 2 * r->ids_cap + 64) * sizeof *p);
+        if (!p) return 1;
+        r->ids = p;
+    }
+    r->ids[r->n_ids++] = token;
+    r->last = token;
+    r->eos = is_eos(llorch_model_config(r->m), token);
+    if (r->eos) return 0;
+    if (reply_reserve(r, (size_t)tk_max_token_bytes(llorch_model_tokenizer(r->m)))) return 1;
+    int n = tk_stream_push(&r->fed, token, r->text + r->len, r->cap - r->len - 1);
+    if (n > 0) r->len += (size_t)n; /* an id that is no token has no text */
+    r->text[r->len] = 0;
+    return 0;
+}
+
+/* The reply's bytes of an unfinished character, as the stream ends them. */
+static int reply_finish(chat_reply *r) {
+    if (reply_reserve(r, 16)) return 1;
+    int n = tk_stream_flush(&r->fed, r->text + r->len, 16);
+    if (n > 0) r->len += (size_t)n;
+    r->text[r->len] = 0;
+    return 0;
+}
+
+static int no_memory(llorch_error *err) {
+    snprintf(err->msg, sizeof err->msg, "out of memory");
+    return -1;
+}
+
+static int add_message(llorch_message **conv, int *n, const char *role, const char *content) {
+    llorch_message *p = (llorch_message *)realloc(*conv, (size_t)(*n + 1) * sizeof *p);
+    if (!p) return -1;
+    *conv = p;
+    p[*n].role = strdup(role);
+    p[*n].content = strdup(content);
+    if (!p[*n].role || !p[*n].content) { free((char *)p[*n].role); free((char *)p[*n].content); return -1; }
+    ++*n;
+    return 0;
+}
+
+/* -i: what the KV cache holds: its ids, and their text (the rendered
+ * conversation up to the last reply, then that reply as it was fed). */
+typedef struct {
+    char *text;
+    size_t len; /* 0: the text is not known (the reply's last token did not fit) */
+    int *ids, n_ids, cap;
+} chat_cache;
+
+static int cache_append(chat_cache *c, const int *ids, int n) {
+    if (c->n_ids + n > c->cap) {
+        int cap = 2 * (c->n_ids + n) + 64, *p = (int *)realloc(c->ids, (size_t)cap * sizeof *p);
+        if (!p) return -1;
+        c->ids = p;
+        c->cap = cap;
+    }
+    memcpy(c->ids + c->n_ids, ids, (size_t)n * sizeof *ids);
+    c->n_ids += n;
+    return 0;
+}
+
+/* Whether the rendering's tokens from byte at on are those of that part
+ * alone, so the cached tokens before it can stay: true where the tokenizer
+ * starts afresh (at a special token such as </s>, <|im_end|>, <|eot_id|>,
+ * which end a message in the templates), false where a merge or the space
+ * a SentencePiece normalizer prepends joins the two sides. Then *ids are
+ * the rest's. 1 yes, 0 no, -1 error. */
+static int tokenizes_apart(const llorch_model *m, const char *render, size_t at, const int *all, int n_all, int **ids,
+                           int *n, llorch_error *err) {
+    if (llorch_tokenize(m, render + at, strlen(render + at), 0, ids, n, err)) return -1;
+    if (*n > 0 && *n <= n_all && !memcmp(all + n_all - *n, *ids, (size_t)*n * sizeof **ids)) return 1;
+    free(*ids);
+    return 0;
+}
+
+/* The ids to feed for this turn's rendering, *keep of the cached ones
+ * staying before them. When the rendering starts with the cached text and
+ * tokenizes apart from it there, only the rest is fed (the cache holds the
+ * generated ids, which re-tokenizing the reply need not give). Otherwise
+ * (the template trimmed the reply, or rewrote an earlier turn) the cache
+ * keeps the ids it shares with the rendering's and the rest is fed. */
+static int chat_feed(const llorch_model *m, const chat_cache *c, const char *render, int *keep, int **ids, int *n,
+                     llorch_error *err) {
+    size_t len = strlen(render);
+    int *all, n_all, st = 0;
+    if (llorch_tokenize(m, render, len, 0, &all, &n_all, err)) return -1;
+    if (c->len && c->len < len && !memcmp(render, c->text, c->len))
+        st = tokenizes_apart(m, render, c->len, all, n_all, ids, n, err);
+    if (st) {
+        *keep = c->n_ids;
+        free(all);
+        return st < 0 ? -1 : 0;
+    }
+    int k = 0;
+    while (k < c->n_ids && k < n_all - 1 && c->ids[k] == all[k]) k++; /* at least one id to feed */
+    memmove(all, all + k, (size_t)(n_all - k) * sizeof *all);
+    *keep = k;
+    *ids = all;
+    *n = n_all - k;
+    return 0;
+}
+
+/* After a turn the cache holds the rendering and the reply but its last
+ * token; that one goes in too unless it ended the turn (the template
+ * writes its own end of turn). */
+static int chat_keep(llorch_session *s, chat_cache *c, char *render, const chat_reply *r, llorch_error *err) {
+    free(c->text);
+    c->text = render;
+    c->len = 0;
+    if (cache_append(c, r->ids, r->n_ids - 1 > 0 ? r->n_ids - 1 : 0)) return no_memory(err);
+    if (r->n_ids && !r->eos) {
+        if (llorch_session_pos(s, 0) >= llorch_session_ctx(s)) return 0; /* full: the next turn starts over */
+        if (llorch_forward(s, 0, &r->last, 1, NULL, err)) return -1;
+        if (cache_append(c, &r->last, 1)) return no_memory(err);
+    }
+    size_t n = strlen(render);
+    char *p = (char *)realloc(render, n + r->len + 1);
+    if (!p) return no_memory(err);
+    memcpy(p + n, r->text, r->len + 1);
+    c->text = p;
+    c->len = n + r->len;
+    return 0;
+}
+
+/* -i: a conversation. Every turn renders the whole conversation with the
+ * chat template and feeds what the KV cache does not hold yet (chat_feed). */
+static int chat_loop(const demo_args *a) {
+    llorch_error err;
+    llorch_model *m = NULL;
+    llorch_session *s = NULL;
+    llorch_message *conv = NULL;
+    chat_cache cache = {NULL, 0, NULL, 0, 0};
+    int n_conv = 0, rc = 1, tty = isatty(fileno(stdin)), turn = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    llorch_load_opts lo = {a->device, a->threads};
+    if (llorch_load(&m, a->model_dir, &lo, &err)) goto fail;
+    const llorch_config *cfg = llorch_model_config(m);
+    llorch_session_opts so = {a->ctx ? a->ctx : cfg->max_seq_len < 4096 ? cfg->max_seq_len : 4096, 1};
+    if (llorch_session_new(&s, m, &so, &err)) goto fail;
+    if (a->system && add_message(&conv, &n_conv, "system", a->system)) goto oom;
+    for (;;) {
+        if (tty) { fputs("> ", stderr); fflush(stderr); }
+        ssize_t got = getline(&line, &line_cap, stdin);
+        if (got < 0) break;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        if (!got) continue;
+        if (add_message(&conv, &n_conv, "user", line)) goto oom;
+        char *render;
+        int *ids, n, n_out = 0;
+        if (llorch_chat_render(a->model_dir, conv, n_conv, 1, &render, &err)) goto fail;
+        int kept;
+        if (chat_feed(m, &cache, render, &kept, &ids, &n, &err)) { free(render); goto fail; }
+        if (kept + n > so.ctx) {
+            snprintf(err.msg, sizeof err.msg, "the conversation (%d tokens) no longer fits the context of %d (see --ctx)",
+                     kept + n, so.ctx);
+            free(render);
+            free(ids);
+            goto fail;
+        }
+        llorch_session_truncate(s, 0, kept);
+        cache.n_ids = kept;
+        if (cache_append(&cache, ids, n)) { free(render); free(ids); goto oom; }
+        chat_reply r = {m, {0}, NULL, 0, 0, NULL, 0, 0, -1, 0};
+        tk_stream_init(&r.fed, llorch_model_tokenizer(m), 0, 0);
+        double t0 = now_s();
+        int st = llorch_generate(s, ids, n, a->n_new, &a->sampler, on_reply, &r, &n_out, &err);
+        double t1 = now_s();
+        printf("\n");
+        free(ids);
+        if (!st && reply_finish(&r)) st = no_memory(&err);
+        if (!st) st = chat_keep(s, &cache, render, &r, &err);
+        else free(render);
+        if (!st && a->bench)
+            fprintf(stderr, "bench: turn=%d prompt_tokens=%d cached=%d new_tokens=%d held=%d tok_s=%.1f\n", ++turn,
+                    kept + n, kept, n_out, llorch_session_pos(s, 0), n_out ? n_out / (t1 - t0) : 0.0);
+        if (!st && add_message(&conv, &n_conv, "assistant", r.text)) st = no_memory(&err);
+        free(r.text);
+        free(r.ids);
+        if (st) goto fail;
+    }
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err.msg, sizeof err.msg, "out of memory");
+fail:
+    fprintf(stderr, "error: %s\n", err.msg);
+done:
+    free(line);
+    free(cache.text);
+    free(cache.ids);
+    free_messages(conv, n_conv);
+    llorch_session_free(s);
+    llorch_free(m);
+    return rc;
+}
+
 static int write_logits(const char *path, const float *logits, int n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -258,28 +581,40 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &a)) return 1;
     struct stat sb;
     if (stat(a.model_dir, &sb) && errno == ENOENT) return no_model(a.model_dir);
-    size_t len;
-    char *prompt = read_prompt(a.prompt, &len);
-    if (!prompt) return die("cannot read the prompt from stdin: %s", strerror(errno));
+    if (a.interactive) return chat_loop(&a);
+    size_t len = 0;
+    char *prompt = NULL;
+    int add_bos = !a.chat && !a.messages; /* a chat template writes BOS itself */
     llorch_error err;
-    if (a.chat && strlen(prompt) != len) { /* the template takes C strings */
-        size_t at = strlen(prompt);
-        free(prompt);
-        return die("the prompt holds a NUL byte at %zu, which --chat cannot pass on", at);
-    }
-    if (a.chat) { /* the template comes from DIR/tokenizer_config.json */
-        char *wrapped;
-        if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
-            free(prompt);
-            return die("%s", err.msg);
-        }
-        free(prompt);
-        prompt = wrapped;
+    if (a.messages) {
+        llorch_message *msgs;
+        int n;
+        if (read_messages(a.messages, &msgs, &n)) return 1;
+        int st = llorch_chat_render(a.model_dir, msgs, n, 1, &prompt, &err);
+        free_messages(msgs, n);
+        if (st) return die("%s", err.msg);
         len = strlen(prompt);
+    } else {
+        if (!(prompt = read_prompt(a.prompt, &len))) return die("cannot read the prompt from stdin: %s", strerror(errno));
+        if (a.chat && strlen(prompt) != len) { /* the template takes C strings */
+            size_t at = strlen(prompt);
+            free(prompt);
+            return die("the prompt holds a NUL byte at %zu, which --chat cannot pass on", at);
+        }
+        if (a.chat) { /* the template comes from the model directory */
+            char *wrapped;
+            if (llorch_chat_prompt(a.model_dir, a.system, prompt, &wrapped, &err)) {
+                free(prompt);
+                return die("%s", err.msg);
+            }
+            free(prompt);
+            prompt = wrapped;
+            len = strlen(prompt);
+        }
     }
 
     if (a.tokenize) {
-        int rc = print_tokens(a.model_dir, prompt, len);
+        int rc = print_tokens(a.model_dir, prompt, len, add_bos);
         free(prompt);
         return rc;
     }
@@ -293,11 +628,11 @@ int main(int argc, char **argv) {
     if (llorch_load(&m, a.model_dir, &lo, &err)) goto fail;
 #ifdef LLORCH_CUDA
     if (!strcmp(a.device, "auto") && !strcmp(llorch_model_device(m), "cpu"))
-        fprintf(stderr, "note: no usable CUDA device; running on the CPU (--device cuda says why)\n");
+        fprintf(stderr, "note: the GPU cannot run this model here; running on the CPU (--device cuda says why)\n");
 #endif
     double t_loaded = now_s();
     const llorch_config *cfg = llorch_model_config(m);
-    if (llorch_tokenize(m, prompt, len, 1, &ids, &n_ids, &err)) goto fail;
+    if (llorch_tokenize(m, prompt, len, add_bos, &ids, &n_ids, &err)) goto fail;
     if (n_ids == 0) {
         snprintf(err.msg, sizeof err.msg, "the prompt is empty and the model has no BOS token");
         goto fail;

@@ -5,23 +5,47 @@
  * Add llorch_cuda.cu and -DLLORCH_CUDA for the GPU backend. Needs libc,
  * libm, pthreads (and cudart for the GPU).
  *
- *   llorch_error err;
- *   llorch_model *m;
- *   if (llorch_load(&m, "models/TinyLlama-1.1B-Chat-v1.0", NULL, &err)) {
- *       fprintf(stderr, "%s\n", err.msg);          // names the file and the problem
- *       return 1;
- *   }
- *   llorch_session *s;
- *   llorch_session_new(&s, m, NULL, &err);         // KV cache for one sequence
- *   int *ids, n;
- *   llorch_tokenize(m, "Once upon a time", 16, 1, &ids, &n, &err);
- *   llorch_sampler_opts so = llorch_sampler_defaults();  // greedy
- *   llorch_generate(s, ids, n, 64, &so, on_token, NULL, &err);
- *   free(ids); llorch_session_free(s); llorch_free(m);
+ * Example (`make test` compiles it, so it stays true):
+ * -- example --
+ *   #include <stdio.h>
+ *   #include <stdlib.h>
+ *   #include <string.h>
+ *   #include "llorch.h"
  *
- * on_token(void *user, int seq, int id, const char *text, size_t len) gets
- * each generated token with its text as complete UTF-8 (streaming); it
- * returns nonzero to stop.
+ *   // each generated token, as complete UTF-8 (streaming); nonzero stops
+ *   static int on_token(void *user, int seq, int id, const char *text, size_t len) {
+ *       (void)user, (void)seq, (void)id;
+ *       fwrite(text, 1, len, stdout);
+ *       return 0;
+ *   }
+ *
+ *   int main(void) {
+ *       const char *dir = "models/TinyLlama-1.1B-Chat-v1.0";
+ *       llorch_error err;
+ *       llorch_model *m;
+ *       llorch_session *s = NULL;
+ *       char *prompt = NULL;
+ *       int *ids = NULL, n, rc = 1;
+ *       llorch_message chat[] = {{"user", "Write a haiku about the sea."}};
+ *       if (llorch_load(&m, dir, NULL, &err)) {            // NULL: the CPU
+ *           fprintf(stderr, "%s\n", err.msg);               // names the file and the problem
+ *           return 1;
+ *       }
+ *       llorch_sampler_opts so = llorch_sampler_defaults(); // greedy
+ *       if (!llorch_session_new(&s, m, NULL, &err) &&       // a KV cache for one sequence
+ *           !llorch_chat_render(dir, chat, 1, 1, &prompt, &err) && // the model's chat template
+ *           !llorch_tokenize(m, prompt, strlen(prompt), 0, &ids, &n, &err) && // the template wrote BOS
+ *           !llorch_generate(s, ids, n, 256, &so, on_token, NULL, NULL, &err))
+ *           rc = 0;
+ *       else
+ *           fprintf(stderr, "%s\n", err.msg);
+ *       free(ids);
+ *       free(prompt);
+ *       llorch_session_free(s);
+ *       llorch_free(m);
+ *       return rc;
+ *   }
+ * -- end --
  *
  * Rules:
  * - Every function that can fail returns 0 or an llorch_status, and fills
@@ -119,8 +143,8 @@ typedef struct {
 
 typedef struct {
     const char *device; /* "cpu" (default), "cuda", "cuda:N", or "auto": the
-                           first GPU when the build has CUDA and a device is
-                           there, else the CPU */
+                           first GPU when the build has CUDA, a device is there
+                           and it can run the model; else the CPU */
     int threads;        /* CPU threads per session; 0 = number of cores;
                            at most LLORCH_MAX_THREADS_PER_CORE a core */
 } llorch_load_opts;
@@ -157,6 +181,7 @@ void llorch_session_free(llorch_session *s);
 int llorch_session_pos(const llorch_session *s, int seq);  /* tokens in sequence seq's cache */
 int llorch_session_ctx(const llorch_session *s);
 void llorch_session_reset(llorch_session *s);              /* forget every sequence */
+void llorch_session_truncate(llorch_session *s, int seq, int n); /* keep sequence seq's first n tokens */
 size_t llorch_session_bytes(const llorch_session *s);      /* KV cache + scratch */
 
 /* Text <-> ids with the model's tokenizer. *ids / *text are malloc'd. */
@@ -186,8 +211,17 @@ int llorch_generate(llorch_session *s, const int *prompt, int n_prompt, int max_
 int llorch_generate_batch(llorch_session *s, const int *const *prompts, const int *n_prompt, int max_new,
                           const llorch_sampler_opts *o, llorch_token_fn cb, void *user, int *n_out, llorch_error *err);
 
-/* Read DIR/tokenizer_config.json and render its chat template around one
- * user message (and an optional system message). *out is malloc'd. */
+/* A chat message: role ("system", "user", "assistant", ...) and content. */
+typedef tk_message llorch_message;
+
+/* Render a conversation with the model's chat template (DIR/chat_template.jinja,
+ * else the chat_template of DIR/tokenizer_config.json) as transformers'
+ * apply_chat_template(messages, add_generation_prompt) does. Tokenize the
+ * text with add_bos 0: the template writes BOS where the model wants one.
+ * *out is malloc'd. */
+int llorch_chat_render(const char *dir, const llorch_message *msgs, int n, int add_generation_prompt, char **out,
+                       llorch_error *err);
+/* The same for one user message after an optional system message (NULL for none). */
 int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err);
 
 #ifdef __cplusplus
@@ -441,36 +475,14 @@ static int llorch_open_regular(const char *path, int *fd, uint64_t *size, llorch
 
 /* Read a whole (small) regular file into a NUL-terminated buffer. */
 static int llorch_read_file(const char *path, char **out, size_t *len, size_t max, llorch_error *err) {
+    char msg[sizeof err->msg];
     *out = NULL;
-    uint64_t size;
-    int fd, st = llorch_open_regular(path, &fd, &size, err);
-    if (st) return st;
-    if (size > max) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_FORMAT, "%s: %llu bytes is larger than the %zu allowed", path,
-                           (unsigned long long)size, max);
+    switch (tk_read_file(path, max, out, len, msg, sizeof msg)) {
+    case 0: return 0;
+    case TK_READ_TOO_BIG: return llorch_fail(err, LLORCH_E_FORMAT, "%s", msg);
+    case TK_READ_NOMEM: return llorch_fail(err, LLORCH_E_NOMEM, "%s", msg);
+    default: return llorch_fail(err, LLORCH_E_IO, "%s", msg);
     }
-    char *buf = (char *)malloc((size_t)size + 1);
-    if (!buf) {
-        close(fd);
-        return llorch_fail(err, LLORCH_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = 0;
-    while (n < size) {
-        ssize_t got = read(fd, buf + n, (size_t)size - n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break; /* an error, or the file shrank */
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n != size) {
-        free(buf);
-        return llorch_fail(err, LLORCH_E_IO, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 /* Memory the system can still give us, from /proc/meminfo (0 = unknown). */
@@ -844,7 +856,7 @@ static int llorch_st_parse(llorch_st_table *tab, const unsigned char *base, uint
 }
 
 static int llorch_map_file(llorch_model *m, const char *path, llorch_st_table *tab, llorch_error *err) {
-    uint64_t size;
+    uint64_t size = 0;
     int fd, st = llorch_open_regular(path, &fd, &size, err);
     if (st) return st;
     if (size < 8) {
@@ -1487,7 +1499,9 @@ int llorch_load(llorch_model **out, const char *dir, const llorch_load_opts *opt
     if ((st = llorch_map_weights(m, &tab, err))) goto fail;
     if ((st = llorch_bind_weights(m, &tab, err))) goto fail;
     st = m->backend->model_init(m, err);
-    if (st == LLORCH_E_DEVICE && opts && opts->device && !strcmp(opts->device, "auto")) { /* no usable GPU */
+    /* auto: the CPU when there is no usable GPU, or the GPU cannot hold or run this model */
+    if ((st == LLORCH_E_DEVICE || st == LLORCH_E_UNSUPPORTED || st == LLORCH_E_NOMEM) && opts && opts->device &&
+        !strcmp(opts->device, "auto")) {
         llorch_use_cpu(m);
         st = m->backend->model_init(m, err);
     }
@@ -1574,6 +1588,10 @@ int llorch_session_pos(const llorch_session *s, int seq) { return seq >= 0 && se
 int llorch_session_ctx(const llorch_session *s) { return s->ctx; }
 size_t llorch_session_bytes(const llorch_session *s) { return s->bytes; }
 void llorch_session_reset(llorch_session *s) { memset(s->pos, 0, (size_t)s->n_seq * sizeof *s->pos); }
+/* The cache is indexed by position: what lies past n is overwritten by the next tokens. */
+void llorch_session_truncate(llorch_session *s, int seq, int n) {
+    if (seq >= 0 && seq < s->n_seq && n >= 0 && n < s->pos[seq]) s->pos[seq] = n;
+}
 
 static int llorch_check_ids(const llorch_model *m, const int *ids, int n, llorch_error *err) {
     for (int i = 0; i < n; i++)
@@ -1624,18 +1642,31 @@ int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text,
     return st;
 }
 
-int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err) {
-    char *path = llorch_path(dir, "tokenizer_config.json"), *text = NULL, msg[sizeof err->msg];
-    size_t len;
+int llorch_chat_render(const char *dir, const llorch_message *msgs, int n, int add_generation_prompt, char **out,
+                       llorch_error *err) {
+    char *cfg_path = llorch_path(dir, "tokenizer_config.json"), *tpl_path = llorch_path(dir, "chat_template.jinja");
+    char *cfg = NULL, *tpl = NULL, msg[sizeof err->msg];
+    size_t len, tlen = 0;
+    int st = 0;
     *out = NULL;
     llorch_ok(err);
-    if (!path) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
-    int st = llorch_read_file(path, &text, &len, (size_t)64 << 20, err);
-    if (!st && tk_chat_render(text, len, path, system, user, out, msg, sizeof msg))
+    if (!cfg_path || !tpl_path) st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    if (!st && !access(tpl_path, F_OK) && !(st = llorch_read_file(tpl_path, &tpl, &len, (size_t)16 << 20, err)))
+        tlen = len;
+    if (!st && tpl && strlen(tpl) != tlen) st = llorch_fail(err, LLORCH_E_FORMAT, "%s: contains a NUL byte", tpl_path);
+    if (!st) st = llorch_read_file(cfg_path, &cfg, &len, (size_t)64 << 20, err);
+    if (!st && tk_chat_render(cfg, len, tpl ? tpl_path : cfg_path, tpl, msgs, n, add_generation_prompt, out, msg, sizeof msg))
         st = llorch_fail(err, LLORCH_E_FORMAT, "%s", msg);
-    free(text);
-    free(path);
+    free(cfg);
+    free(tpl);
+    free(cfg_path);
+    free(tpl_path);
     return st;
+}
+
+int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err) {
+    llorch_message m[2] = {{"system", system}, {"user", user}};
+    return system ? llorch_chat_render(dir, m, 2, 1, out, err) : llorch_chat_render(dir, m + 1, 1, 1, out, err);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -507,14 +507,14 @@ static int run_encode_cases(const tk_tokenizer *t, const char *label, const char
  * pre-tokenizer, prepend_scheme "first", split false): there tokenizers
  * gives the same ids only to texts that start with neither " " nor "▁" and
  * hold no special token, and the ids listed below to the others (from
- * tokenizers 0.23). Last, the chat template of tokenizer_config.json. */
+ * tokenizers 0.23). */
 static void test_tokenizer_cases(const char *shared_dir) {
-    static const char *names[3] = {"tokenizer.json", "encode_cases.jsonl", "tokenizer_config.json"};
-    char *file[3] = {NULL, NULL, NULL}, *variant[3] = {NULL, NULL, NULL}, path[1024], err[256];
-    size_t flen[3] = {0, 0, 0}, vlen[3] = {0, 0, 0};
+    static const char *names[2] = {"tokenizer.json", "encode_cases.jsonl"};
+    char *file[2] = {NULL, NULL}, *variant[3] = {NULL, NULL, NULL}, path[1024], err[256];
+    size_t flen[2] = {0, 0}, vlen[3] = {0, 0, 0};
     tk_json j;
     int parsed = 0;
-    for (int f = 0; f < 3; f++) {
+    for (int f = 0; f < 2; f++) {
         snprintf(path, sizeof path, "%s/tokenizers/llama2/%s", shared_dir, names[f]);
         file[f] = read_all(path, &flen[f]);
         if (!file[f]) {
@@ -599,23 +599,11 @@ static void test_tokenizer_cases(const char *shared_dir) {
         tk_free(t);
     }
 
-    { /* TinyLlama's chat template, as transformers renders it */
-        char *out = NULL;
-        int rc = tk_chat_render(file[2], flen[2], names[2], "SYS", "MSG", &out, err, sizeof err);
-        CHECK(rc == 0 && !strcmp(out, "<|system|>\nSYS</s>\n<|user|>\nMSG</s>\n<|assistant|>\n"), "chat template with system: %s",
-              rc ? err : out);
-        free(out);
-        out = NULL;
-        rc = tk_chat_render(file[2], flen[2], names[2], NULL, "What is 2+2?", &out, err, sizeof err);
-        CHECK(rc == 0 && !strcmp(out, "<|user|>\nWhat is 2+2?</s>\n<|assistant|>\n"), "chat template without system: %s",
-              rc ? err : out);
-        free(out);
-    }
 done:
     if (parsed) tk_json_free(&j);
     free(variant[1]);
     free(variant[2]);
-    for (int f = 0; f < 3; f++) free(file[f]);
+    for (int f = 0; f < 2; f++) free(file[f]);
 }
 
 /* A tokenizer.json and its encode_cases.jsonl (paths), with n_pre ids the
@@ -2486,6 +2474,195 @@ static void test_limits(void) {
 }
 
 /* ======================================================================== */
+/* Chat templates against Python's Jinja and transformers                    */
+/* ======================================================================== */
+
+/* The source bytes of a JSON node (objects and arrays with their brackets). */
+static char *json_source(const tk_json *j, int node, size_t *len) {
+    size_t a = j->nodes[node].start, b = j->nodes[node].end;
+    if (j->nodes[node].type == TK_JSON_STRING) { a--; b++; }
+    *len = b - a;
+    return (char *)j->src + a;
+}
+
+/* tools/chat_cases.json (tools/make_chat_cases.py): templates of the model
+ * families and short ones for each part of Jinja, rendered by jinja2 as
+ * transformers sets it up. Where jinja2 fails, the interpreter must fail too
+ * (with the template's own message when it raised one). */
+static void test_chat_jinja_cases(void) {
+    size_t len;
+    char *text = read_all("tools/chat_cases.json", &len), err[512];
+    tk_json j;
+    if (!text) { SKIP("chat template cases: cannot read tools/chat_cases.json"); return; }
+    int ok = tk_json_parse(&j, text, len, err, sizeof err) == 0;
+    CHECK(ok, "tools/chat_cases.json parses: %s", err);
+    if (!ok) { free(text); return; }
+    int templates = tk_json_get(&j, 0, "templates"), cases = tk_json_get(&j, 0, "cases"), n = 0, n_err = 0;
+    for (int c = tk_json_child(&j, cases); c >= 0; c = tk_json_next(&j, c), n++) {
+        char *name = tk_json_strdup(&j, tk_json_get(&j, c, "template"), NULL), *out = NULL;
+        size_t tl = 0, wl = 0, vl = 0;
+        char *tpl = tk_json_strdup(&j, tk_json_get(&j, templates, name ? name : ""), &tl);
+        char *want = tk_json_strdup(&j, tk_json_get(&j, c, "text"), &wl);
+        char *jerr = tk_json_strdup(&j, tk_json_get(&j, c, "error"), NULL);
+        const char *vars = json_source(&j, tk_json_get(&j, c, "vars"), &vl);
+        CHECK(name && tpl && (want || jerr), "chat case %d is complete", n);
+        if (name && tpl && (want || jerr)) {
+            int rc = tk_template_render(tpl, tl, vars, vl, &out, err, sizeof err);
+            if (want)
+                CHECK(rc == 0 && strlen(out) == wl && !memcmp(out, want, wl), "chat case %d (%s): %s\n  got  '%s'\n  want '%s'", n,
+                      name, rc ? err : "text differs", rc ? "" : out, want);
+            else { /* jinja2 fails: so must we; a template's own message is kept */
+                int own = strncmp(jerr, "TypeError", 9) && strncmp(jerr, "ZeroDivisionError", 17);
+                CHECK(rc != 0 && (!own || strstr(err, jerr)), "chat case %d (%s) fails as jinja2 does (%s): %s", n, name,
+                      jerr, rc ? err : out);
+                n_err++;
+            }
+        }
+        free(out);
+        free(name);
+        free(tpl);
+        free(want);
+        free(jerr);
+    }
+    CHECK(n >= 100 && n_err >= 5, "ran %d chat template cases (%d errors)", n, n_err);
+    printf("chat templates: %d cases from jinja2 (%d of them errors)\n", n, n_err);
+    tk_json_free(&j);
+    free(text);
+}
+
+/* ../shared/tokenizers/{llama2,llama3,qwen3}/chat_cases.json: transformers'
+ * apply_chat_template text and ids, through tk_chat_render with the real
+ * tokenizer_config.json, and tokenized without special tokens. */
+static void test_chat_shared_cases(void) {
+    static const char *dirs[] = {"llama2", "llama3", "qwen3"};
+    if (!g_shared) { SKIP("chat cases: no shared data"); return; }
+    for (int d = 0; d < 3; d++) {
+        char path[1024], err[512];
+        size_t clen, jlen;
+        snprintf(path, sizeof path, "%s/tokenizers/%s/tokenizer_config.json", g_shared, dirs[d]);
+        char *cfg = read_all(path, &clen);
+        snprintf(path, sizeof path, "%s/tokenizers/%s/chat_cases.json", g_shared, dirs[d]);
+        char *cases = read_all(path, &jlen);
+        snprintf(path, sizeof path, "%s/tokenizers/%s/tokenizer.json", g_shared, dirs[d]);
+        tk_tokenizer *t = NULL;
+        if (tk_load_file(&t, path, err, sizeof err)) {
+            SKIP("chat ids (%s): the tokenizer does not load here: %s", dirs[d], err);
+            t = NULL;
+        }
+        tk_json j;
+        if (!cfg || !cases || tk_json_parse(&j, cases, jlen, err, sizeof err)) {
+            CHECK(0, "chat cases of %s readable", dirs[d]);
+            free(cfg);
+            free(cases);
+            tk_free(t);
+            continue;
+        }
+        int n = 0;
+        for (int c = tk_json_child(&j, 0); c >= 0; c = tk_json_next(&j, c), n++) {
+            tk_message msgs[16];
+            char *strs[32], *out = NULL;
+            int nm = 0, ns = 0;
+            for (int m = tk_json_child(&j, tk_json_get(&j, c, "messages")); m >= 0 && nm < 16; m = tk_json_next(&j, m), nm++) {
+                msgs[nm].role = strs[ns++] = tk_json_strdup(&j, tk_json_get(&j, m, "role"), NULL);
+                msgs[nm].content = strs[ns++] = tk_json_strdup(&j, tk_json_get(&j, m, "content"), NULL);
+            }
+            size_t wl = 0;
+            char *want = tk_json_strdup(&j, tk_json_get(&j, c, "text"), &wl);
+            int rc = tk_chat_render(cfg, clen, dirs[d], NULL, msgs, nm, 1, &out, err, sizeof err);
+            CHECK(rc == 0 && want && strlen(out) == wl && !memcmp(out, want, wl), "chat (%s) case %d: %s\n  got  '%s'\n  want '%s'",
+                  dirs[d], n, rc ? err : "text differs", rc ? "" : out, want ? want : "");
+            if (!rc && t) {
+                int *ids = NULL, nid = 0, wid[1024];
+                int nw = json_ints(&j, tk_json_get(&j, c, "ids"), wid, 1024);
+                int enc = tk_encode(t, out, strlen(out), 0, &ids, &nid, err, sizeof err);
+                CHECK(enc == 0 && nid == nw && !memcmp(ids, wid, sizeof(int) * (size_t)nw), "chat (%s) case %d: ids differ%s%s",
+                      dirs[d], n, enc ? ": " : "", enc ? err : "");
+                free(ids);
+            }
+            free(out);
+            free(want);
+            for (int i = 0; i < ns; i++) free(strs[i]);
+        }
+        CHECK(n >= 5, "%s: %d chat cases", dirs[d], n);
+        tk_json_free(&j);
+        tk_free(t);
+        free(cfg);
+        free(cases);
+    }
+}
+
+/* What the interpreter refuses: each an error naming the problem and where. */
+static void test_chat_errors(void) {
+    static const struct { const char *tpl, *want; } bad[] = {
+        {"{{ x | frobnicate }}", "line 1, column 8: no filter named 'frobnicate'"},
+        {"{{ x is frobnicated }}", "no test named 'frobnicated'"},
+        {"a\n{% for m in messages %}\n{{ m }}", "line 2, column 4: the 'for' block is not closed (no 'endfor')"},
+        {"{% if true %}x", "the 'if' block is not closed (no 'endif')"},
+        {"{% endif %}", "unexpected 'endif'"},
+        {"{{ raise_exception('Only user and assistant roles are supported!') }}", "Only user and assistant roles are supported!"},
+        {"{% include 'x' %}", "the tag 'include' is not supported"},
+        {"{% frob %}", "unknown tag 'frob'"},
+        {"{{ 'a' | upper }}{{ 'é' | upper }}", "non-ASCII"},
+        {"{{ s.startswith }}", "without a call"},
+        {"{{ 'a %5s' % 1 }}", "formatting"},
+        {"{{ [1, '\xE2\x80\xA8'] }}", "U+2028"},
+        {"{{ 'x' * 1000000000 }}", "too large"},
+        {"{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "MiB"},
+        {"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "MiB"},
+        {"{% set r = range(160) %}{% for i in r %}{% for j in r %}{% for k in r %}{% endfor %}{% endfor %}{% endfor %}", "too long"},
+        {"{% set big = 'x' * 1000 %}{% for i in range(100000) %}{{ big }}{% endfor %}", "writes more than 16 MiB"},
+        {"{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "too deeply"},
+        {"{{ 9223372036854775807 + 1 }}", "too large"},
+        {"{% set a, b = 1, 2 %}", "several targets"},
+        {"{{ 'abc", "not closed"},
+        {"{{ x }", "not closed"},
+        {"{# x", "comment that is not closed"},
+        {"{% break %}", "outside a loop"},
+        {"{{ range(1000000)|length }}", "range"},
+        {"{{ ns.x }}{% set ns.x = 1 %}", "namespace"},
+        {"a{{ '\\0' }}b", "NUL"},
+    };
+    char err[512], *out, deep[1024];
+    for (size_t i = 0; i <= sizeof bad / sizeof *bad; i++) {
+        const char *tpl = i < sizeof bad / sizeof *bad ? bad[i].tpl : deep, *want = tpl == deep ? "too deeply" : bad[i].want;
+        if (tpl == deep) { /* {{ ((((...1...)))) }} */
+            memset(deep, '(', 1000);
+            memcpy(deep, "{{ ", 3);
+            memcpy(deep + 500, "1", 1);
+            memset(deep + 501, ')', 497);
+            memcpy(deep + 998, "}}", 3);
+        }
+        int rc = tk_template_render(tpl, strlen(tpl), "{\"x\": 1, \"ns\": {}, \"s\": \"ab\"}", 29, &out, err, sizeof err);
+        CHECK(rc != 0 && strstr(err, want), "template '%.40s' is refused with '%s': %s", tpl, want, rc ? err : out);
+        if (!rc) free(out);
+    }
+    /* tk_chat_render: the config, the messages */
+    static const char *cfg = "{\"chat_template\": \"{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}\", "
+                             "\"bos_token\": {\"content\": \"<s>\", \"lstrip\": false}}";
+    tk_message ok[1] = {{"user", "hi"}}, bad_utf8[1] = {{"user", "a\xffz"}}, no_content[1] = {{"user", NULL}};
+    int rc = tk_chat_render(cfg, strlen(cfg), "cfg", NULL, ok, 1, 1, &out, err, sizeof err);
+    CHECK(rc == 0 && !strcmp(out, "<user>hi"), "a small template renders: %s", rc ? err : out);
+    if (!rc) free(out);
+    rc = tk_chat_render(cfg, strlen(cfg), "cfg", "{{ bos_token }}|{{ eos_token is defined }}|{{ tools }}", ok, 1, 1, &out, err, sizeof err);
+    CHECK(rc == 0 && !strcmp(out, "<s>|False|None"), "an AddedToken bos_token, no eos_token, tools None: %s", rc ? err : out);
+    if (!rc) free(out);
+    rc = tk_chat_render(cfg, strlen(cfg), "cfg", NULL, bad_utf8, 1, 1, &out, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "cfg: ") && strstr(err, "UTF-8"), "a message that is not UTF-8: %s", err);
+    rc = tk_chat_render(cfg, strlen(cfg), "cfg", NULL, no_content, 1, 1, &out, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "no content"), "a message without content: %s", err);
+    rc = tk_chat_render("{}", 2, "cfg", NULL, ok, 1, 1, &out, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "cfg: no chat_template"), "no chat_template: %s", err);
+    rc = tk_chat_render(cfg, strlen(cfg), "cfg", "{{ messages[0].content | frob }}", ok, 1, 1, &out, err, sizeof err);
+    CHECK(rc != 0 && !strcmp(err, "cfg: chat_template line 1, column 26: no filter named 'frob'"), "the error names the file, line and column: %s", err);
+}
+
+static void test_chat(void) {
+    test_chat_jinja_cases();
+    test_chat_shared_cases();
+    test_chat_errors();
+}
+
+/* ======================================================================== */
 /* Hostile files and arguments: bounded memory and time, the reference       */
 /* readers' rules, one-line errors                                           */
 /* ======================================================================== */
@@ -2884,6 +3061,163 @@ static int count_lines(const char *s) {
     return n;
 }
 
+/* --chat, --messages and -i: the rendering tokenized as transformers does
+ * (llama2/chat_cases.json: TinyLlama's template, ids without added BOS),
+ * bad messages files, and a conversation keeping its KV cache. */
+static void check_demo_chat(const char *model) {
+    char cmd[8192], out[4096], err[4096], want[4096], path[4300];
+    size_t len;
+    char *cases = read_all(shared_path("tokenizers/llama2/chat_cases.json"), &len);
+    tk_json j;
+    if (!cases || tk_json_parse(&j, cases, len, err, sizeof err)) { CHECK(0, "llama2/chat_cases.json readable"); free(cases); return; }
+    int c1 = tk_json_next(&j, tk_json_child(&j, 0)), c4 = c1; /* system + user; a multi-turn conversation */
+    for (int k = 0; k < 3; k++) c4 = tk_json_next(&j, c4);
+    for (int pass = 0; pass < 2; pass++) {
+        int c = pass ? c4 : c1, ids[512], n = json_ints(&j, tk_json_get(&j, c, "ids"), ids, 512), o = 0;
+        for (int i = 0; i < n; i++) o += snprintf(want + o, sizeof want - (size_t)o, "%s%d", i ? " " : "", ids[i]);
+        snprintf(want + o, sizeof want - (size_t)o, "\n");
+        if (!pass) {
+            int m = tk_json_child(&j, tk_json_get(&j, c, "messages"));
+            char *sys = tk_json_strdup(&j, tk_json_get(&j, m, "content"), NULL);
+            char *user = tk_json_strdup(&j, tk_json_get(&j, tk_json_next(&j, m), "content"), NULL);
+            snprintf(cmd, sizeof cmd, "./demo --chat --system '%s' --tokenize -m %s '%s'", sys, shared_path("tokenizers/llama2"), user);
+            free(sys);
+            free(user);
+        } else {
+            size_t ml;
+            const char *msgs = json_source(&j, tk_json_get(&j, c, "messages"), &ml);
+            snprintf(path, sizeof path, "%s/messages.json", g_tmp);
+            write_all(path, msgs, ml);
+            snprintf(cmd, sizeof cmd, "./demo --messages %s --tokenize -m %s", path, shared_path("tokenizers/llama2"));
+        }
+        int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+        CHECK(rc == 0 && !strcmp(out, want), "%s: ids as transformers' apply_chat_template: '%s' %s", pass ? "--messages" : "--chat", out, err);
+    }
+    tk_json_free(&j);
+    free(cases);
+    static const struct { const char *json, *want; } bad[] = {
+        {"{\"role\": \"user\", \"content\": \"hi\"}", "not a JSON array"},
+        {"[]", "no messages"},
+        {"[{\"role\": \"user\", \"content\": 5}]", "message 0: \"content\" is not a string"},
+        {"[{\"role\": \"user\", \"content\": \"a\"}, {\"content\": \"b\"}]", "message 1: \"role\" is missing"},
+        {"[{\"role\": \"user\", \"content\": \"a\", \"name\": \"x\"}]", "unexpected key \"name\""},
+        {"[\"hi\"]", "message 0 is not an object"},
+        {"[{\"role\": \"user\", \"content\": \"a\"", "invalid JSON"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(path, sizeof path, "%s/bad-messages.json", g_tmp);
+        write_all(path, bad[i].json, strlen(bad[i].json));
+        snprintf(cmd, sizeof cmd, "./demo --messages %s -m %s", path, shared_path("tokenizers/llama2"));
+        int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+        CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, path) && strstr(err, bad[i].want), "messages file %s: rc %d, '%s'",
+              bad[i].json, rc, err);
+    }
+    /* a template that fails names the file, line and column */
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", model);
+    const char *cfg = "{\"bos_token\": \"<s>\", \"chat_template\": \"{{ bos_token }}{% for m in messages %}"
+                      "{% if m.role == 'system' %}{{ raise_exception('no system role') }}{% endif %}<{{ m.role }}>{{ m.content }}\\n"
+                      "{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}\"}";
+    write_all(path, cfg, strlen(cfg));
+    snprintf(cmd, sizeof cmd, "./demo --chat --system S -n 2 -m %s hi", model);
+    int rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, path) && strstr(err, "line 1, column ") && strstr(err, "no system role"),
+          "a template's raise_exception: rc %d, '%s'", rc, err);
+    /* chat_template.jinja, where a model folder has one, comes first */
+    char jinja[4400];
+    snprintf(jinja, sizeof jinja, "%s/chat_template.jinja", model);
+    write_all(jinja, "{{ raise_exception('from the .jinja file') }}", 45);
+    snprintf(cmd, sizeof cmd, "./demo --chat -n 2 -m %s hi", model);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 1 && count_lines(err) == 1 && strstr(err, jinja) && strstr(err, "from the .jinja file"),
+          "chat_template.jinja is used: rc %d, '%s'", rc, err);
+    unlink(jinja);
+    /* -i: the second turn feeds only what the first did not leave in the cache */
+    snprintf(cmd, sizeof cmd, "printf 'hi\\nthere\\n' | ./demo -i -n 0 --bench -m %s", model);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    int n1 = -1, n2 = -1, k2 = -1;
+    const char *t2 = strstr(err, "turn=2");
+    if (strstr(err, "turn=1")) sscanf(strstr(err, "turn=1"), "turn=1 prompt_tokens=%d", &n1);
+    if (t2) sscanf(t2, "turn=2 prompt_tokens=%d cached=%d", &n2, &k2);
+    CHECK(rc == 0 && n1 > 0 && n2 > n1 && k2 == n1, "-i keeps the first turn's %d tokens for the second (%d cached of %d): %s", n1, k2,
+          n2, err);
+    snprintf(cmd, sizeof cmd, "printf 'hi\\n\\nthere\\n' | ./demo -i -n 3 -m %s", model);
+    rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
+    CHECK(rc == 0 && !err[0], "-i generates replies: rc %d, '%s'", rc, err);
+}
+
+/* A JSON string literal of s (quotes, backslashes and control characters escaped). */
+static size_t json_quote(char *out, size_t cap, const char *s) {
+    size_t k = (size_t)snprintf(out, cap, "\"");
+    for (; *s && k + 8 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') k += (size_t)snprintf(out + k, cap - k, "\\%c", c);
+        else if (c < 0x20) k += (size_t)snprintf(out + k, cap - k, "\\u%04x", c);
+        else out[k++] = (char)c;
+    }
+    k += (size_t)snprintf(out + k, cap - k, "\"");
+    return k;
+}
+
+/* -i on the tiny models' templates: turns 2 and 3 keep what the cache held
+ * (bench: "turn=K prompt_tokens=P cached=C new_tokens=N held=H"). TinyLlama's
+ * template (reply + </s>) and ChatML (reply + <|im_end|>) render the reply
+ * as it was fed: the cache keeps it (C = the previous H). Llama 3's template
+ * trims the reply, which the tiny Llama 3 makes of newlines only: the cache
+ * keeps the ids it shares with the new rendering's, the previous prompt's
+ * (C = the previous P). */
+static void check_demo_chat_cache(void) {
+    static const struct { const char *model; int keeps_reply; } cases[] = {
+        {"models/tiny-llama-bf16", 1},
+        {"models/tiny-qwen2-bf16", 1},
+        {"models/tiny-llama3-bf16", 0},
+    };
+    static const char *users[3] = {"hi", "how are you", "bye now"};
+    char cmd[8192], out[4096], err[4096], fresh[4096], msgs[8192], path[4300];
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const char *dir = shared_path(cases[c].model);
+        snprintf(cmd, sizeof cmd, "printf '%s\\n%s\\n%s\\n' | ./demo -i -n 4 --bench -m %s", users[0], users[1], users[2], dir);
+        int rc = run_cmd(cmd, out, sizeof out, err, sizeof err), p[3] = {0}, k[3] = {0}, n[3] = {0}, h[3] = {0}, ok = rc == 0;
+        for (int t = 0; t < 3 && ok; t++) {
+            char key[32];
+            snprintf(key, sizeof key, "turn=%d ", t + 1);
+            const char *at = strstr(err, key);
+            ok = at && sscanf(at + strlen(key), "prompt_tokens=%d cached=%d new_tokens=%d held=%d", &p[t], &k[t], &n[t], &h[t]) == 4;
+        }
+        for (int t = 1; t < 3 && ok; t++) ok = k[t] > 0 && k[t] == (cases[c].keeps_reply ? h[t - 1] : p[t - 1]);
+        CHECK(ok && k[0] == 0, "%s: -i keeps the cache: turns of %d+%d, %d+%d, %d+%d tokens (cached+fed): %s", cases[c].model,
+              k[0], p[0] - k[0], k[1], p[1] - k[1], k[2], p[2] - k[2], err);
+        printf("chat_cache: %s: cached %d, %d, %d of %d, %d, %d prompt tokens\n", cases[c].model, k[0], k[1], k[2], p[0],
+               p[1], p[2]);
+        if (cases[c].keeps_reply) continue;
+        /* The replies equal fresh --messages runs over the same conversation
+           only where the fed ids are the ones a fresh rendering tokenizes to.
+           Here they are: each turn kept a prefix of the rendering's own ids
+           and fed the rest of them. Where the cache keeps a reply, it holds
+           the generated ids, which re-tokenizing the reply's text need not
+           give (the tiny Qwen2's four "\n" tokens are one token "\n\n\n\n"
+           when tokenized, and its fresh runs answer differently): no check. */
+        size_t m = (size_t)snprintf(msgs, sizeof msgs, "[");
+        fresh[0] = 0;
+        for (int t = 0; t < 3; t++) {
+            m += (size_t)snprintf(msgs + m, sizeof msgs - m, "%s{\"role\": \"user\", \"content\": ", t ? ", " : "");
+            m += json_quote(msgs + m, sizeof msgs - m, users[t]);
+            snprintf(path, sizeof path, "%s/chat-cache.json", g_tmp);
+            snprintf(msgs + m, sizeof msgs - m, "}]"); /* closed for this run; the reply goes after it */
+            write_all(path, msgs, strlen(msgs));
+            char reply[4096], e2[4096];
+            snprintf(cmd, sizeof cmd, "./demo --messages %s -n 4 -m %s", path, dir);
+            rc = run_cmd(cmd, reply, sizeof reply, e2, sizeof e2);
+            CHECK(rc == 0 && strlen(reply) > 0, "%s: --messages turn %d: %s", cases[c].model, t + 1, e2);
+            strncat(fresh, reply, sizeof fresh - strlen(fresh) - 1);
+            reply[strlen(reply) - (strlen(reply) > 0)] = 0; /* the newline after the reply */
+            m += (size_t)snprintf(msgs + m, sizeof msgs - m, "}, {\"role\": \"assistant\", \"content\": ");
+            m += json_quote(msgs + m, sizeof msgs - m, reply);
+            m += (size_t)snprintf(msgs + m, sizeof msgs - m, "}");
+        }
+        CHECK(!strcmp(out, fresh), "%s: -i replies as fresh runs of the conversation: '%s' '%s'", cases[c].model, out, fresh);
+    }
+}
+
 static void test_demo(void) {
     if (access("./demo", X_OK)) { SKIP("demo: ./demo is not built"); return; }
     make_tmpdir();
@@ -2921,10 +3255,8 @@ static void test_demo(void) {
         snprintf(cmd, sizeof cmd, "./demo --tokenize -m %s 'Hello world'", shared_path("tokenizers/llama2"));
         rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
         CHECK(rc == 0 && !strcmp(out, "1 15043 3186\n"), "--tokenize: '%s' %s", out, err);
-        snprintf(cmd, sizeof cmd, "./demo --chat --system 'Be brief.' --tokenize -m %s 'Hi'", shared_path("tokenizers/llama2"));
-        rc = run_cmd(cmd, out, sizeof out, err, sizeof err);
-        CHECK(rc == 0 && !strncmp(out, "1 529 29989 ", 12) && strstr(out, " 29989 29958 13\n"),
-              "--chat --tokenize: <|system|> ... <|assistant|>\\n: '%s' %s", out, err);
+        check_demo_chat(dir);
+        check_demo_chat_cache();
     }
     remove_tree(dir);
 }
@@ -3134,12 +3466,49 @@ static int write_regex_seeds(const char *dir) {
     return write_all(path, backtrack, sizeof backtrack - 1) ? 1 : 0;
 }
 
+/* Seeds of the template target: every template of the chat cases, a NUL,
+ * then the variables of its first case. */
+static int write_template_seeds(const char *dir) {
+    char path[4096];
+    size_t len;
+    char *chat = read_all("tools/chat_cases.json", &len);
+    tk_json j;
+    char msg[128];
+    if (chat && !tk_json_parse(&j, chat, len, msg, sizeof msg)) {
+        int templates = tk_json_get(&j, 0, "templates"), k = 0;
+        for (int t = tk_json_child(&j, templates); t >= 0; t = tk_json_next(&j, tk_json_next(&j, t)), k++) {
+            size_t tl, vl = 2;
+            char *tpl = tk_json_strdup(&j, tk_json_next(&j, t), &tl), *name = tk_json_strdup(&j, t, NULL);
+            const char *vars = "{}";
+            for (int c = tk_json_child(&j, tk_json_get(&j, 0, "cases")); c >= 0 && name; c = tk_json_next(&j, c))
+                if (tk_json_streq(&j, tk_json_get(&j, c, "template"), name)) {
+                    vars = json_source(&j, tk_json_get(&j, c, "vars"), &vl);
+                    break;
+                }
+            char *seed = tpl ? (char *)malloc(tl + 1 + vl) : NULL;
+            if (seed) {
+                memcpy(seed, tpl, tl);
+                seed[tl] = 0;
+                memcpy(seed + tl + 1, vars, vl);
+                snprintf(path, sizeof path, "%s/template/case%03d", dir, k);
+                write_all(path, seed, tl + 1 + vl);
+            }
+            free(seed);
+            free(tpl);
+            free(name);
+        }
+        tk_json_free(&j);
+    }
+    free(chat);
+    return 0;
+}
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
-    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex"};
+    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex", "template"};
     char path[4096], sub[4096];
     mkdir(dir, 0755);
-    for (int i = 0; i < 6; i++) {
+    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
         snprintf(sub, sizeof sub, "%s/%s", dir, targets[i]);
         mkdir(sub, 0755);
     }
@@ -3201,7 +3570,7 @@ static int write_seeds_main(const char *dir) {
         n += write_case_texts(cases, dir, n);
         free(cases);
     }
-    if (write_regex_seeds(dir)) return 1;
+    if (write_regex_seeds(dir) || write_template_seeds(dir)) return 1;
     snprintf(path, sizeof path, "%s/encode/plain", dir);
     return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
 }
@@ -3281,6 +3650,7 @@ static int write_model_main(int argc, char **argv) {
 int main(int argc, char **argv) {
     static const test_group groups[] = {
         {"tokenizer", test_tokenizer, 0},
+        {"chat", test_chat, 0},
         {"regex", test_regex, 0},
         {"nfc", test_nfc, 0},
         {"reference_cpu", test_reference_cpu, 0},
@@ -3340,6 +3710,7 @@ int main(int argc, char **argv) {
 #define FUZZ_tokenizer 4
 #define FUZZ_encode 5
 #define FUZZ_regex 6
+#define FUZZ_template 7
 #define FUZZ_PASTE(a, b) a##b
 #define FUZZ_ID(name) FUZZ_PASTE(FUZZ_, name)
 #define FUZZ_TARGET FUZZ_ID(LLORCH_FUZZ)
@@ -3517,6 +3888,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(once);
         free(twice);
     }
+#elif FUZZ_TARGET == FUZZ_template
+    /* a template, then optionally a NUL and the variables as a JSON object */
+    const char *tpl = (const char *)data, *nul = (const char *)memchr(data, 0, size);
+    static const char *vars = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", "
+                              "\"content\": \"Hi <think>\\nx\\n</think>\"}], \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", "
+                              "\"add_generation_prompt\": true, \"tools\": null}";
+    char *out;
+    if (!tk_template_render(tpl, nul ? (size_t)(nul - tpl) : size, nul ? nul + 1 : vars,
+                            nul ? size - (size_t)(nul - tpl) - 1 : strlen(vars), &out, msg, sizeof msg))
+        free(out);
 #endif
     (void)err;
     (void)msg;
