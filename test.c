@@ -1024,7 +1024,8 @@ static void check_model_reference(const char *name, const char *device, double t
     llorch_error err;
     llorch_load_opts lo = {device, 2};
     CHECK(n_ref > 0 && ref_logits, "%s: reference data", name);
-    int st = n_ref > 0 && ref_logits ? llorch_load(&m, dir, &lo, &err) : -1;
+    if (n_ref <= 0 || !ref_logits) { free(ref_logits); return; }
+    int st = llorch_load(&m, dir, &lo, &err);
     CHECK(st == 0, "%s on %s: load: %s", name, device, err.msg);
     if (st) { free(ref_logits); return; }
     int vocab = llorch_model_config(m)->vocab_size;
@@ -1335,7 +1336,8 @@ static void check_cuda_model(const char *name) {
     llorch_error err;
     llorch_load_opts lg = {"cuda", 0}, lc = {"cpu", 2};
     CHECK(n_ref > 0 && ref_logits, "%s: reference data", name);
-    int st = n_ref > 0 && ref_logits ? llorch_load(&g, dir, &lg, &err) : -1;
+    if (n_ref <= 0 || !ref_logits) { free(ref_logits); return; }
+    int st = llorch_load(&g, dir, &lg, &err);
     CHECK(st == 0, "%s on cuda: load: %s", name, err.msg);
     if (!st) st = llorch_load(&c, dir, &lc, &err);
     if (st) { free(ref_logits); llorch_free(g); return; }
