@@ -3267,7 +3267,7 @@ static void test_demo(void) {
 static void test_demo_args(void) {
     if (access("./demo", X_OK)) { SKIP("demo_args: ./demo is not built"); return; }
     make_tmpdir();
-    char dir[4200], cmd[8192], out[4096], err[4096], cwd[4096];
+    char dir[4200], cmd[16384], out[4096], err[4096], cwd[4096];
     snprintf(dir, sizeof dir, "%s/demo-args", g_tmp);
     write_small_model(dir, &small_shape);
     struct { const char *what, *fmt, *want; } bad[] = {
