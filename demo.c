@@ -628,7 +628,7 @@ int main(int argc, char **argv) {
     if (llorch_load(&m, a.model_dir, &lo, &err)) goto fail;
 #ifdef LLORCH_CUDA
     if (!strcmp(a.device, "auto") && !strcmp(llorch_model_device(m), "cpu"))
-        fprintf(stderr, "note: the GPU cannot run this model here; running on the CPU (--device cuda says why)\n");
+        fprintf(stderr, "note: running on the CPU: no GPU here can run this model (--device cuda says why)\n");
 #endif
     double t_loaded = now_s();
     const llorch_config *cfg = llorch_model_config(m);
