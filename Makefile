@@ -33,17 +33,22 @@ all: demo $(BUILD)/test.stamp
 $(BUILD):
 	mkdir -p $@
 
+# demo and test are one file for both builds: relink them when the build switches
+$(BUILD)/current: | $(BUILD)
+	rm -f build/*/current
+	touch $@
+
 $(BUILD)/llorch_cpu.o: llorch_cpu.c $(HEADERS) | $(BUILD)
 	$(CC) $(CFLAGS) -c llorch_cpu.c -o $@
 
 $(BUILD)/llorch_cuda.o: llorch_cuda.cu $(HEADERS) | $(BUILD)
 	$(NVCC) $(NVFLAGS) -c llorch_cuda.cu -o $@
 
-demo: demo.c $(BACKENDS) $(HEADERS)
+demo: demo.c $(BACKENDS) $(HEADERS) $(BUILD)/current
 	$(CC) $(CFLAGS) demo.c $(BACKENDS) -o $@ $(LDLIBS)
 
 # ./test is built by `make` and run by `make test`
-$(BUILD)/test.stamp: test.c $(BACKENDS) $(HEADERS) | $(BUILD)
+$(BUILD)/test.stamp: test.c $(BACKENDS) $(HEADERS) $(BUILD)/current | $(BUILD)
 	$(CC) $(CFLAGS) test.c $(BACKENDS) -o test $(LDLIBS)
 	touch $@
 
