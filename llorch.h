@@ -85,7 +85,9 @@ typedef enum {
     LLORCH_E_NOMEM,       /* out of host or device memory */
     LLORCH_E_DEVICE,      /* no such device, or a device error */
     LLORCH_E_ARG,         /* a bad argument (token id, length, option) */
-    LLORCH_E_CONTEXT      /* the tokens do not fit the session's context */
+    LLORCH_E_CONTEXT,     /* the tokens do not fit the session's context */
+    LLORCH_E_BUSY,        /* an engine's queue is full: try again later */
+    LLORCH_E_STOPPED      /* an engine is shutting down and takes no new requests */
 } llorch_status;
 
 typedef struct {
@@ -223,6 +225,97 @@ int llorch_chat_render(const char *dir, const llorch_message *msgs, int n, int a
                        llorch_error *err);
 /* The same for one user message after an optional system message (NULL for none). */
 int llorch_chat_prompt(const char *dir, const char *system, const char *user, char **out, llorch_error *err);
+
+
+/* ------------------------------------------------------------------------ */
+/* Serving: continuous batching                                              */
+/* ------------------------------------------------------------------------ */
+/* An engine serves requests from any number of threads on one model. It owns
+ * a session of n_slots sequences (the KV pool: one slot of ctx positions per
+ * running request) and one thread that loops: admit queued requests into
+ * free slots, prefill at most prefill_chunk prompt tokens, then advance every
+ * running request one token in one decode step (one pass over the weights
+ * for all of them). A slot is free again the moment its request finishes or
+ * is cancelled. A request's tokens are the ones llorch_generate gives for the
+ * same prompt and sampler alone: the batch does not change them. */
+typedef struct llorch_engine llorch_engine;
+
+typedef struct {
+    int n_slots;       /* requests running at once; 0 = as many as fit in free memory, at most 256 */
+    int ctx;           /* positions per slot (prompt + output); 0 = max_position_embeddings, at most 4096 */
+    int prefill_chunk; /* prompt tokens prefilled between two decode steps; 0 = 256 */
+    int max_queue;     /* requests waiting for a slot; past that, submit fails with LLORCH_E_BUSY; 0 = 1024 */
+} llorch_engine_opts;
+
+typedef enum {
+    LLORCH_RUNNING = 0,      /* more events follow */
+    LLORCH_FINISH_STOP,      /* an EOS id, or a stop string (not part of the text) */
+    LLORCH_FINISH_LENGTH,    /* max_tokens, or the slot's context is full */
+    LLORCH_FINISH_CANCELLED, /* llorch_engine_cancel, the callback, or shutdown */
+    LLORCH_FINISH_ERROR      /* the forward pass failed: error says why */
+} llorch_finish;
+
+/* What a request's callback receives, on the engine's thread. Each token
+ * gives one event; the last event has finish set, and every accepted
+ * request gets exactly one such event, after which its callback is never
+ * called again. */
+typedef struct {
+    uint64_t id;          /* llorch_engine_submit's id */
+    int token;            /* the generated id, or -1 (the last event, flushed text) */
+    const char *text;     /* new output text, complete UTF-8; text that may begin a
+                             stop string is held back until it is known not to */
+    size_t len;
+    llorch_finish finish;
+    int n_prompt;         /* tokens in the prompt */
+    int n_generated;      /* tokens generated so far */
+    const char *error;    /* LLORCH_FINISH_ERROR: the message */
+} llorch_event;
+
+/* Return nonzero to cancel the request (its last event follows). Runs on the
+ * engine's thread between steps: keep it short, never block on I/O. */
+typedef int (*llorch_event_fn)(void *user, const llorch_event *ev);
+
+#define LLORCH_MAX_STOP 16       /* stop strings a request may have */
+#define LLORCH_MAX_STOP_BYTES 256 /* bytes of each */
+
+typedef struct {
+    const int *prompt;            /* token ids, or NULL to use messages */
+    int n_prompt;
+    const llorch_message *messages; /* rendered with the model's chat template */
+    int n_messages;
+    int max_tokens;               /* >= 0; generation also ends where the slot's context does */
+    llorch_sampler_opts sampler;
+    const char *const *stop;      /* n_stop strings; generation ends before the first that appears */
+    int n_stop;
+    llorch_event_fn on_event;     /* may be NULL */
+    void *user;
+} llorch_request;
+
+typedef struct {
+    int n_slots, ctx;        /* as created */
+    int running;             /* requests in slots (prefilling or decoding) */
+    int queued;              /* requests waiting for a slot */
+    long long positions;     /* KV positions held by running requests, of n_slots * ctx */
+    unsigned long long submitted, finished, steps, prompt_tokens, generated_tokens;
+} llorch_engine_stats;
+
+/* Create the engine and start its thread. The model must outlive it. */
+int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err);
+/* Queue a request (copied: prompt, messages and stop strings may be freed on
+ * return). Fails with LLORCH_E_ARG (bad ids, options or stop strings),
+ * LLORCH_E_CONTEXT (the prompt leaves no room in a slot), LLORCH_E_BUSY or
+ * LLORCH_E_STOPPED, and then the callback is never called. Thread-safe. */
+int llorch_engine_submit(llorch_engine *e, const llorch_request *r, uint64_t *id, llorch_error *err);
+/* Cancel a queued or running request; an unknown or finished id is ignored. Thread-safe. */
+void llorch_engine_cancel(llorch_engine *e, uint64_t id);
+/* Take no new requests. cancel_running = 0: queued and running requests
+ * finish as they would; else they end now as LLORCH_FINISH_CANCELLED. Thread-safe. */
+void llorch_engine_shutdown(llorch_engine *e, int cancel_running);
+/* Block until no request is queued or running. Thread-safe. */
+void llorch_engine_wait_idle(llorch_engine *e);
+void llorch_engine_get_stats(llorch_engine *e, llorch_engine_stats *st);
+/* Cancel whatever remains, stop the thread, free the session. */
+void llorch_engine_free(llorch_engine *e);
 
 #ifdef __cplusplus
 }
