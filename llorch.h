@@ -1885,27 +1885,81 @@ static int llorch_is_eos(const llorch_config *c, int t) {
     return 0;
 }
 
-/* Per-sequence state of a generation loop. */
+/* Per-sequence state of a generation loop: llorch_generate_batch's and the
+ * engine's, which share the functions below so that a sequence gets the same
+ * tokens from both. */
 typedef struct {
+    llorch_sampler_opts o;
+    int max_new;  /* tokens to generate at most */
     int cur;      /* the token to feed next */
-    int active;
+    int active;   /* takes part in the next decode step */
     int produced;
     uint64_t rng;
     float u;      /* the draw for the next step */
     tk_stream text;
 } llorch_gen_seq;
 
-/* Hand one token to the callback as text; buf holds tk_max_token_bytes,
- * enough for any token. Returns nonzero to stop. */
-static int llorch_emit(llorch_gen_seq *g, int seq, int token, char *buf, size_t cap, llorch_token_fn cb, void *user) {
-    int n = tk_stream_push(&g->text, token, buf, cap);
-    if (n < 0) n = 0; /* an id that is no token (checked before): no text */
-    return cb ? cb(user, seq, token, buf, (size_t)n) : 0;
+/* Start a sequence whose prompt is in the cache but for its last token,
+ * last: the first decode step feeds it and samples the first new token. */
+static void llorch_gen_begin(llorch_gen_seq *g, const llorch_model *m, const llorch_sampler_opts *o, int max_new,
+                             int last) {
+    memset(g, 0, sizeof *g);
+    g->o = *o;
+    g->max_new = max_new;
+    g->cur = last;
+    g->active = max_new > 0;
+    g->rng = o->seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    g->u = llorch_rand(&g->rng);
+    tk_stream_init(&g->text, m->tok, 0, 1);
+}
+
+/* One decode step for the n_seq sequences of s (g[i] is sequence i): every
+ * active one feeds its current token and samples the next into cur, in one
+ * pass over the weights. ids, sp and next are n_seq entries of scratch.
+ * *ran (optional) says whether any sequence was active. */
+static int llorch_gen_step(llorch_session *s, llorch_gen_seq *g, int *ids, llorch_sample_params *sp, int *next,
+                           int *ran, llorch_error *err) {
+    int any = 0, st;
+    for (int i = 0; i < s->n_seq; i++) {
+        ids[i] = g[i].active ? g[i].cur : -1;
+        if (!g[i].active) continue;
+        any = 1;
+        s->tokens[(size_t)i * s->ctx + s->pos[i]] = g[i].cur;
+        /* one draw ahead, so the backend knows the next step's u */
+        float u = g[i].u;
+        g[i].u = llorch_rand(&g[i].rng);
+        int more = g[i].produced + 1 < g[i].max_new && s->pos[i] + 1 < s->ctx;
+        sp[i] = llorch_params(&g[i].o, u, more ? g[i].u : -1.0f);
+    }
+    if (ran) *ran = any;
+    if (!any) return 0;
+    if ((st = s->m->backend->decode(s, ids, sp, next, NULL, err))) return st;
+    for (int i = 0; i < s->n_seq; i++) {
+        if (!g[i].active) continue;
+        s->pos[i]++;
+        g[i].cur = next[i];
+        g[i].produced++;
+    }
+    return 0;
+}
+
+/* Why sequence i ends with the token it just sampled (g->cur), or
+ * LLORCH_RUNNING when it goes on. */
+static llorch_finish llorch_gen_finish(const llorch_session *s, int i, const llorch_gen_seq *g) {
+    if (llorch_is_eos(&s->m->cfg, g->cur)) return LLORCH_FINISH_STOP;
+    if (g->produced >= g->max_new || s->pos[i] >= s->ctx) return LLORCH_FINISH_LENGTH;
+    return LLORCH_RUNNING;
+}
+
+/* The text of the token just sampled, into buf (cap >= tk_max_token_bytes):
+ * complete UTF-8, maybe none. */
+static size_t llorch_gen_text(llorch_gen_seq *g, char *buf, size_t cap) {
+    int n = tk_stream_push(&g->text, g->cur, buf, cap);
+    return n > 0 ? (size_t)n : 0; /* an id that is no token (padding rows): no text */
 }
 
 int llorch_generate_batch(llorch_session *s, const int *const *prompts, const int *n_prompt, int max_new,
                           const llorch_sampler_opts *o, llorch_token_fn cb, void *user, int *n_out, llorch_error *err) {
-    const llorch_config *c = &s->m->cfg;
     int n_seq = s->n_seq, st = 0;
     llorch_ok(err);
     if (max_new < 0) return llorch_fail(err, LLORCH_E_ARG, "a negative number of tokens to generate");
@@ -1927,35 +1981,14 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
     for (int i = 0; i < n_seq && !st; i++) {
         int run = max_new ? n_prompt[i] - 1 : n_prompt[i];
         if (run > 0) st = llorch_forward(s, i, prompts[i], run, NULL, err);
-        g[i].cur = prompts[i][n_prompt[i] - 1];
-        g[i].active = max_new > 0;
-        g[i].rng = o[i].seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-        g[i].u = llorch_rand(&g[i].rng);
-        tk_stream_init(&g[i].text, s->m->tok, 0, 1);
+        llorch_gen_begin(&g[i], s->m, &o[i], max_new, prompts[i][n_prompt[i] - 1]);
     }
-    while (!st) {
-        int any = 0;
-        for (int i = 0; i < n_seq; i++) {
-            if (g[i].active && s->pos[i] >= s->ctx) g[i].active = 0; /* context full */
-            ids[i] = g[i].active ? g[i].cur : -1;
-            if (!g[i].active) continue;
-            any = 1;
-            s->tokens[(size_t)i * s->ctx + s->pos[i]] = g[i].cur;
-            /* one draw ahead, so the backend knows the next step's u */
-            float u = g[i].u;
-            g[i].u = llorch_rand(&g[i].rng);
-            int more = g[i].produced + 1 < max_new && s->pos[i] + 1 < s->ctx;
-            sp[i] = llorch_params(&o[i], u, more ? g[i].u : -1.0f);
-        }
-        if (!any) break;
-        if ((st = s->m->backend->decode(s, ids, sp, next, NULL, err))) break;
+    for (int ran = 1; !st && ran;) {
+        if ((st = llorch_gen_step(s, g, ids, sp, next, &ran, err)) || !ran) break;
         for (int i = 0; i < n_seq; i++) {
             if (!g[i].active) continue;
-            s->pos[i]++;
-            g[i].cur = next[i];
-            g[i].produced++;
-            if (llorch_emit(&g[i], i, next[i], text, text_cap, cb, user) || llorch_is_eos(c, next[i]) ||
-                g[i].produced >= max_new)
+            size_t n = llorch_gen_text(&g[i], text, text_cap);
+            if ((cb && cb(user, i, g[i].cur, text, n)) || llorch_gen_finish(s, i, &g[i]) != LLORCH_RUNNING)
                 g[i].active = 0;
         }
     }

@@ -282,25 +282,26 @@ static void cpu_parallel(cpu_pool *pool, cpu_task fn, void *arg, int64_t n, int6
 #define MM_ROWS 16  /* rows whose weights stay in cache across token tiles */
 
 /* Dot products of one weight row with NT token vectors (NT a compile-time
- * constant after inlining, so the accumulators live in registers). */
+ * constant after inlining, so the accumulators live in registers). Every
+ * kernel sums a (row, token) product in the same order, one chain of VL-wide
+ * FMAs over the columns then the tail, whatever NT and the tile: a token's
+ * result does not depend on the other tokens in its batch, so a sequence
+ * decodes the same alone and batched, and a prompt prefills the same in
+ * chunks of any size. */
 #define DEFINE_DOT(NAME, WT, LOADW, ATW)                                                                     \
     static inline __attribute__((always_inline)) void NAME(const WT *w, const float *x, int64_t cols, int NT, \
                                                            float *res) {                                      \
-        vf acc[MM_TOKENS], acc2 = vzero();                                                                    \
+        vf acc[MM_TOKENS];                                                                                    \
         for (int t = 0; t < NT; t++) acc[t] = vzero();                                                        \
         int64_t c = 0;                                                                                        \
-        if (NT == 1) /* two chains so one token is not bound by FMA latency */                              \
-            for (; c + 2 * VL <= cols; c += 2 * VL) {                                                         \
-                __builtin_prefetch((const char *)(w + c) + PREFETCH_BYTES, 0, 0);                             \
-                acc[0] = vfma(LOADW(w + c), vload(x + c), acc[0]);                                            \
-                acc2 = vfma(LOADW(w + c + VL), vload(x + c + VL), acc2);                                      \
-            }                                                                                                 \
         for (; c + VL <= cols; c += VL) {                                                                     \
+            if (NT == 1 && !(c & VL)) /* every other block: about a cache line */                            \
+                __builtin_prefetch((const char *)(w + c) + PREFETCH_BYTES, 0, 0);                             \
             vf wv = LOADW(w + c);                                                                             \
             for (int t = 0; t < NT; t++) acc[t] = vfma(wv, vload(x + t * cols + c), acc[t]);                  \
         }                                                                                                     \
         for (int t = 0; t < NT; t++) {                                                                        \
-            float s = vsum(acc[t]) + (t == 0 ? vsum(acc2) : 0.0f);                                            \
+            float s = vsum(acc[t]);                                                                           \
             for (int64_t k = c; k < cols; k++) s += ATW(w + k) * x[t * cols + k];                             \
             res[t] = s;                                                                                       \
         }                                                                                                     \
