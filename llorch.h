@@ -457,6 +457,8 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2013,6 +2015,567 @@ int llorch_generate(llorch_session *s, const int *prompt, int n_prompt, int max_
     if (s->n_seq != 1)
         return llorch_fail(err, LLORCH_E_ARG, "llorch_generate runs one sequence; this session has %d", s->n_seq);
     return llorch_generate_batch(s, &prompt, &n_prompt, max_new, o, cb, user, n_out, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Serving: continuous batching                                              */
+/* ------------------------------------------------------------------------ */
+/* The engine's thread owns the session and every running request's state.
+ * The mutex guards what other threads touch: the queue, which request holds
+ * which slot, the cancel flags and the counters. The thread takes the mutex
+ * once a step ("a turn": publish counters, free the slots of finished
+ * requests, take cancellations, admit queued requests), then works without
+ * it; callbacks run without it, so they may submit and cancel. */
+
+/* One request, from submit to its last event; immutable once queued but
+ * for cancel (under the mutex). */
+typedef struct llorch_job {
+    struct llorch_job *next; /* in a list */
+    uint64_t id;
+    int *prompt, n_prompt, max_tokens;
+    llorch_sampler_opts sampler;
+    const char *stop[LLORCH_MAX_STOP];
+    size_t stop_len[LLORCH_MAX_STOP];
+    int n_stop;
+    llorch_event_fn on_event;
+    void *user;
+    int cancel;        /* asked for */
+    llorch_finish end; /* why it ends unrun */
+} llorch_job;
+
+static void llorch_job_free(llorch_job *j) {
+    if (j) free(j->prompt);
+    free(j);
+}
+
+/* A FIFO of requests. */
+typedef struct {
+    llorch_job *head, *tail;
+} llorch_job_list;
+
+static void llorch_list_push(llorch_job_list *l, llorch_job *j) {
+    j->next = NULL;
+    if (l->tail) l->tail->next = j;
+    else l->head = j;
+    l->tail = j;
+}
+
+static llorch_job *llorch_list_pop(llorch_job_list *l) {
+    llorch_job *j = l->head;
+    if (j && !(l->head = j->next)) l->tail = NULL;
+    return j;
+}
+
+/* One sequence of the session. */
+typedef struct {
+    llorch_job *job; /* NULL: free; changed under the mutex */
+    int prefilled;   /* prompt tokens in the cache (the prompt but its last is the goal) */
+    int cancel;      /* job->cancel, as of the last turn */
+    int done;        /* its last event is out: the slot is freed at the next turn */
+    char *text;      /* output not yet emitted: what may begin a stop string */
+    size_t n_text;
+} llorch_slot;
+
+struct llorch_engine {
+    llorch_model *m;
+    llorch_session *s;
+    int n_slots, ctx, prefill_chunk, max_queue;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the thread: work arrived */
+    pthread_cond_t idle; /* wait_idle: every request has ended */
+    /* under the mutex */
+    llorch_job_list queue;   /* oldest first */
+    int n_queued;
+    int stopping, cancel_all, quit;
+    uint64_t last_id;
+    llorch_engine_stats stats;
+    /* the thread's own */
+    llorch_slot *slots;
+    llorch_gen_seq *gen; /* [n_slots]: the slots' generation state */
+    int *ids, *next;
+    llorch_sample_params *sp;
+    char *text;      /* the slots' text buffers, text_cap each */
+    size_t text_cap;
+    unsigned long long ended, prompt_tokens, generated, steps; /* since the last turn */
+    llorch_error err; /* the last backend failure */
+};
+
+/* A request's callback, when it has one; returns what it returns. */
+static int llorch_job_event(const llorch_job *j, int token, const char *text, size_t len, llorch_finish fin,
+                            int produced, const char *error) {
+    if (!j->on_event) return 0;
+    llorch_event ev;
+    ev.id = j->id;
+    ev.token = token;
+    ev.text = text ? text : "";
+    ev.len = len;
+    ev.finish = fin;
+    ev.n_prompt = j->n_prompt;
+    ev.n_generated = produced;
+    ev.error = error;
+    return j->on_event(j->user, &ev);
+}
+
+/* Where text[0, n) stops: 1 and *keep = the start of the first stop string
+ * in it; else 0 and *keep = what may be emitted, all but the longest end that
+ * a stop string begins with. text[0, checked) held no stop string. Stop
+ * strings are valid UTF-8, so both cuts fall between characters. */
+static int llorch_stop_find(const llorch_job *j, const char *text, size_t n, size_t checked, size_t *keep) {
+    size_t first = n, hold = 0;
+    for (int k = 0; k < j->n_stop; k++) { /* a new one ends past checked */
+        size_t len = j->stop_len[k], from = checked >= len ? checked - len + 1 : 0;
+        for (size_t p = from; p + len <= n && p < first; p++)
+            if (text[p] == j->stop[k][0] && !memcmp(text + p, j->stop[k], len)) first = p;
+    }
+    if (first < n) {
+        *keep = first;
+        return 1;
+    }
+    for (int k = 0; k < j->n_stop; k++) {
+        size_t len = j->stop_len[k];
+        for (size_t l = len - 1 < n ? len - 1 : n; l > hold; l--)
+            if (text[n - l] == j->stop[k][0] && !memcmp(text + n - l, j->stop[k], l)) { hold = l; break; }
+    }
+    *keep = n - hold;
+    return 0;
+}
+
+/* The last event of the request in slot i, with the text held back. Unless
+ * a stop string ended it (cut), the bytes of an unfinished character follow,
+ * and the text stops short of a stop string they complete. */
+static void llorch_slot_end(llorch_engine *e, int i, llorch_finish why, int token, int cut) {
+    llorch_slot *sl = &e->slots[i];
+    llorch_gen_seq *g = &e->gen[i];
+    if (!cut) {
+        size_t checked = sl->n_text, keep;
+        int n = tk_stream_flush(&g->text, sl->text + sl->n_text, e->text_cap - sl->n_text);
+        if (n > 0) sl->n_text += (size_t)n;
+        if (llorch_stop_find(sl->job, sl->text, sl->n_text, checked, &keep)) {
+            if (why == LLORCH_FINISH_LENGTH) why = LLORCH_FINISH_STOP;
+            sl->n_text = keep;
+        }
+    }
+    llorch_job_event(sl->job, token, sl->text, sl->n_text, why, g->produced,
+                     why == LLORCH_FINISH_ERROR ? e->err.msg : NULL);
+    g->active = 0;
+    sl->done = 1;
+    sl->n_text = 0;
+    e->ended++;
+}
+
+/* The token slot i just sampled: its event, or its last. */
+static void llorch_slot_token(llorch_engine *e, int i) {
+    llorch_slot *sl = &e->slots[i];
+    llorch_gen_seq *g = &e->gen[i];
+    size_t checked = sl->n_text, keep;
+    sl->n_text += llorch_gen_text(g, sl->text + sl->n_text, e->text_cap - sl->n_text);
+    if (llorch_stop_find(sl->job, sl->text, sl->n_text, checked, &keep)) {
+        sl->n_text = keep;
+        llorch_slot_end(e, i, LLORCH_FINISH_STOP, g->cur, 1);
+        return;
+    }
+    llorch_finish why = llorch_gen_finish(e->s, i, g);
+    if (why != LLORCH_RUNNING) {
+        llorch_slot_end(e, i, why, g->cur, 0);
+        return;
+    }
+    int rc = llorch_job_event(sl->job, g->cur, sl->text, keep, LLORCH_RUNNING, g->produced, NULL);
+    memmove(sl->text, sl->text + keep, sl->n_text - keep);
+    sl->n_text -= keep;
+    if (rc) llorch_slot_end(e, i, LLORCH_FINISH_CANCELLED, -1, 0);
+}
+
+/* Every running request ends with the error in e->err. */
+static void llorch_engine_fail(llorch_engine *e) {
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job && !e->slots[i].done) llorch_slot_end(e, i, LLORCH_FINISH_ERROR, -1, 0);
+}
+
+/* The slot whose prompt is still prefilling and came first, or -1. */
+static int llorch_engine_prefilling(const llorch_engine *e) {
+    int best = -1;
+    for (int i = 0; i < e->n_slots; i++) {
+        const llorch_slot *sl = &e->slots[i];
+        if (sl->job && !sl->done && sl->prefilled < sl->job->n_prompt - 1 &&
+            (best < 0 || sl->job->id < e->slots[best].job->id))
+            best = i;
+    }
+    return best;
+}
+
+/* Up to prefill_chunk prompt tokens, oldest request first; a prompt whose
+ * all but last token are in joins the decode steps. */
+static int llorch_engine_prefill(llorch_engine *e) {
+    int st, i;
+    for (int budget = e->prefill_chunk; budget > 0 && (i = llorch_engine_prefilling(e)) >= 0;) {
+        llorch_slot *sl = &e->slots[i];
+        int n = sl->job->n_prompt - 1 - sl->prefilled;
+        if (n > budget) n = budget;
+        if ((st = llorch_forward(e->s, i, sl->job->prompt + sl->prefilled, n, NULL, &e->err))) return st;
+        sl->prefilled += n;
+        budget -= n;
+        if (sl->prefilled == sl->job->n_prompt - 1) e->gen[i].active = 1;
+    }
+    return 0;
+}
+
+/* The work of one step, without the mutex: the last events of requests that
+ * end unrun or were cancelled, prefill, one decode step for every decoding
+ * slot, and its events. */
+static void llorch_engine_step(llorch_engine *e, llorch_job_list *ending) {
+    for (llorch_job *j; (j = llorch_list_pop(ending));) {
+        llorch_job_event(j, -1, "", 0, j->end, 0, NULL);
+        llorch_job_free(j);
+        e->ended++;
+    }
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job && !e->slots[i].done && e->slots[i].cancel)
+            llorch_slot_end(e, i, LLORCH_FINISH_CANCELLED, -1, 0);
+    if (llorch_engine_prefill(e)) {
+        llorch_engine_fail(e);
+        return;
+    }
+    int ran;
+    if (llorch_gen_step(e->s, e->gen, e->ids, e->sp, e->next, &ran, &e->err)) {
+        llorch_engine_fail(e);
+        return;
+    }
+    if (!ran) return;
+    e->steps++;
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->gen[i].active) {
+            e->generated++;
+            llorch_slot_token(e, i);
+        }
+}
+
+/* Under the mutex, between steps: publish the counters, free the slots of
+ * finished requests, take cancellations, admit queued requests into free
+ * slots. Queued requests that end unrun go to ending. Returns whether there
+ * is work. */
+static int llorch_engine_turn(llorch_engine *e, llorch_job_list *ending) {
+    llorch_engine_stats *st = &e->stats;
+    st->finished += e->ended;
+    st->prompt_tokens += e->prompt_tokens;
+    st->generated_tokens += e->generated;
+    st->steps += e->steps;
+    e->ended = e->prompt_tokens = e->generated = e->steps = 0;
+    for (int i = 0; i < e->n_slots; i++) {
+        llorch_slot *sl = &e->slots[i];
+        if (!sl->done) continue;
+        llorch_job_free(sl->job);
+        sl->job = NULL;
+        sl->done = 0;
+        llorch_session_truncate(e->s, i, 0);
+        st->running--;
+    }
+    /* cancellations: queued requests end unrun, running ones at the step */
+    llorch_job_list keep = {NULL, NULL};
+    for (llorch_job *j; (j = llorch_list_pop(&e->queue));) {
+        if (j->cancel || e->cancel_all) {
+            j->end = LLORCH_FINISH_CANCELLED;
+            llorch_list_push(ending, j);
+            e->n_queued--;
+        } else {
+            llorch_list_push(&keep, j);
+        }
+    }
+    e->queue = keep;
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job) e->slots[i].cancel = e->slots[i].job->cancel || e->cancel_all;
+    /* admit, oldest first; max_tokens 0 ends at once, without a slot */
+    for (int i = 0; e->queue.head;) {
+        llorch_job *j = e->queue.head;
+        if (j->max_tokens > 0) {
+            while (i < e->n_slots && e->slots[i].job) i++;
+            if (i == e->n_slots) break;
+        }
+        llorch_list_pop(&e->queue);
+        e->n_queued--;
+        if (j->max_tokens == 0) {
+            j->end = LLORCH_FINISH_LENGTH;
+            llorch_list_push(ending, j);
+            continue;
+        }
+        llorch_slot *sl = &e->slots[i];
+        sl->job = j;
+        sl->prefilled = 0;
+        sl->cancel = 0;
+        sl->n_text = 0;
+        llorch_gen_begin(&e->gen[i], e->m, &j->sampler, j->max_tokens, j->prompt[j->n_prompt - 1]);
+        e->gen[i].active = j->n_prompt == 1; /* else once the prompt is in */
+        st->running++;
+        st->prompt_tokens += (unsigned long long)j->n_prompt;
+    }
+    st->queued = e->n_queued;
+    st->positions = 0;
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job) st->positions += e->s->pos[i];
+    if (st->submitted == st->finished) pthread_cond_broadcast(&e->idle);
+    return ending->head || st->running > 0;
+}
+
+static void *llorch_engine_main(void *arg) {
+    llorch_engine *e = (llorch_engine *)arg;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        llorch_job_list ending = {NULL, NULL};
+        if (!llorch_engine_turn(e, &ending)) {
+            if (e->quit) break;
+            pthread_cond_wait(&e->wake, &e->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&e->mu);
+        llorch_engine_step(e, &ending);
+        pthread_mutex_lock(&e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+/* The session: n_slots sequences, or as many as fit (at most 256), halving on
+ * LLORCH_E_NOMEM. */
+static int llorch_engine_session(llorch_engine *e, int n_slots, llorch_error *err) {
+    llorch_session_opts so = {e->ctx, n_slots ? n_slots : 256};
+    int st;
+    while ((st = llorch_session_new(&e->s, e->m, &so, err)) == LLORCH_E_NOMEM && !n_slots && so.n_seq > 1)
+        so.n_seq /= 2;
+    if (!st) e->n_slots = so.n_seq;
+    return st;
+}
+
+/* The engine's thread, with every signal blocked: they go to the program's
+ * own threads. */
+static int llorch_engine_start(llorch_engine *e) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&e->thread, NULL, llorch_engine_main, e);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err) {
+    llorch_engine_opts o = {0, 0, 0, 0};
+    int st;
+    *out = NULL;
+    llorch_ok(err);
+    if (opts) o = *opts;
+    if (o.n_slots < 0 || o.ctx < 0 || o.prefill_chunk < 0 || o.max_queue < 0)
+        return llorch_fail(err, LLORCH_E_ARG, "engine options: n_slots %d, ctx %d, prefill_chunk %d, max_queue %d: "
+                           "none may be negative", o.n_slots, o.ctx, o.prefill_chunk, o.max_queue);
+    llorch_engine *e = (llorch_engine *)calloc(1, sizeof *e);
+    if (!e) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    e->m = m;
+    e->ctx = o.ctx ? o.ctx : m->cfg.max_seq_len < 4096 ? m->cfg.max_seq_len : 4096;
+    e->prefill_chunk = o.prefill_chunk ? o.prefill_chunk : 256;
+    e->max_queue = o.max_queue ? o.max_queue : 1024;
+    if ((st = llorch_engine_session(e, o.n_slots, err))) {
+        free(e);
+        return st;
+    }
+    /* a slot's text: what a stop string may begin (< LLORCH_MAX_STOP_BYTES),
+       one token's, and the flush of an unfinished character */
+    e->text_cap = LLORCH_MAX_STOP_BYTES + (size_t)tk_max_token_bytes(m->tok) + 16;
+    size_t n = (size_t)e->n_slots;
+    e->slots = (llorch_slot *)calloc(n, sizeof *e->slots);
+    e->gen = (llorch_gen_seq *)calloc(n, sizeof *e->gen);
+    e->ids = (int *)malloc(n * sizeof *e->ids);
+    e->next = (int *)malloc(n * sizeof *e->next);
+    e->sp = (llorch_sample_params *)malloc(n * sizeof *e->sp);
+    e->text = (char *)malloc(n * e->text_cap);
+    int sync = 0; /* how many of mu, wake, idle exist */
+    if (e->slots && e->gen && e->ids && e->next && e->sp && e->text) {
+        for (size_t i = 0; i < n; i++) e->slots[i].text = e->text + i * e->text_cap;
+        if (!pthread_mutex_init(&e->mu, NULL) && ++sync && !pthread_cond_init(&e->wake, NULL) && ++sync &&
+            !pthread_cond_init(&e->idle, NULL) && ++sync && !llorch_engine_start(e))
+            sync = 4;
+    }
+    if (sync < 4) {
+        if (sync > 2) pthread_cond_destroy(&e->idle);
+        if (sync > 1) pthread_cond_destroy(&e->wake);
+        if (sync > 0) pthread_mutex_destroy(&e->mu);
+        st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory for an engine of %d slots", e->n_slots);
+        llorch_session_free(e->s);
+        free(e->slots);
+        free(e->gen);
+        free(e->ids);
+        free(e->next);
+        free(e->sp);
+        free(e->text);
+        free(e);
+        return st;
+    }
+    e->stats.n_slots = e->n_slots;
+    e->stats.ctx = e->ctx;
+    *out = e;
+    return 0;
+}
+
+/* A request's sampler, stop strings and max_tokens, as submit takes them. */
+static int llorch_check_request(const llorch_request *r, llorch_error *err) {
+    const llorch_sampler_opts *o = &r->sampler;
+    if (r->max_tokens < 0) return llorch_fail(err, LLORCH_E_ARG, "max_tokens %d is negative", r->max_tokens);
+    if (!(o->temperature >= 0) || isinf(o->temperature))
+        return llorch_fail(err, LLORCH_E_ARG, "temperature %g is not a finite number >= 0", (double)o->temperature);
+    if (!(o->top_p >= 0 && o->top_p <= 1))
+        return llorch_fail(err, LLORCH_E_ARG, "top_p %g is not in [0, 1]", (double)o->top_p);
+    if (o->top_k < 0) return llorch_fail(err, LLORCH_E_ARG, "top_k %d is negative", o->top_k);
+    if (!(o->repetition_penalty > 0) || isinf(o->repetition_penalty))
+        return llorch_fail(err, LLORCH_E_ARG, "repetition_penalty %g is not a finite number > 0",
+                           (double)o->repetition_penalty);
+    if (r->n_stop < 0 || r->n_stop > LLORCH_MAX_STOP || (r->n_stop && !r->stop))
+        return llorch_fail(err, LLORCH_E_ARG, "%d stop strings: from 0 to %d are allowed", r->n_stop, LLORCH_MAX_STOP);
+    for (int k = 0; k < r->n_stop; k++) {
+        const char *s = r->stop[k], *nul = s ? (const char *)memchr(s, 0, LLORCH_MAX_STOP_BYTES + 1) : NULL;
+        if (!nul || nul == s)
+            return llorch_fail(err, LLORCH_E_ARG, "stop string %d is %s: from 1 to %d bytes are allowed", k,
+                               !s ? "NULL" : nul ? "empty" : "too long", LLORCH_MAX_STOP_BYTES);
+        if (tk_utf8_check(s, (size_t)(nul - s)) != (size_t)(nul - s))
+            return llorch_fail(err, LLORCH_E_ARG, "stop string %d is not valid UTF-8", k);
+    }
+    return 0;
+}
+
+/* The request's prompt ids, checked, or its messages rendered with the chat
+ * template and tokenized: *ids is malloc'd. */
+static int llorch_request_prompt(const llorch_model *m, const llorch_request *r, int **ids, int *n, llorch_error *err) {
+    int st;
+    *ids = NULL;
+    if (r->prompt && r->messages) return llorch_fail(err, LLORCH_E_ARG, "a request has both prompt ids and messages");
+    if (r->prompt) {
+        if (r->n_prompt < 1) return llorch_fail(err, LLORCH_E_ARG, "a prompt of %d tokens", r->n_prompt);
+        if ((st = llorch_check_ids(m, r->prompt, r->n_prompt, err))) return st;
+        if (!(*ids = (int *)malloc((size_t)r->n_prompt * sizeof **ids))) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+        memcpy(*ids, r->prompt, (size_t)r->n_prompt * sizeof **ids);
+        *n = r->n_prompt;
+        return 0;
+    }
+    if (!r->messages || r->n_messages < 1)
+        return llorch_fail(err, LLORCH_E_ARG, "a request without prompt ids or messages");
+    char *text = NULL;
+    if (!(st = llorch_chat_render(m->dir, r->messages, r->n_messages, 1, &text, err)))
+        st = llorch_tokenize(m, text, strlen(text), 0, ids, n, err); /* the template wrote BOS */
+    free(text);
+    if (!st && *n < 1) st = llorch_fail(err, LLORCH_E_ARG, "the messages render to no tokens");
+    if (st) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return st;
+}
+
+/* A job holding copies of everything the request points to. */
+static int llorch_job_new(llorch_job **out, const llorch_request *r, int *ids, int n, llorch_error *err) {
+    size_t bytes = sizeof(llorch_job);
+    for (int k = 0; k < r->n_stop; k++) bytes += strlen(r->stop[k]) + 1;
+    llorch_job *j = (llorch_job *)calloc(1, bytes);
+    *out = NULL;
+    if (!j) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
+    char *p = (char *)(j + 1);
+    j->prompt = ids;
+    j->n_prompt = n;
+    j->max_tokens = r->max_tokens;
+    j->sampler = r->sampler;
+    j->n_stop = r->n_stop;
+    for (int k = 0; k < r->n_stop; k++) {
+        j->stop_len[k] = strlen(r->stop[k]);
+        memcpy(p, r->stop[k], j->stop_len[k] + 1);
+        j->stop[k] = p;
+        p += j->stop_len[k] + 1;
+    }
+    j->on_event = r->on_event;
+    j->user = r->user;
+    *out = j;
+    return 0;
+}
+
+int llorch_engine_submit(llorch_engine *e, const llorch_request *r, uint64_t *id, llorch_error *err) {
+    int *ids = NULL, n = 0, st;
+    llorch_job *j = NULL;
+    llorch_ok(err);
+    if (id) *id = 0;
+    if (!r) return llorch_fail(err, LLORCH_E_ARG, "no request");
+    if ((st = llorch_check_request(r, err)) || (st = llorch_request_prompt(e->m, r, &ids, &n, err))) return st;
+    if (n + 1 > e->ctx) {
+        free(ids);
+        return llorch_fail(err, LLORCH_E_CONTEXT, "a prompt of %d tokens leaves no room for output in a context of %d",
+                           n, e->ctx);
+    }
+    if ((st = llorch_job_new(&j, r, ids, n, err))) {
+        free(ids);
+        return st;
+    }
+    pthread_mutex_lock(&e->mu);
+    if (e->stopping)
+        st = llorch_fail(err, LLORCH_E_STOPPED, "the engine is shutting down");
+    else if (e->n_queued >= e->max_queue)
+        st = llorch_fail(err, LLORCH_E_BUSY, "%d requests are waiting already, the most allowed", e->n_queued);
+    else {
+        j->id = ++e->last_id;
+        llorch_list_push(&e->queue, j);
+        e->n_queued++;
+        e->stats.submitted++;
+        e->stats.queued = e->n_queued;
+        if (id) *id = j->id;
+        pthread_cond_signal(&e->wake);
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (st) llorch_job_free(j);
+    return st;
+}
+
+void llorch_engine_cancel(llorch_engine *e, uint64_t id) {
+    pthread_mutex_lock(&e->mu);
+    for (llorch_job *j = e->queue.head; j; j = j->next)
+        if (j->id == id) j->cancel = 1;
+    for (int i = 0; i < e->n_slots; i++)
+        if (e->slots[i].job && e->slots[i].job->id == id) e->slots[i].job->cancel = 1;
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void llorch_engine_shutdown(llorch_engine *e, int cancel_running) {
+    pthread_mutex_lock(&e->mu);
+    e->stopping = 1;
+    if (cancel_running) e->cancel_all = 1;
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void llorch_engine_wait_idle(llorch_engine *e) {
+    pthread_mutex_lock(&e->mu);
+    while (e->stats.submitted != e->stats.finished) pthread_cond_wait(&e->idle, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+}
+
+void llorch_engine_get_stats(llorch_engine *e, llorch_engine_stats *st) {
+    pthread_mutex_lock(&e->mu);
+    *st = e->stats;
+    pthread_mutex_unlock(&e->mu);
+}
+
+void llorch_engine_free(llorch_engine *e) {
+    if (!e) return;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = e->cancel_all = e->quit = 1;
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->thread, NULL);
+    for (llorch_job *j; (j = llorch_list_pop(&e->queue));) llorch_job_free(j); /* none: the thread ended them */
+    for (int i = 0; i < e->n_slots; i++) llorch_job_free(e->slots[i].job);
+    pthread_cond_destroy(&e->idle);
+    pthread_cond_destroy(&e->wake);
+    pthread_mutex_destroy(&e->mu);
+    llorch_session_free(e->s);
+    free(e->slots);
+    free(e->gen);
+    free(e->ids);
+    free(e->next);
+    free(e->sp);
+    free(e->text);
+    free(e);
 }
 
 #endif /* LLORCH_IMPLEMENTATION_DONE */

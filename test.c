@@ -2476,6 +2476,728 @@ static void test_limits(void) {
 }
 
 /* ======================================================================== */
+/* The serving engine: continuous batching                                   */
+/* ======================================================================== */
+
+/* Lets a test hold the engine's thread inside a callback until it has done
+ * something (cancel, submit, shut down) at a known point. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int reached, open;
+} gate;
+
+static void gate_init(gate *g) {
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->reached = g->open = 0;
+}
+
+static void gate_destroy(gate *g) {
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+
+static void gate_wait_reached(gate *g) {
+    pthread_mutex_lock(&g->mu);
+    while (!g->reached) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(gate *g) {
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_pass(gate *g) {
+    pthread_mutex_lock(&g->mu);
+    g->reached = 1;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* What one request's events delivered. */
+typedef struct {
+    int ids[256], n;
+    char text[8192];
+    size_t len;
+    size_t emitted[256];  /* len after each token's event */
+    int n_events, n_final, after_final, bad_text;
+    llorch_finish finish;
+    int last_token, n_generated, n_prompt;
+    char error[256];
+    int cancel_at;        /* return nonzero at this many tokens (0: never) */
+    gate *gate;           /* wait there at gate_at tokens */
+    int gate_at;
+} ev_sink;
+
+static int valid_utf8(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        int len = u[i] < 0x80 ? 1 : u[i] >= 0xC2 && u[i] <= 0xDF ? 2 : u[i] >= 0xE0 && u[i] <= 0xEF ? 3
+                : u[i] >= 0xF0 && u[i] <= 0xF4 ? 4 : 0;
+        if (!len || i + (size_t)len > n) return 0;
+        for (int k = 1; k < len; k++)
+            if ((u[i + k] & 0xC0) != 0x80) return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+static int on_event(void *user, const llorch_event *ev) {
+    ev_sink *s = (ev_sink *)user;
+    if (s->n_final) {
+        s->after_final++;
+        return 0;
+    }
+    s->n_events++;
+    if (!ev->text || !valid_utf8(ev->text, ev->len)) s->bad_text++;
+    else if (s->len + ev->len < sizeof s->text) {
+        memcpy(s->text + s->len, ev->text, ev->len);
+        s->len += ev->len;
+        s->text[s->len] = 0;
+    }
+    if (ev->token >= 0 && s->n < 256) {
+        s->emitted[s->n] = s->len;
+        s->ids[s->n++] = ev->token;
+    }
+    s->n_generated = ev->n_generated;
+    s->n_prompt = ev->n_prompt;
+    if (ev->finish != LLORCH_RUNNING) {
+        s->n_final++;
+        s->finish = ev->finish;
+        s->last_token = ev->token;
+        snprintf(s->error, sizeof s->error, "%s", ev->error ? ev->error : "");
+        return 0;
+    }
+    if (s->gate && s->n == s->gate_at) gate_pass(s->gate);
+    return s->cancel_at && s->n >= s->cancel_at;
+}
+
+/* llorch_generate alone, in a fresh session of ctx positions. */
+static int run_alone(llorch_model *m, int ctx, const int *prompt, int n, int max, const llorch_sampler_opts *o,
+                     stream_sink *out) {
+    llorch_session *s = NULL;
+    llorch_session_opts so = {ctx, 1};
+    llorch_error err;
+    memset(out, 0, sizeof *out);
+    int rc = llorch_session_new(&s, m, &so, &err);
+    if (!rc) rc = llorch_generate(s, prompt, n, max, o, on_text, out, NULL, &err);
+    llorch_session_free(s);
+    return rc;
+}
+
+/* The request's ids and text are llorch_generate's, in one final event. */
+static int same_as_alone(const ev_sink *e, const stream_sink *a) {
+    return e->n_final == 1 && !e->after_final && !e->bad_text && e->n == a->n &&
+           !memcmp(e->ids, a->ids, sizeof(int) * (size_t)a->n) && e->len == a->len && !memcmp(e->text, a->text, a->len);
+}
+
+static llorch_request prompt_request(const int *prompt, int n, int max, ev_sink *sink) {
+    llorch_request r;
+    memset(&r, 0, sizeof r);
+    r.prompt = prompt;
+    r.n_prompt = n;
+    r.max_tokens = max;
+    r.sampler = llorch_sampler_defaults();
+    r.on_event = on_event;
+    r.user = sink;
+    memset(sink, 0, sizeof *sink);
+    return r;
+}
+
+static llorch_model *load_shared(const char *name) {
+    char dir[4200];
+    llorch_model *m = NULL;
+    llorch_error err;
+    llorch_load_opts lo = {"cpu", 2};
+    snprintf(dir, sizeof dir, "%s/models/%s", g_shared, name);
+    if (llorch_load(&m, dir, &lo, &err)) printf("load %s: %s\n", dir, err.msg);
+    return m;
+}
+
+typedef struct {
+    int prompt[64], n_prompt;
+    llorch_request req;
+    ev_sink sink;
+    uint64_t id;
+    int rc;
+} engine_case;
+
+typedef struct {
+    llorch_engine *e;
+    engine_case *cases;
+    int first, count;
+} submitter;
+
+static void *submit_cases(void *arg) {
+    submitter *t = (submitter *)arg;
+    llorch_error err;
+    for (int k = t->first; k < t->first + t->count; k++)
+        t->cases[k].rc = llorch_engine_submit(t->e, &t->cases[k].req, &t->cases[k].id, &err);
+    return NULL;
+}
+
+/* 24 requests (prompts of 1 to 40 tokens, some longer than the prefill
+ * chunk; greedy, sampled with seeds, top-k/top-p, repetition penalty; 1 to
+ * 16 tokens) from 4 threads at once into 4 slots: each gets what
+ * llorch_generate gives it alone; the counters add up. */
+static void check_engine_batching(llorch_model *m) {
+    enum { N = 24, THREADS = 4 };
+    engine_case *c = (engine_case *)calloc(N, sizeof *c);
+    llorch_engine *e = NULL;
+    llorch_error err;
+    llorch_engine_opts eo = {4, 0, 16, 0};
+    if (!c) return;
+    CHECK(llorch_engine_new(&e, m, &eo, &err) == 0, "engine: %s", err.msg);
+    if (!e) { free(c); return; }
+    uint64_t rng = 12345;
+    unsigned long long prompt_tokens = 0, generated = 0;
+    for (int k = 0; k < N; k++) {
+        c[k].n_prompt = 1 + (k * 7) % 40;
+        c[k].prompt[0] = 1;
+        for (int i = 1; i < c[k].n_prompt; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            c[k].prompt[i] = 3 + (int)((rng >> 33) % 31990);
+        }
+        c[k].req = prompt_request(c[k].prompt, c[k].n_prompt, 1 + (k * 5) % 16, &c[k].sink);
+        llorch_sampler_opts *o = &c[k].req.sampler;
+        switch (k % 4) {
+        case 0: break; /* greedy */
+        case 1: o->temperature = 0.8f; o->seed = (uint64_t)k; break;
+        case 2: o->temperature = 1.1f; o->top_k = 40; o->top_p = 0.9f; o->seed = 1000 + (uint64_t)k; break;
+        default: o->temperature = k % 8 == 3 ? 0.0f : 0.7f; o->repetition_penalty = 1.3f; o->seed = 7; break;
+        }
+    }
+    submitter sub[THREADS];
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        sub[t] = (submitter){e, c, t * (N / THREADS), N / THREADS};
+        pthread_create(&th[t], NULL, submit_cases, &sub[t]);
+    }
+    for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
+    llorch_engine_wait_idle(e);
+    llorch_engine_stats st;
+    llorch_engine_get_stats(e, &st);
+    int ids_ok = 1;
+    for (int k = 0; k < N; k++) {
+        CHECK(c[k].rc == 0, "request %d submitted", k);
+        for (int j = 0; j < N; j++) ids_ok &= c[k].id != 0 && (j == k || c[j].id != c[k].id);
+        if (k % (N / THREADS)) ids_ok &= c[k].id > c[k - 1].id; /* one thread's, in order */
+        stream_sink alone;
+        run_alone(m, st.ctx, c[k].prompt, c[k].n_prompt, c[k].req.max_tokens, &c[k].req.sampler, &alone);
+        CHECK(same_as_alone(&c[k].sink, &alone) && c[k].sink.finish == LLORCH_FINISH_LENGTH &&
+                  c[k].sink.n_generated == c[k].req.max_tokens && c[k].sink.n_prompt == c[k].n_prompt,
+              "request %d (%d prompt tokens, %d new, sampler %d): %d ids, %d final events, finish %d; alone %d ids",
+              k, c[k].n_prompt, c[k].req.max_tokens, k % 4, c[k].sink.n, c[k].sink.n_final, c[k].sink.finish, alone.n);
+        prompt_tokens += (unsigned long long)c[k].n_prompt;
+        generated += (unsigned long long)c[k].sink.n;
+    }
+    CHECK(ids_ok, "request ids are unique, nonzero and increasing");
+    CHECK(st.n_slots == 4 && st.ctx == 512 && st.running == 0 && st.queued == 0 && st.positions == 0 &&
+              st.submitted == N && st.finished == N && st.prompt_tokens == prompt_tokens &&
+              st.generated_tokens == generated && st.steps >= 16 && st.steps < generated,
+          "stats: %d slots of %d, %d running, %d queued, %lld positions, %llu submitted, %llu finished, %llu steps, "
+          "%llu prompt and %llu generated tokens (want %llu, %llu)",
+          st.n_slots, st.ctx, st.running, st.queued, st.positions, st.submitted, st.finished, st.steps,
+          st.prompt_tokens, st.generated_tokens, prompt_tokens, generated);
+    llorch_engine_free(e);
+    free(c);
+}
+
+/* Stop strings against llorch_generate's text: one spanning two tokens (the
+ * text stops before its first appearance), one that never appears, and one
+ * whose beginning shows up: that text is held back, then released. */
+static void check_engine_stops(llorch_model *m) {
+    const int prompt[] = {1, 450, 4996, 17354, 1701, 432, 17204, 975};
+    const int np = (int)(sizeof prompt / sizeof prompt[0]), max = 40;
+    stream_sink alone;
+    llorch_sampler_opts o = llorch_sampler_defaults();
+    o.temperature = 0.9f;
+    o.seed = 3;
+    run_alone(m, 512, prompt, np, max, &o, &alone);
+    /* each token's end in the text, as llorch_generate streamed it */
+    size_t end[256];
+    {
+        llorch_session *s = NULL;
+        llorch_session_opts so = {512, 1};
+        llorch_error err;
+        stream_sink one;
+        memset(&one, 0, sizeof one);
+        llorch_session_new(&s, m, &so, &err);
+        for (int i = 0; s && i < alone.n; i++) {
+            llorch_session_reset(s);
+            one.stop_after = i + 1;
+            memset(one.text, 0, sizeof one.text);
+            one.len = 0;
+            one.n = 0;
+            llorch_generate(s, prompt, np, max, &o, on_text, &one, NULL, &err);
+            end[i] = one.len;
+        }
+        llorch_session_free(s);
+    }
+    /* a token k whose text and the next two are plain ASCII, at least 2 bytes */
+    int k = -1;
+    for (int i = 1; i + 3 < alone.n && k < 0; i++) {
+        int ok = 1;
+        for (int t = i; t < i + 3; t++) ok &= end[t] >= end[t - 1] + 2;
+        for (size_t b = end[i - 1]; ok && b < end[i + 2]; b++) ok &= (unsigned char)alone.text[b] < 0x80;
+        if (ok) k = i;
+    }
+    CHECK(k > 0, "the sampled text has three ASCII tokens in a row: '%s'", alone.text);
+    if (k <= 0) return;
+    llorch_engine *e = NULL;
+    llorch_error err;
+    llorch_engine_opts eo = {2, 0, 0, 0};
+    CHECK(llorch_engine_new(&e, m, &eo, &err) == 0, "engine: %s", err.msg);
+    if (!e) return;
+    char span[8], never[] = "\x01never", held[64];
+    memcpy(span, alone.text + end[k] - 1, 2); /* the last byte of token k, the first of k + 1 */
+    span[2] = 0;
+    /* the text of token k from its second byte through token k + 1, and a byte never generated */
+    size_t hl = end[k + 1] - end[k - 1] - 1;
+    if (hl > sizeof held - 2) hl = sizeof held - 2;
+    memcpy(held, alone.text + end[k - 1] + 1, hl);
+    held[hl] = '\x02';
+    held[hl + 1] = 0;
+    const char *stops_span[] = {never, span}, *stops_never[] = {never}, *stops_held[] = {held};
+    ev_sink a, b, h;
+    llorch_request ra = prompt_request(prompt, np, max, &a), rb = prompt_request(prompt, np, max, &b),
+                   rh = prompt_request(prompt, np, max, &h);
+    ra.sampler = rb.sampler = rh.sampler = o;
+    ra.stop = stops_span, ra.n_stop = 2;
+    rb.stop = stops_never, rb.n_stop = 1;
+    rh.stop = stops_held, rh.n_stop = 1;
+    CHECK(!llorch_engine_submit(e, &ra, NULL, &err) && !llorch_engine_submit(e, &rb, NULL, &err) &&
+              !llorch_engine_submit(e, &rh, NULL, &err), "submit: %s", err.msg);
+    llorch_engine_wait_idle(e);
+    const char *at = strstr(alone.text, span);
+    size_t cut = at ? (size_t)(at - alone.text) : 0;
+    int through = 0; /* the token that completes the first appearance */
+    while (through < alone.n && end[through] < cut + 2) through++;
+    CHECK(at && a.n_final == 1 && a.finish == LLORCH_FINISH_STOP && a.len == cut && !memcmp(a.text, alone.text, cut) &&
+              a.n == through + 1 && !memcmp(a.ids, alone.ids, sizeof(int) * (size_t)a.n) && a.last_token == a.ids[a.n - 1],
+          "a stop string across tokens %d and %d ('%s'): the text stops before it ('%s', %d tokens, finish %d)", k, k + 1,
+          span, a.text, a.n, a.finish);
+    CHECK(same_as_alone(&b, &alone) && b.finish == LLORCH_FINISH_LENGTH, "a stop string that never appears");
+    CHECK(same_as_alone(&h, &alone) && h.finish == LLORCH_FINISH_LENGTH && h.emitted[k] <= end[k - 1] + 1 &&
+              h.emitted[k + 1] <= end[k - 1] + 1 && h.emitted[k + 2] == end[k + 2],
+          "text that begins a stop string is held back (after token %d: %zu bytes of %zu out), then released (%zu of %zu)",
+          k, h.emitted[k], end[k], h.emitted[k + 2], end[k + 2]);
+    llorch_engine_free(e);
+}
+
+/* A copy of a shared model whose generation_config.json says eos_token_id is eos. */
+static int copy_with_eos(const char *name, const char *to, int eos) {
+    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
+    char path[8400], rel[256];
+    mkdir(to, 0700);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        size_t len;
+        snprintf(rel, sizeof rel, "models/%s/%s", name, files[i]);
+        char *data = read_all(shared_path(rel), &len);
+        snprintf(path, sizeof path, "%s/%s", to, files[i]);
+        int rc = !data || write_all(path, data, len);
+        free(data);
+        if (rc) return -1;
+    }
+    char gen[128];
+    snprintf(gen, sizeof gen, "{\"bos_token_id\": 1, \"eos_token_id\": %d}", eos);
+    snprintf(path, sizeof path, "%s/generation_config.json", to);
+    return write_all(path, gen, strlen(gen));
+}
+
+/* An EOS id ends a request (STOP, the id its last event); max_tokens 0 ends
+ * at once; a full context ends it (LENGTH), as llorch_generate does. */
+static void check_engine_ends(llorch_model *m) {
+    const int prompt[] = {1, 319, 4996, 17354, 1701, 432, 17204, 975, 278, 17366};
+    const int np = 10;
+    llorch_sampler_opts greedy = llorch_sampler_defaults();
+    stream_sink alone;
+    run_alone(m, 512, prompt, np, 12, &greedy, &alone);
+    make_tmpdir();
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/eos-model", g_tmp);
+    llorch_model *me = NULL;
+    llorch_error err;
+    llorch_load_opts lo = {"cpu", 2};
+    CHECK(alone.n == 12 && !copy_with_eos("tiny-llama-f32", dir, alone.ids[5]) && !llorch_load(&me, dir, &lo, &err),
+          "a copy of the model whose EOS is its 6th greedy token");
+    llorch_engine *e = NULL;
+    if (me) {
+        stream_sink want;
+        run_alone(me, 512, prompt, np, 12, &greedy, &want);
+        ev_sink s;
+        llorch_request r = prompt_request(prompt, np, 12, &s);
+        CHECK(!llorch_engine_new(&e, me, NULL, &err) && !llorch_engine_submit(e, &r, NULL, &err), "engine: %s", err.msg);
+        llorch_engine_wait_idle(e);
+        CHECK(same_as_alone(&s, &want) && want.n < 12 && s.finish == LLORCH_FINISH_STOP && s.last_token == alone.ids[5],
+              "EOS ends the request: %d tokens, finish %d", s.n, s.finish);
+        llorch_engine_free(e);
+        llorch_free(me);
+    }
+    /* a context of 16: a prompt of 10 gets 7 tokens, one of 15 gets 2, one of 16 is refused */
+    llorch_engine_opts small = {2, 16, 4, 0};
+    e = NULL;
+    CHECK(llorch_engine_new(&e, m, &small, &err) == 0, "engine of 16 positions: %s", err.msg);
+    if (!e) return;
+    ev_sink full, zero, fits;
+    llorch_request r = prompt_request(prompt, np, 100, &full), rz = prompt_request(prompt, np, 0, &zero);
+    int longp[16];
+    for (int i = 0; i < 16; i++) longp[i] = prompt[i % np];
+    llorch_request rl = prompt_request(longp, 16, 1, &fits), rf = prompt_request(longp, 15, 100, &fits);
+    uint64_t id = 9;
+    CHECK(llorch_engine_submit(e, &rl, &id, &err) == LLORCH_E_CONTEXT && id == 0 && err.status == LLORCH_E_CONTEXT,
+          "a prompt that fills the context is refused: %s", err.msg);
+    CHECK(!llorch_engine_submit(e, &r, NULL, &err) && !llorch_engine_submit(e, &rz, NULL, &err) &&
+              !llorch_engine_submit(e, &rf, NULL, &err), "submit: %s", err.msg);
+    llorch_engine_wait_idle(e);
+    stream_sink want;
+    run_alone(m, 16, prompt, np, 100, &greedy, &want);
+    CHECK(same_as_alone(&full, &want) && full.n == 7 && full.finish == LLORCH_FINISH_LENGTH,
+          "a full context ends the request: %d tokens, finish %d", full.n, full.finish);
+    CHECK(zero.n_final == 1 && zero.n_events == 1 && zero.n == 0 && zero.len == 0 && zero.finish == LLORCH_FINISH_LENGTH &&
+              zero.last_token == -1, "max_tokens 0 ends at once");
+    run_alone(m, 16, longp, 15, 100, &greedy, &want);
+    CHECK(same_as_alone(&fits, &want) && fits.n == 2 && fits.finish == LLORCH_FINISH_LENGTH,
+          "a prompt of ctx - 1 tokens gets 2: %d", fits.n);
+    llorch_engine_free(e);
+}
+
+/* Cancel while queued and while running, the callback's nonzero: each ends
+ * once, as CANCELLED; the freed slot serves the next request, which matches
+ * llorch_generate; the stats follow. */
+static void check_engine_cancel(llorch_model *m) {
+    const int prompt[] = {1, 450, 4996, 17354, 1701};
+    const int np = 5;
+    llorch_engine *e = NULL;
+    llorch_error err;
+    llorch_engine_opts one = {1, 0, 0, 0};
+    CHECK(llorch_engine_new(&e, m, &one, &err) == 0, "engine: %s", err.msg);
+    if (!e) return;
+    gate g;
+    gate_init(&g);
+    ev_sink a, b, c, d;
+    llorch_request ra = prompt_request(prompt, np, 30, &a), rb = prompt_request(prompt, np, 30, &b),
+                   rc = prompt_request(prompt + 1, np - 1, 9, &c), rd = prompt_request(prompt, np, 20, &d);
+    a.gate = &g;
+    a.gate_at = 3;
+    d.cancel_at = 2;
+    uint64_t ida = 0, idb = 0;
+    CHECK(!llorch_engine_submit(e, &ra, &ida, &err), "submit: %s", err.msg);
+    gate_wait_reached(&g); /* a runs (3 tokens out), its callback holds the engine */
+    CHECK(!llorch_engine_submit(e, &rb, &idb, &err), "submit: %s", err.msg);
+    llorch_engine_stats st;
+    llorch_engine_get_stats(e, &st);
+    CHECK(st.running == 1 && st.queued == 1 && st.submitted == 2 && st.finished == 0 && st.positions == np + 1,
+          "stats while one runs and one waits: %d running, %d queued, %lld positions", st.running, st.queued,
+          st.positions);
+    llorch_engine_cancel(e, idb);
+    llorch_engine_cancel(e, ida);
+    llorch_engine_cancel(e, 123456); /* unknown: ignored */
+    gate_open(&g);
+    llorch_engine_wait_idle(e);
+    CHECK(a.n_final == 1 && !a.after_final && a.finish == LLORCH_FINISH_CANCELLED && a.n == 3 && a.last_token == -1 &&
+              a.n_generated == 3, "cancel while running: %d tokens, finish %d", a.n, a.finish);
+    CHECK(b.n_final == 1 && b.n_events == 1 && b.finish == LLORCH_FINISH_CANCELLED && b.n == 0 && b.n_generated == 0,
+          "cancel while queued: %d events, finish %d", b.n_events, b.finish);
+    llorch_engine_cancel(e, ida); /* finished: ignored */
+    CHECK(!llorch_engine_submit(e, &rc, NULL, &err) && !llorch_engine_submit(e, &rd, NULL, &err), "submit: %s", err.msg);
+    llorch_engine_wait_idle(e);
+    stream_sink want;
+    run_alone(m, 512, prompt + 1, np - 1, 9, &rc.sampler, &want);
+    CHECK(same_as_alone(&c, &want), "the freed slot serves the next request as llorch_generate");
+    CHECK(d.n_final == 1 && !d.after_final && d.finish == LLORCH_FINISH_CANCELLED && d.n == 2,
+          "a callback's nonzero cancels: %d tokens, finish %d", d.n, d.finish);
+    llorch_engine_get_stats(e, &st);
+    CHECK(st.submitted == 4 && st.finished == 4 && st.running == 0 && st.queued == 0 && st.positions == 0 &&
+              st.prompt_tokens == (unsigned long long)(np + np - 1 + np) && st.generated_tokens == 3 + 9 + 2,
+          "stats after cancels: %llu prompt tokens (b never ran), %llu generated", st.prompt_tokens, st.generated_tokens);
+    llorch_engine_free(e);
+    gate_destroy(&g);
+}
+
+/* shutdown(0) lets queued and running requests finish; shutdown(1) cancels
+ * them; either way later submits are STOPPED. A full queue is BUSY. */
+static void check_engine_shutdown(llorch_model *m) {
+    const int prompt[] = {1, 450, 4996, 17354, 1701};
+    const int np = 5;
+    llorch_engine_opts opts = {1, 0, 0, 2};
+    llorch_error err;
+    gate g;
+    for (int cancel = 0; cancel < 2; cancel++) {
+        llorch_engine *e = NULL;
+        CHECK(llorch_engine_new(&e, m, &opts, &err) == 0, "engine: %s", err.msg);
+        if (!e) return;
+        gate_init(&g);
+        ev_sink s[4], late;
+        llorch_request r[4], rl = prompt_request(prompt, np, 4, &late);
+        for (int i = 0; i < 4; i++) r[i] = prompt_request(prompt, np, 6 + i, &s[i]);
+        s[0].gate = &g;
+        s[0].gate_at = 1;
+        CHECK(!llorch_engine_submit(e, &r[0], NULL, &err), "submit: %s", err.msg);
+        gate_wait_reached(&g);
+        CHECK(!llorch_engine_submit(e, &r[1], NULL, &err) && !llorch_engine_submit(e, &r[2], NULL, &err),
+              "two wait: %s", err.msg);
+        CHECK(llorch_engine_submit(e, &r[3], NULL, &err) == LLORCH_E_BUSY && s[3].n_events == 0,
+              "a full queue is busy: %s", err.msg);
+        llorch_engine_shutdown(e, cancel);
+        CHECK(llorch_engine_submit(e, &rl, NULL, &err) == LLORCH_E_STOPPED, "after shutdown: %s", err.msg);
+        gate_open(&g);
+        llorch_engine_wait_idle(e);
+        for (int i = 0; i < 3; i++) {
+            stream_sink want;
+            run_alone(m, 512, prompt, np, 6 + i, &r[i].sampler, &want);
+            if (cancel)
+                CHECK(s[i].n_final == 1 && !s[i].after_final && s[i].finish == LLORCH_FINISH_CANCELLED &&
+                          s[i].n == (i == 0),
+                      "shutdown(1) cancels request %d: %d tokens, finish %d", i, s[i].n, s[i].finish);
+            else
+                CHECK(same_as_alone(&s[i], &want) && s[i].finish == LLORCH_FINISH_LENGTH,
+                      "shutdown(0) lets request %d finish: %d tokens, finish %d", i, s[i].n, s[i].finish);
+        }
+        CHECK(late.n_events == 0, "a refused request's callback is never called");
+        llorch_engine_free(e);
+        gate_destroy(&g);
+    }
+}
+
+/* Bad requests are refused (ARG) and their callbacks never called. */
+static void check_engine_refusals(llorch_model *m) {
+    llorch_engine *e = NULL;
+    llorch_error err;
+    llorch_engine_opts opts = {1, 0, 0, 0}, negative = {-1, 0, 0, 0};
+    CHECK(llorch_engine_new(&e, m, &negative, &err) == LLORCH_E_ARG && !e, "negative options: %s", err.msg);
+    CHECK(llorch_engine_new(&e, m, &opts, &err) == 0, "engine: %s", err.msg);
+    if (!e) return;
+    const int prompt[] = {1, 450, 4996}, bad_ids[] = {1, 32000}, neg_ids[] = {-1, 5};
+    char long_stop[LLORCH_MAX_STOP_BYTES + 2];
+    memset(long_stop, 'a', sizeof long_stop - 1);
+    long_stop[sizeof long_stop - 1] = 0;
+    const char *too_many[LLORCH_MAX_STOP + 1], *null_stop[] = {NULL}, *empty_stop[] = {""}, *long_stops[] = {long_stop},
+               *bad_utf8[] = {"a\xff"}, *half_char[] = {"\xc3"};
+    for (int i = 0; i <= LLORCH_MAX_STOP; i++) too_many[i] = "x";
+    llorch_message msg[] = {{"user", "hi"}};
+    ev_sink sink;
+    int refused = 0, total = 0;
+    for (int k = 0; k < 19; k++) {
+        llorch_request r = prompt_request(prompt, 3, 4, &sink);
+        switch (k) {
+        case 0: r.n_prompt = 0; break;
+        case 1: r.prompt = bad_ids; r.n_prompt = 2; break;
+        case 2: r.prompt = neg_ids; r.n_prompt = 2; break;
+        case 3: r.max_tokens = -1; break;
+        case 4: r.sampler.temperature = -1; break;
+        case 5: r.sampler.temperature = NAN; break;
+        case 6: r.sampler.temperature = INFINITY; break;
+        case 7: r.sampler.top_p = 1.5f; break;
+        case 8: r.sampler.top_p = NAN; break;
+        case 9: r.sampler.top_k = -1; break;
+        case 10: r.sampler.repetition_penalty = 0; break;
+        case 11: r.sampler.repetition_penalty = NAN; break;
+        case 12: r.stop = too_many; r.n_stop = LLORCH_MAX_STOP + 1; break;
+        case 13: r.stop = null_stop; r.n_stop = 1; break;
+        case 14: r.stop = empty_stop; r.n_stop = 1; break;
+        case 15: r.stop = long_stops; r.n_stop = 1; break;
+        case 16: r.stop = bad_utf8; r.n_stop = 1; break;
+        case 17: r.stop = half_char; r.n_stop = 1; break;
+        default: r.messages = msg; r.n_messages = 1; break; /* and prompt ids */
+        }
+        uint64_t id = 7;
+        total++;
+        int rc = llorch_engine_submit(e, &r, &id, &err);
+        if (rc == LLORCH_E_ARG && err.status == LLORCH_E_ARG && err.msg[0] && id == 0) refused++;
+        else printf("bad request %d: status %d, %s\n", k, rc, err.msg);
+    }
+    llorch_request none = prompt_request(NULL, 0, 4, &sink);
+    total += 2;
+    refused += llorch_engine_submit(e, &none, NULL, &err) == LLORCH_E_ARG;
+    refused += llorch_engine_submit(e, NULL, NULL, &err) == LLORCH_E_ARG;
+    llorch_engine_wait_idle(e);
+    llorch_engine_stats st;
+    llorch_engine_get_stats(e, &st);
+    CHECK(refused == total && sink.n_events == 0 && st.submitted == 0, "%d of %d bad requests refused", refused, total);
+    /* the edges that are allowed */
+    const char *edge_stops[LLORCH_MAX_STOP];
+    long_stop[LLORCH_MAX_STOP_BYTES] = 0;
+    for (int i = 0; i < LLORCH_MAX_STOP; i++) edge_stops[i] = long_stop;
+    llorch_request r = prompt_request(prompt, 3, 2, &sink);
+    r.stop = edge_stops;
+    r.n_stop = LLORCH_MAX_STOP;
+    r.sampler.top_p = 0;
+    r.sampler.repetition_penalty = 100;
+    r.on_event = NULL; /* no callback at all */
+    CHECK(llorch_engine_submit(e, &r, NULL, &err) == 0, "the largest stop strings, top_p 0, no callback: %s", err.msg);
+    llorch_engine_wait_idle(e);
+    llorch_engine_free(e);
+    llorch_engine_free(NULL);
+}
+
+/* A request of chat messages is the template's rendering, tokenized. */
+static void check_engine_chat(void) {
+    llorch_model *m = load_shared("tiny-qwen2-bf16");
+    CHECK(m != NULL, "tiny-qwen2-bf16 loads");
+    if (!m) return;
+    llorch_message msgs[] = {{"system", "Be brief."}, {"user", "Name a colour."}};
+    char *text = NULL;
+    int *ids = NULL, n = 0;
+    llorch_error err;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/models/tiny-qwen2-bf16", g_shared);
+    CHECK(!llorch_chat_render(dir, msgs, 2, 1, &text, &err) && !llorch_tokenize(m, text, strlen(text), 0, &ids, &n, &err),
+          "render: %s", err.msg);
+    llorch_engine *e = NULL;
+    llorch_engine_opts opts = {2, 64, 0, 0};
+    ev_sink a, b;
+    llorch_request ra = prompt_request(NULL, 0, 8, &a), rb = prompt_request(ids, n, 8, &b);
+    ra.messages = msgs;
+    ra.n_messages = 2;
+    ra.sampler.temperature = 0.7f;
+    ra.sampler.seed = rb.sampler.seed = 5;
+    rb.sampler.temperature = 0.7f;
+    CHECK(!llorch_engine_new(&e, m, &opts, &err) && !llorch_engine_submit(e, &ra, NULL, &err) &&
+              !llorch_engine_submit(e, &rb, NULL, &err), "engine: %s", err.msg);
+    if (e) llorch_engine_wait_idle(e);
+    stream_sink want;
+    run_alone(m, 64, ids, n, 8, &rb.sampler, &want);
+    CHECK(ids && same_as_alone(&a, &want) && same_as_alone(&b, &want) && a.n_prompt == n,
+          "messages give what their rendering's ids give (%d prompt tokens)", a.n_prompt);
+    llorch_message bad[] = {{"user", NULL}};
+    ra.messages = bad;
+    ra.n_messages = 1;
+    CHECK(e && llorch_engine_submit(e, &ra, NULL, &err) != 0, "a message without content is refused: %s", err.msg);
+    llorch_engine_free(e);
+    free(ids);
+    free(text);
+    llorch_free(m);
+}
+
+/* A backend whose decode fails when it is fed the token FAIL_TOKEN. */
+#define FAIL_TOKEN 31999
+static llorch_backend g_failing_backend;
+static int failing_decode(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
+                          llorch_error *err) {
+    for (int i = 0; i < s->n_seq; i++)
+        if (ids[i] == FAIL_TOKEN) return llorch_fail(err, LLORCH_E_DEVICE, "decode failed on purpose");
+    return llorch_cpu_backend.decode(s, ids, sp, next, logits, err);
+}
+
+/* A failed decode step ends every running request with ERROR and the
+ * backend's message; the engine goes on with the next. */
+static void check_engine_error(llorch_model *m) {
+    const int prompt[] = {1, 450, 4996, 17354, 1701}, poison[] = {1, FAIL_TOKEN};
+    const llorch_backend *cpu = m->backend;
+    g_failing_backend = *cpu;
+    g_failing_backend.decode = failing_decode;
+    m->backend = &g_failing_backend;
+    llorch_engine *e = NULL;
+    llorch_error err;
+    llorch_engine_opts opts = {2, 0, 0, 0};
+    gate g;
+    gate_init(&g);
+    ev_sink a, p, c;
+    llorch_request ra = prompt_request(prompt, 5, 20, &a), rp = prompt_request(poison, 2, 5, &p),
+                   rc = prompt_request(prompt, 5, 6, &c);
+    a.gate = &g;
+    a.gate_at = 1;
+    CHECK(!llorch_engine_new(&e, m, &opts, &err) && !llorch_engine_submit(e, &ra, NULL, &err), "engine: %s", err.msg);
+    if (e) {
+        gate_wait_reached(&g);
+        CHECK(!llorch_engine_submit(e, &rp, NULL, &err), "submit: %s", err.msg);
+        gate_open(&g);
+        llorch_engine_wait_idle(e);
+        CHECK(a.n_final == 1 && a.finish == LLORCH_FINISH_ERROR && a.n == 1 && strstr(a.error, "on purpose") &&
+                  p.n_final == 1 && p.finish == LLORCH_FINISH_ERROR && p.n == 0 && strstr(p.error, "on purpose"),
+              "a failed step ends every running request: finish %d '%s', %d '%s'", a.finish, a.error, p.finish, p.error);
+        CHECK(!llorch_engine_submit(e, &rc, NULL, &err), "submit: %s", err.msg);
+        llorch_engine_wait_idle(e);
+    }
+    llorch_engine_free(e);
+    m->backend = cpu;
+    stream_sink want;
+    run_alone(m, 512, prompt, 5, 6, &rc.sampler, &want);
+    CHECK(same_as_alone(&c, &want), "the engine goes on after a failed step");
+    gate_destroy(&g);
+}
+
+/* The engine's defaults: as many slots as fit (256 on a tiny model), the
+ * model's context up to 4096. */
+static void check_engine_defaults(llorch_model *m) {
+    llorch_engine *e = NULL;
+    llorch_error err;
+    llorch_engine_stats st;
+    CHECK(llorch_engine_new(&e, m, NULL, &err) == 0, "engine: %s", err.msg);
+    if (!e) return;
+    llorch_engine_get_stats(e, &st);
+    CHECK(st.n_slots == 256 && st.ctx == 512, "defaults: %d slots of %d", st.n_slots, st.ctx);
+    llorch_engine_wait_idle(e); /* nothing submitted: returns */
+    llorch_engine_shutdown(e, 0);
+    llorch_engine_shutdown(e, 1);
+    llorch_engine_free(e);
+}
+
+/* What the engine's equality with llorch_generate rests on: the CPU gives a
+ * sequence bit-identical logits whether it decodes alone or among others,
+ * and whether its prompt is fed at once or in pieces. */
+static void check_batch_invariance(llorch_model *m) {
+    enum { B = 5 };
+    const int vocab = llorch_model_config(m)->vocab_size;
+    int prompts[B][12], lens[B] = {12, 3, 7, 1, 9}, ids[B];
+    llorch_session *batch = NULL, *one = NULL;
+    llorch_session_opts bo = {64, B}, oo = {64, 1};
+    llorch_error err;
+    float *all = (float *)malloc((size_t)B * vocab * sizeof *all), *single = (float *)malloc((size_t)vocab * sizeof *single);
+    float *pieces = (float *)malloc((size_t)vocab * sizeof *pieces);
+    int ok = all && single && pieces && !llorch_session_new(&batch, m, &bo, &err) && !llorch_session_new(&one, m, &oo, &err);
+    for (int i = 0; i < B && ok; i++) {
+        for (int t = 0; t < 12; t++) prompts[i][t] = 1 + (i * 7919 + t * 104729) % 31000;
+        ok &= lens[i] < 2 || !llorch_forward(batch, i, prompts[i], lens[i] - 1, NULL, &err);
+        ids[i] = prompts[i][lens[i] - 1];
+        for (int t = 0; t < lens[i]; t++) batch->tokens[i * 64 + t] = prompts[i][t];
+    }
+    ok = ok && !m->backend->decode(batch, ids, NULL, NULL, all, &err);
+    int same = ok, chunked = ok;
+    for (int i = 0; i < B && ok; i++) {
+        llorch_session_reset(one);
+        ok &= !llorch_forward(one, 0, prompts[i], lens[i], single, &err);
+        same &= ok && !memcmp(single, all + (size_t)i * vocab, (size_t)vocab * sizeof *single);
+        llorch_session_reset(one); /* the same prompt in pieces of 1, 2, 3, ... tokens */
+        for (int at = 0, k = 1; ok && at < lens[i]; at += k, k++)
+            ok &= !llorch_forward(one, 0, prompts[i] + at, at + k < lens[i] ? k : lens[i] - at, pieces, &err);
+        chunked &= ok && !memcmp(single, pieces, (size_t)vocab * sizeof *single);
+    }
+    CHECK(ok, "batch invariance: %s", err.msg);
+    CHECK(same, "a decode step gives each of %d sequences the logits it gets alone, bit for bit", B);
+    CHECK(chunked, "a prompt fed in pieces gives the logits it gives at once, bit for bit");
+    llorch_session_free(batch);
+    llorch_session_free(one);
+    free(all);
+    free(single);
+    free(pieces);
+}
+
+static void test_engine(void) {
+    if (!g_shared) { SKIP("engine: no shared models"); return; }
+    llorch_model *m = load_shared("tiny-llama-f32");
+    CHECK(m != NULL, "tiny-llama-f32 loads");
+    if (!m) return;
+    check_batch_invariance(m);
+    check_engine_batching(m);
+    check_engine_stops(m);
+    check_engine_ends(m);
+    check_engine_cancel(m);
+    check_engine_shutdown(m);
+    check_engine_refusals(m);
+    check_engine_error(m);
+    check_engine_defaults(m);
+    llorch_free(m);
+    check_engine_chat();
+}
+
+/* ======================================================================== */
 /* Chat templates against Python's Jinja and transformers                    */
 /* ======================================================================== */
 
@@ -3669,6 +4391,7 @@ int main(int argc, char **argv) {
         {"hostile", test_hostile, 0},
         {"load_budget", test_load_budget, 0},
         {"concurrency", test_concurrency, 0},
+        {"engine", test_engine, 0},
         {"soak", test_soak, 1},
     };
     struct stat sb;
