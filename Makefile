@@ -48,7 +48,7 @@ demo: demo.c $(BACKENDS) $(HEADERS) $(BUILD)/current
 	$(CC) $(CFLAGS) demo.c $(BACKENDS) -o $@ $(LDLIBS)
 
 # ./test is built by `make` and run by `make test`
-$(BUILD)/test.stamp: test.c $(BACKENDS) $(HEADERS) $(BUILD)/current | $(BUILD)
+$(BUILD)/test.stamp: test.c demo.c $(BACKENDS) $(HEADERS) $(BUILD)/current | $(BUILD)
 	$(CC) $(CFLAGS) test.c $(BACKENDS) -o test $(LDLIBS)
 	touch $@
 
@@ -61,7 +61,7 @@ build/example: llorch.h $(BACKENDS) | $(BUILD)
 	$(CC) $(CFLAGS) -I. build/example.c $(BACKENDS) -o $@ $(LDLIBS)
 
 # valgrind does not decode AVX-512: build for AVX2 at -O1
-build/test-valgrind: test.c llorch_cpu.c $(HEADERS) | build/cpu
+build/test-valgrind: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -mavx2 -mfma -mf16c -std=c11 -Wall -Wextra -D_GNU_SOURCE -DLLORCH_TEST_VALGRIND -pthread test.c llorch_cpu.c \
 	    -o $@ $(LDLIBS)
 
@@ -69,7 +69,7 @@ valgrind: build/test-valgrind
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile
 
-build/test-sanitize: test.c llorch_cpu.c $(HEADERS) | build/cpu
+build/test-sanitize: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	    -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread test.c llorch_cpu.c -o $@ $(LDLIBS)
 
@@ -77,7 +77,7 @@ sanitize: build/test-sanitize
 	build/test-sanitize
 
 # ThreadSanitizer: sessions generating in several threads on one model
-build/test-tsan: test.c llorch_cpu.c $(HEADERS) | build/cpu
+build/test-tsan: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread \
 	    test.c llorch_cpu.c -o $@ $(LDLIBS)
 
@@ -89,7 +89,7 @@ FUZZ_TARGETS = safetensors json config tokenizer encode regex template
 FUZZ_CC ?= clang
 fuzz: $(addprefix fuzz_,$(FUZZ_TARGETS)) build/seeds
 
-fuzz_%: test.c llorch_cpu.c $(HEADERS)
+fuzz_%: test.c demo.c llorch_cpu.c $(HEADERS)
 	$(FUZZ_CC) -O1 -g -march=native -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -std=c11 -D_GNU_SOURCE -pthread -DLLORCH_FUZZ=$* test.c -o $@ $(LDLIBS)
 

@@ -25,6 +25,8 @@
 #else
 #include "llorch.h"
 #endif
+#define DEMO_PARSERS_ONLY /* the server's parsers from demo.c, without the rest of it */
+#include "demo.c"
 
 #include <math.h>
 #include <pthread.h>
@@ -4227,6 +4229,808 @@ static int write_template_seeds(const char *dir) {
     return 0;
 }
 
+/* ======================================================================== */
+/* The server's parsers (demo.c), called directly                            */
+/* ======================================================================== */
+
+/* Request heads: each whole one parses as it should, and every prefix of a
+ * good one asks for more rather than failing. */
+static void test_serve_http_parser(void) {
+    static const struct { const char *raw; int want, status; } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, 0},
+        {"GET / HTTP/1.1\nHost: a\n\n", 1, 0},
+        {"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, 0},
+        {"GET / HTTP/1.0\r\n\r\n", 1, 0},
+        {"GET / HTTP/1.1\r\nHost: a\r\n", 0, 0},
+        {"GET / HTTP/1.1\r\n\r\n", -1, 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -1, 400},
+        {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", -1, 505},
+        {"GET / HTTP/1.12\r\nHost: a\r\n\r\n", -1, 400},
+        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", -1, 400},
+        {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", -1, 400},
+        {"\x16\x03\x01\x02", -1, 400},
+        {"G\x01T / HTTP/1.1\r\n", -1, 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", -1, 501},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", -1, 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n", -1, 400},
+        {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5x\r\n\r\n", -1, 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", -1, 400},
+        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -1, 400},
+        {"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", -1, 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", -1, 417},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        http_request r;
+        api_error e;
+        int st = http_parse(cases[i].raw, strlen(cases[i].raw), &r, &e);
+        CHECK(st == cases[i].want && (st >= 0 || e.status == cases[i].status), "http case %zu: %d (status %d), want %d (%d)",
+              i, st, st < 0 ? e.status : 0, cases[i].want, cases[i].status);
+        for (size_t k = 0; cases[i].want == 1 && k < strlen(cases[i].raw); k++)
+            if (http_parse(cases[i].raw, k, &r, &e) != 0) { CHECK(0, "http case %zu: the first %zu bytes ask for more", i, k); break; }
+    }
+    /* the fields */
+    static const char full[] = "POST /v1/x?a=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 12\r\nAuthorization:  Bearer k \r\n"
+                               "Connection: foo, close\r\nExpect: 100-Continue\r\n\r\n{\"a\":1}";
+    http_request r;
+    api_error e;
+    CHECK(http_parse(full, sizeof full - 1, &r, &e) == 1 && r.content_length == 12 && !r.keep_alive && r.expect_continue &&
+              r.auth_len == 8 && !memcmp(r.auth, "Bearer k", 8) && r.target_len == 9 && r.head_len == sizeof full - 8,
+          "a request head's fields");
+    CHECK(http_parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27, &r, &e) == 1 && r.keep_alive == 1 && r.content_length == -1,
+          "HTTP/1.1 keeps the connection by default");
+    CHECK(http_parse("GET / HTTP/1.0\r\n\r\n", 18, &r, &e) == 1 && r.keep_alive == 0, "HTTP/1.0 closes by default");
+    CHECK(http_parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 42, &r, &e) == 1 && r.keep_alive == 1,
+          "HTTP/1.0 with keep-alive keeps it");
+    /* the limits, before the head ends */
+    size_t big = HTTP_MAX_HEAD + 100;
+    char *huge = (char *)malloc(big);
+    memset(huge, 'a', big);
+    memcpy(huge, "GET /", 5);
+    CHECK(http_parse(huge, big, &r, &e) == -1 && e.status == 414, "a request line past the limit: %d", e.status);
+    memcpy(huge, "GET / HTTP/1.1\r\nX: ", 19);
+    CHECK(http_parse(huge, big, &r, &e) == -1 && e.status == 431, "headers past the limit: %d", e.status);
+    sbuf many = {0};
+    sb_puts(&many, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i <= HTTP_MAX_HEADERS; i++) sb_puts(&many, "X: y\r\n");
+    sb_puts(&many, "\r\n");
+    CHECK(http_parse(many.p, many.len, &r, &e) == -1 && e.status == 431, "too many header lines: %d", e.status);
+    free(many.p);
+    free(huge);
+}
+
+/* Request bodies: what is accepted, and the parameter each refusal names. */
+static void test_serve_request_parser(void) {
+    static const struct { const char *body; int chat, status; const char *param; } cases[] = {
+        {"{\"prompt\": \"hi\"}", 0, 0, NULL},
+        {"{\"prompt\": [\"hi\"], \"model\": null, \"n\": 1, \"logprobs\": null, \"echo\": false}", 0, 0, NULL},
+        {"{\"prompt\": [1, 2, 3], \"max_tokens\": 4, \"temperature\": 0}", 0, 0, NULL},
+        {"{\"prompt\": [[1, 2]], \"stop\": [\"a\", \"b\"], \"seed\": -3, \"top_k\": -1}", 0, 0, NULL},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"a\"}]}],"
+         " \"stream\": true, \"stream_options\": {\"include_usage\": true}, \"max_completion_tokens\": 3,"
+         " \"tools\": [], \"response_format\": {\"type\": \"text\"}, \"parallel_tool_calls\": true}", 1, 0, NULL},
+        {"", 0, 400, NULL},
+        {"[1]", 0, 400, NULL},
+        {"{\"prompt\": \"hi\",}", 0, 400, NULL},
+        {"{}", 0, 400, "prompt"},
+        {"{}", 1, 400, "messages"},
+        {"{\"prompt\": 5}", 0, 400, "prompt"},
+        {"{\"prompt\": []}", 0, 400, "prompt"},
+        {"{\"prompt\": [\"a\", \"b\"]}", 0, 400, "prompt"},
+        {"{\"prompt\": [1, -2]}", 0, 400, "prompt"},
+        {"{\"prompt\": [1, 2.5]}", 0, 400, "prompt"},
+        {"{\"prompt\": \"a\\u0000b\"}", 0, 400, "prompt"},
+        {"{\"prompt\": \"hi\", \"max_tokens\": -1}", 0, 400, "max_tokens"},
+        {"{\"prompt\": \"hi\", \"max_tokens\": \"8\"}", 0, 400, "max_tokens"},
+        {"{\"prompt\": \"hi\", \"max_tokens\": 1e30}", 0, 400, "max_tokens"},
+        {"{\"prompt\": \"hi\", \"temperature\": \"hot\"}", 0, 400, "temperature"},
+        {"{\"prompt\": \"hi\", \"temperature\": 3}", 0, 400, "temperature"},
+        {"{\"prompt\": \"hi\", \"top_p\": 1.5}", 0, 400, "top_p"},
+        {"{\"prompt\": \"hi\", \"top_k\": -2}", 0, 400, "top_k"},
+        {"{\"prompt\": \"hi\", \"repetition_penalty\": 0}", 0, 400, "repetition_penalty"},
+        {"{\"prompt\": \"hi\", \"seed\": 1.5}", 0, 400, "seed"},
+        {"{\"prompt\": \"hi\", \"stream\": 1}", 0, 400, "stream"},
+        {"{\"prompt\": \"hi\", \"stop\": 3}", 0, 400, "stop"},
+        {"{\"prompt\": \"hi\", \"stop\": [\"\"]}", 0, 400, "stop"},
+        {"{\"prompt\": \"hi\", \"stop\": [\"a\", null]}", 0, 400, "stop"},
+        {"{\"prompt\": \"hi\", \"n\": 2}", 0, 400, "n"},
+        {"{\"prompt\": \"hi\", \"logprobs\": 2}", 0, 400, "logprobs"},
+        {"{\"prompt\": \"hi\", \"echo\": true}", 0, 400, "echo"},
+        {"{\"prompt\": \"hi\", \"presence_penalty\": 0.5}", 0, 400, "presence_penalty"},
+        {"{\"prompt\": \"hi\", \"stream_options\": {\"include_usage\": true}}", 0, 400, "stream_options"},
+        {"{\"prompt\": \"hi\", \"messages\": []}", 0, 400, "messages"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"prompt\": \"hi\"}", 1, 400, "prompt"},
+        {"{\"messages\": 5}", 1, 400, "messages"},
+        {"{\"messages\": []}", 1, 400, "messages"},
+        {"{\"messages\": [{\"role\": \"user\"}]}", 1, 400, "messages"},
+        {"{\"messages\": [{\"role\": 1, \"content\": \"a\"}]}", 1, 400, "messages"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\", \"name\": \"x\"}]}", 1, 400, "messages"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", 1, 400, "messages"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{}]}", 1, 400, "tools"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": true}", 1, 400, "logprobs"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"response_format\": {\"type\": \"json_object\"}}", 1,
+         400, "response_format"},
+        {"{\"prompt\": \"hi\", \"min_p\": 0.1}", 0, 400, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        api_params p;
+        api_error e;
+        int rc = api_parse(cases[i].body, strlen(cases[i].body), cases[i].chat, &p, &e);
+        int ok = cases[i].status ? rc == -1 && e.status == cases[i].status &&
+                                       (cases[i].param ? e.param && !strcmp(e.param, cases[i].param) : 1)
+                                 : rc == 0;
+        CHECK(ok, "request case %zu: rc %d status %d param %s (%s)", i, rc, rc ? e.status : 0, rc && e.param ? e.param : "-",
+              rc ? e.msg : "");
+        if (!rc) api_params_free(&p);
+    }
+    api_params p;
+    api_error e;
+    static const char body[] = "{\"prompt\": [[5, 6]], \"stop\": [\"x\", \"yz\"], \"seed\": 9, \"temperature\": 0.5, "
+                               "\"top_p\": 0.25, \"top_k\": 7, \"repetition_penalty\": 1.5, \"max_tokens\": 3}";
+    CHECK(!api_parse(body, sizeof body - 1, 0, &p, &e) && p.n_ids == 2 && p.ids[1] == 6 && p.n_stop == 2 &&
+              !strcmp(p.stop[1], "yz") && p.has_seed && p.sampler.seed == 9 && p.sampler.temperature == 0.5f &&
+              p.sampler.top_p == 0.25f && p.sampler.top_k == 7 && p.sampler.repetition_penalty == 1.5f && p.max_tokens == 3,
+          "a request's parameters");
+    api_params_free(&p);
+    static const char chat[] = "{\"messages\": [{\"role\": \"system\", \"content\": null}, {\"role\": \"user\", \"content\": "
+                               "[{\"type\": \"text\", \"text\": \"a\"}, {\"type\": \"text\", \"text\": \"b\"}]}]}";
+    CHECK(!api_parse(chat, sizeof chat - 1, 1, &p, &e) && p.n_messages == 2 && !strcmp(p.messages[0].content, "") &&
+              !strcmp(p.messages[1].content, "a\nb") && p.sampler.temperature == 1 && p.max_tokens == -1,
+          "chat messages, text parts joined by newlines, and the defaults");
+    api_params_free(&p);
+}
+
+/* JSON strings the server writes read back as the bytes they encode; bytes
+ * that are not UTF-8 become U+FFFD, and the result is always valid JSON. */
+static void test_serve_json_output(void) {
+    char all[300];
+    size_t n = 0;
+    for (int c = 1; c < 0x80; c++) all[n++] = (char)c;
+    memcpy(all + n, "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\xe2\x80\xa8", 12);
+    n += 12;
+    sbuf b = {0};
+    sb_json_str(&b, all, n);
+    tk_json j;
+    char msg[128];
+    size_t got = 0;
+    char *back = !tk_json_parse(&j, b.p, b.len, msg, sizeof msg) ? tk_json_strdup(&j, 0, &got) : NULL;
+    CHECK(back && got == n && !memcmp(back, all, n), "every ASCII character and some UTF-8 round-trip through JSON");
+    if (back) { free(back); tk_json_free(&j); }
+    static const char bad[] = "a\xff" "b\xc3" "\xe0\x80\x80" "\xed\xa0\x80" "\xf4\x90\x80\x80" "\0z";
+    b.len = 0;
+    sb_json_str(&b, bad, sizeof bad - 1);
+    back = !tk_json_parse(&j, b.p, b.len, msg, sizeof msg) ? tk_json_strdup(&j, 0, &got) : NULL;
+    CHECK(back && got > 4 && back[0] == 'a' && !memcmp(back + 1, "\xef\xbf\xbd" "b", 4) && back[got - 1] == 'z' &&
+              back[got - 2] == 0,
+          "invalid UTF-8 is written as U+FFFD, NUL as \\u0000");
+    if (back) { free(back); tk_json_free(&j); }
+    api_error e = {400, "a \"quoted\"\nmessage", "some_code", "max_tokens"};
+    b.len = 0;
+    sb_error(&b, &e);
+    CHECK(!tk_json_parse(&j, b.p, b.len, msg, sizeof msg), "the error shape is JSON");
+    int err = tk_json_get(&j, 0, "error");
+    CHECK(err >= 0 && tk_json_streq(&j, tk_json_get(&j, err, "message"), e.msg) &&
+              tk_json_streq(&j, tk_json_get(&j, err, "type"), "invalid_request_error") &&
+              tk_json_streq(&j, tk_json_get(&j, err, "code"), "some_code") &&
+              tk_json_streq(&j, tk_json_get(&j, err, "param"), "max_tokens"),
+          "the error shape's fields");
+    tk_json_free(&j);
+    free(b.p);
+}
+
+static void test_serve_parsers(void) {
+    test_serve_http_parser();
+    test_serve_request_parser();
+    test_serve_json_output();
+}
+
+/* ======================================================================== */
+/* The server (./demo --serve), over sockets                                 */
+/* ======================================================================== */
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char log[4200];
+} serve_proc;
+
+/* Start ./demo --serve on a free port with a model and options; wait for
+ * its "listening on" line. */
+static int serve_start(serve_proc *sp, const char *model, const char *opts) {
+    make_tmpdir();
+    static int k;
+    snprintf(sp->log, sizeof sp->log, "%s/serve%d.log", g_tmp, k++);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "exec ./demo -m '%s' --serve 127.0.0.1:0 %s 2>'%s' </dev/null", model, opts, sp->log);
+    sp->pid = fork();
+    if (sp->pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    sp->port = 0;
+    for (int i = 0; sp->pid > 0 && i < 600 && !sp->port; i++) {
+        char *log = read_all(sp->log, NULL);
+        const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
+        if (at) sp->port = atoi(at + 30);
+        free(log);
+        if (!sp->port) usleep(50000);
+        if (waitpid(sp->pid, NULL, WNOHANG) == sp->pid) { sp->pid = -1; break; }
+    }
+    return sp->port ? 0 : -1;
+}
+
+/* SIGTERM, and the exit status (-1: killed, or not in 30 s). */
+static int serve_stop(serve_proc *sp) {
+    if (sp->pid <= 0) return -1;
+    kill(sp->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(sp->pid, &status, WNOHANG) == sp->pid) {
+            sp->pid = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(100000);
+    }
+    kill(sp->pid, SIGKILL);
+    waitpid(sp->pid, NULL, 0);
+    sp->pid = -1;
+    return -1;
+}
+
+static int tcp_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {30, 0};
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a)) { close(fd); fd = -1; }
+    return fd;
+}
+
+static int send_str(int fd, const char *s, size_t n) {
+    while (n) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k <= 0) return -1;
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* A response: status, head, body (chunks joined), and its SSE data lines. */
+typedef struct {
+    int status;
+    char head[4096];
+    sbuf body;
+    int n_events;        /* "data: " events */
+    int done;            /* the last was [DONE] */
+    sbuf text;           /* choices[0].text or delta.content of the events, joined */
+    char finish[16];     /* the last finish_reason seen */
+    int prompt_tokens, completion_tokens; /* usage, -1 when absent */
+    int error_event;
+} http_reply;
+
+/* The JSON of a response or an event: what it adds to r. */
+static void reply_json(http_reply *r, const char *s, size_t n) {
+    tk_json j;
+    char msg[128];
+    if (tk_json_parse(&j, s, n, msg, sizeof msg)) return;
+    int ch = tk_json_child(&j, tk_json_get(&j, 0, "choices"));
+    if (ch >= 0) {
+        int t = tk_json_get(&j, ch, "text");
+        if (t < 0) t = tk_json_get(&j, tk_json_get(&j, ch, "delta"), "content");
+        if (t < 0) t = tk_json_get(&j, tk_json_get(&j, ch, "message"), "content");
+        size_t len;
+        char *txt = t >= 0 ? tk_json_strdup(&j, t, &len) : NULL;
+        if (txt) sb_put(&r->text, txt, len);
+        free(txt);
+        int f = tk_json_get(&j, ch, "finish_reason");
+        char *fs = f >= 0 ? tk_json_strdup(&j, f, NULL) : NULL;
+        if (fs) snprintf(r->finish, sizeof r->finish, "%s", fs);
+        free(fs);
+    }
+    int u = tk_json_get(&j, 0, "usage");
+    long long v;
+    if (u >= 0 && !tk_json_int(&j, tk_json_get(&j, u, "prompt_tokens"), &v)) r->prompt_tokens = (int)v;
+    if (u >= 0 && !tk_json_int(&j, tk_json_get(&j, u, "completion_tokens"), &v)) r->completion_tokens = (int)v;
+    if (tk_json_get(&j, 0, "error") >= 0) r->error_event = 1;
+    tk_json_free(&j);
+}
+
+/* The chunks of a chunked body into r->body until the last chunk, or
+ * (stop_after_events > 0) until that many events came: 1 then, 0 at the
+ * end, -1 on a broken stream. */
+static int read_chunks(int fd, http_reply *r, int stop_after_events) {
+    char buf[4096], ch;
+    for (;;) {
+        char line[32];
+        size_t ln = 0;
+        while (ln + 1 < sizeof line && recv(fd, &ch, 1, 0) == 1 && ch != '\n') line[ln++] = ch;
+        line[ln] = 0;
+        long size = strtol(line, NULL, 16);
+        if (ln == 0 || size < 0) return -1;
+        for (long got = 0; got < size + 2;) { /* the data and its CRLF */
+            size_t want = (size_t)(size + 2 - got) < sizeof buf ? (size_t)(size + 2 - got) : sizeof buf;
+            ssize_t k = recv(fd, buf, want, 0);
+            if (k <= 0) return -1;
+            sb_put(&r->body, buf, (size_t)k);
+            got += k;
+        }
+        r->body.len -= 2;
+        if (size == 0) return 0;
+        int events = 0;
+        for (const char *p = r->body.p; p && (p = strstr(p, "data: ")); p += 6) events++;
+        if (stop_after_events && events >= stop_after_events) return 1;
+    }
+}
+
+/* The body's events (or its JSON) into r's fields. */
+static void reply_parse(http_reply *r) {
+    if (strstr(r->head, "text/event-stream")) {
+        for (char *p = r->body.p; p && (p = strstr(p, "data: "));) {
+            char *end = strstr(p, "\n\n");
+            if (!end) break;
+            r->n_events++;
+            r->done = end - p == 12 && !memcmp(p + 6, "[DONE]", 6);
+            if (!r->done) reply_json(r, p + 6, (size_t)(end - p - 6));
+            p = end + 2;
+        }
+    } else if (r->body.p) {
+        reply_json(r, r->body.p, r->body.len);
+    }
+}
+
+/* Read one response from fd. stop_after_events > 0: return 1 after that
+ * many events (read_chunks reads on). 0 when a whole response came. */
+static int read_reply(int fd, http_reply *r, int stop_after_events) {
+    memset(r, 0, sizeof *r);
+    r->prompt_tokens = r->completion_tokens = -1;
+    size_t hn = 0;
+    char ch, buf[4096];
+    while (hn + 1 < sizeof r->head && recv(fd, &ch, 1, 0) == 1) { /* byte by byte: the next response stays unread */
+        r->head[hn++] = ch;
+        if (hn >= 4 && !memcmp(r->head + hn - 4, "\r\n\r\n", 4)) break;
+    }
+    r->head[hn] = 0;
+    if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1) return -1;
+    const char *cl = strcasestr(r->head, "\r\ncontent-length:");
+    if (cl) {
+        long need = atol(cl + 17);
+        while ((long)r->body.len < need) {
+            size_t want = (size_t)(need - (long)r->body.len) < sizeof buf ? (size_t)(need - (long)r->body.len) : sizeof buf;
+            ssize_t k = recv(fd, buf, want, 0);
+            if (k <= 0) return -1;
+            sb_put(&r->body, buf, (size_t)k);
+        }
+    } else if (strcasestr(r->head, "\r\ntransfer-encoding: chunked")) {
+        int st = read_chunks(fd, r, stop_after_events);
+        if (st) return st;
+    } else {
+        ssize_t k;
+        while ((k = recv(fd, buf, sizeof buf, 0)) > 0) sb_put(&r->body, buf, (size_t)k);
+    }
+    reply_parse(r);
+    return 0;
+}
+
+static void reply_free(http_reply *r) {
+    free(r->body.p);
+    free(r->text.p);
+    memset(&r->body, 0, sizeof r->body);
+    memset(&r->text, 0, sizeof r->text);
+}
+
+/* One request on a new connection; the reply in r. */
+static int http_do(int port, const char *method, const char *path, const char *body, const char *headers, http_reply *r) {
+    int fd = tcp_connect(port);
+    if (fd < 0) { memset(r, 0, sizeof *r); return -1; }
+    sbuf q = {0};
+    sb_printf(&q, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s", method, path, headers ? headers : "");
+    if (body) sb_printf(&q, "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(body));
+    sb_puts(&q, "\r\n");
+    if (body) sb_puts(&q, body);
+    int rc = send_str(fd, q.p, q.len) ? -1 : read_reply(fd, r, 0);
+    free(q.p);
+    close(fd);
+    return rc;
+}
+
+/* The error's "param" and "code" of a reply, for checks. */
+static int reply_error_is(const http_reply *r, int status, const char *param, const char *code) {
+    tk_json j;
+    char msg[128];
+    if (r->status != status || !r->body.p || tk_json_parse(&j, r->body.p, r->body.len, msg, sizeof msg)) return 0;
+    int e = tk_json_get(&j, 0, "error");
+    int ok = e >= 0 && tk_json_get(&j, e, "message") >= 0 && tk_json_streq(&j, tk_json_get(&j, e, "type"),
+                 status >= 500 ? "server_error" : status == 401 ? "authentication_error" : status == 429 ? "rate_limit_error" : "invalid_request_error");
+    if (param) ok &= tk_json_streq(&j, tk_json_get(&j, e, "param"), param);
+    if (code) ok &= tk_json_streq(&j, tk_json_get(&j, e, "code"), code);
+    tk_json_free(&j);
+    return ok;
+}
+
+/* A request the server is checked on, and its output run alone in this
+ * process with llorch_generate. */
+typedef struct {
+    int chat, stream, max_tokens, seeded;
+    const char *text;      /* the prompt, or the user message */
+    sbuf want;             /* the text llorch_generate gives */
+    int n_prompt, n_out;
+} serve_case;
+
+static int collect_text(void *user, int seq, int token, const char *text, size_t len) {
+    (void)seq;
+    (void)token;
+    sb_put((sbuf *)user, text, len);
+    return 0;
+}
+
+static void serve_case_sampler(const serve_case *c, llorch_sampler_opts *o) {
+    *o = llorch_sampler_defaults();
+    if (c->seeded) {
+        o->temperature = 0.9f;
+        o->top_k = 40;
+        o->top_p = 0.95f;
+        o->seed = 1234;
+    }
+}
+
+static int serve_case_expect(serve_case *c, llorch_model *m, const char *dir, int ctx) {
+    char *prompt = NULL;
+    int *ids = NULL, n = 0, rc = -1;
+    llorch_error err;
+    llorch_message msg = {"user", c->text};
+    llorch_session *s = NULL;
+    llorch_session_opts so = {ctx, 1};
+    llorch_sampler_opts o;
+    serve_case_sampler(c, &o);
+    if (c->chat ? llorch_chat_render(dir, &msg, 1, 1, &prompt, &err) ||
+                      llorch_tokenize(m, prompt, strlen(prompt), 0, &ids, &n, &err)
+                : llorch_tokenize(m, c->text, strlen(c->text), 1, &ids, &n, &err))
+        goto done;
+    c->n_prompt = n;
+    if (llorch_session_new(&s, m, &so, &err)) goto done;
+    c->want.len = 0;
+    sb_puts(&c->want, "");
+    rc = llorch_generate(s, ids, n, c->max_tokens, &o, collect_text, &c->want, &c->n_out, &err);
+done:
+    if (rc) printf("reference: %s\n", err.msg);
+    llorch_session_free(s);
+    free(ids);
+    free(prompt);
+    return rc;
+}
+
+static char *serve_case_body(const serve_case *c) {
+    sbuf b = {0};
+    sb_printf(&b, "{\"model\": \"tiny-llama-f32\", \"max_tokens\": %d, \"stream\": %s, ", c->max_tokens, c->stream ? "true" : "false");
+    if (c->stream) sb_puts(&b, "\"stream_options\": {\"include_usage\": true}, ");
+    if (c->seeded) sb_puts(&b, "\"temperature\": 0.9, \"top_k\": 40, \"top_p\": 0.95, \"seed\": 1234, ");
+    else sb_puts(&b, "\"temperature\": 0, ");
+    if (c->chat) sb_puts(&b, "\"messages\": [{\"role\": \"user\", \"content\": ");
+    else sb_puts(&b, "\"prompt\": ");
+    sb_json_cstr(&b, c->text);
+    sb_puts(&b, c->chat ? "}]}" : "}");
+    return b.p;
+}
+
+/* The reply carries exactly the text, usage and ending of the case run alone. */
+static int serve_case_matches(const serve_case *c, const http_reply *r) {
+    return r->status == 200 && r->text.len == c->want.len && (!c->want.len || !memcmp(r->text.p, c->want.p, c->want.len)) &&
+           r->prompt_tokens == c->n_prompt && r->completion_tokens == c->n_out && (!c->stream || r->done) &&
+           !strcmp(r->finish, c->n_out == c->max_tokens ? "length" : "stop");
+}
+
+#define SERVE_MODEL "models/tiny-llama-f32"
+#define SERVE_CTX 128
+
+static serve_case g_serve_cases[] = {
+    {0, 0, 12, 0, "The quick brown fox", {0}, 0, 0},
+    {0, 1, 12, 1, "Once upon a time", {0}, 0, 0},
+    {1, 0, 10, 1, "Tell me about the sea.", {0}, 0, 0},
+    {1, 1, 10, 0, "Hello \"there\"\n\ttab", {0}, 0, 0},
+    {0, 1, 6, 0, "Numbers: 1, 2, 3,", {0}, 0, 0},
+    {1, 0, 8, 0, "\xe4\xb8\xad\xe6\x96\x87 and \xc3\xa9", {0}, 0, 0},
+};
+#define N_SERVE_CASES (int)(sizeof g_serve_cases / sizeof *g_serve_cases)
+
+/* Load: many clients at once, some hanging up mid-stream. */
+typedef struct {
+    int port, index, done, matched, hung_up, failed;
+} serve_client;
+
+static void *serve_client_main(void *arg) {
+    serve_client *cl = (serve_client *)arg;
+    for (int k = 0; k < 4; k++) {
+        int which = (cl->index * 4 + k) % N_SERVE_CASES;
+        serve_case *c = &g_serve_cases[which];
+        char *body = serve_case_body(c);
+        int hang_up = c->stream && (cl->index + k) % 5 == 0;
+        int fd = tcp_connect(cl->port);
+        sbuf q = {0};
+        sb_printf(&q, "POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s",
+                  c->chat ? "/v1/chat/completions" : "/v1/completions", strlen(body), body);
+        http_reply r;
+        int rc = fd < 0 || send_str(fd, q.p, q.len) ? -1 : read_reply(fd, &r, hang_up ? 2 : 0);
+        if (rc == 1) cl->hung_up++;
+        else if (rc == 0 && serve_case_matches(c, &r)) cl->matched++;
+        else cl->failed++;
+        if (rc >= 0) reply_free(&r);
+        if (fd >= 0) close(fd);
+        free(q.p);
+        free(body);
+        cl->done++;
+    }
+    return NULL;
+}
+
+static void check_serve_load(int port) {
+    enum { N = 64 };
+    serve_client cl[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        memset(&cl[i], 0, sizeof cl[i]);
+        cl[i].port = port;
+        cl[i].index = i;
+        pthread_create(&th[i], NULL, serve_client_main, &cl[i]);
+    }
+    int matched = 0, hung = 0, failed = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        matched += cl[i].matched;
+        hung += cl[i].hung_up;
+        failed += cl[i].failed;
+    }
+    CHECK(failed == 0 && matched + hung == 4 * N && hung > 0,
+          "load: %d clients x 4 requests: %d equal to the request alone, %d hung up mid-stream, %d failed", N, matched, hung,
+          failed);
+    http_reply r;
+    CHECK(http_do(port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200, "healthy after the load");
+    reply_free(&r);
+}
+
+/* Raw bytes on a new connection; the reply. */
+static int http_raw(int port, const char *raw, size_t n, http_reply *r) {
+    int fd = tcp_connect(port);
+    int rc = fd < 0 || send_str(fd, raw, n) ? -1 : read_reply(fd, r, 0);
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* Malformed and hostile requests: each gets its error, and the server goes on. */
+static void check_serve_bad_input(int port) {
+    static const struct { const char *raw; int status; } raw[] = {
+        {"GARBAGE\x16\x03 / HTTP/1.1\r\n\r\n", 400},
+        {"GET /health HTTP/1.1\r\n\r\n", 400},
+        {"GET /health HTTP/3.0\r\nHost: t\r\n\r\n", 505},
+        {"POST /v1/completions HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501},
+        {"POST /v1/completions HTTP/1.1\r\nHost: t\r\n\r\n", 411},
+        {"POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n", 413},
+        {"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", 404},
+        {"DELETE /v1/completions HTTP/1.1\r\nHost: t\r\n\r\n", 405},
+        {"GET /v1/chat/completions HTTP/1.1\r\nHost: t\r\n\r\n", 405},
+        {"POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405},
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++) {
+        http_reply r;
+        int rc = http_raw(port, raw[i].raw, strlen(raw[i].raw), &r);
+        CHECK(rc == 0 && reply_error_is(&r, raw[i].status, NULL, NULL), "raw case %zu: status %d, want %d in the error shape",
+              i, rc ? -1 : r.status, raw[i].status);
+        if (!rc) reply_free(&r);
+    }
+    /* a head past the limit */
+    sbuf big = {0};
+    sb_puts(&big, "GET /health HTTP/1.1\r\nHost: t\r\n");
+    while (big.len < 40000) sb_puts(&big, "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    sb_puts(&big, "\r\n");
+    http_reply r;
+    int rc = http_raw(port, big.p, big.len, &r);
+    CHECK(rc == 0 && reply_error_is(&r, 431, NULL, NULL), "oversized headers: 431 (%d)", rc ? -1 : r.status);
+    if (!rc) reply_free(&r);
+    free(big.p);
+    /* bodies */
+    static const struct { const char *path, *body; int status; const char *param, *code; } bodies[] = {
+        {"/v1/completions", "{\"prompt\": \"hi\",", 400, NULL, "invalid_json"},
+        {"/v1/completions", "[]", 400, NULL, NULL},
+        {"/v1/completions", "{\"prompt\": 7}", 400, "prompt", NULL},
+        {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": -3}", 400, "max_tokens", NULL},
+        {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 1000000000}", 400, "max_tokens", NULL},
+        {"/v1/completions", "{\"prompt\": \"hi\", \"temperature\": \"warm\"}", 400, "temperature", NULL},
+        {"/v1/completions", "{\"prompt\": \"hi\", \"n\": 3}", 400, "n", NULL},
+        {"/v1/completions", "{\"prompt\": \"hi\", \"model\": \"gpt-4o\"}", 404, "model", "model_not_found"},
+        {"/v1/completions", "{\"prompt\": [1, 99999999]}", 400, "prompt", NULL},
+        {"/v1/chat/completions", "{\"messages\": \"hi\"}", 400, "messages", NULL},
+        {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": \"function\"}]}",
+         400, "tools", NULL},
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        rc = http_do(port, "POST", bodies[i].path, bodies[i].body, NULL, &r);
+        CHECK(rc == 0 && reply_error_is(&r, bodies[i].status, bodies[i].param, bodies[i].code),
+              "body case %zu: %d %s", i, rc ? -1 : r.status, rc || !r.body.p ? "" : r.body.p);
+        if (!rc) reply_free(&r);
+    }
+    /* a prompt past the context */
+    sbuf lp = {0};
+    sb_puts(&lp, "{\"prompt\": [1");
+    for (int i = 0; i < SERVE_CTX + 10; i++) sb_puts(&lp, ", 450");
+    sb_puts(&lp, "], \"max_tokens\": 4}");
+    rc = http_do(port, "POST", "/v1/completions", lp.p, NULL, &r);
+    CHECK(rc == 0 && reply_error_is(&r, 400, "prompt", "context_length_exceeded"), "a prompt past the context: %d",
+          rc ? -1 : r.status);
+    if (!rc) reply_free(&r);
+    free(lp.p);
+    /* a client that never finishes its request (the server runs with --timeout 1) */
+    double t0 = now_s();
+    static const char slow[] = "POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"prompt\"";
+    rc = http_raw(port, slow, sizeof slow - 1, &r);
+    double took = now_s() - t0;
+    CHECK(rc == 0 && reply_error_is(&r, 408, NULL, NULL) && took >= 0.9 && took < 10, "a slow client: 408 after %.1f s", took);
+    if (!rc) reply_free(&r);
+    CHECK(http_do(port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200, "healthy after bad input");
+    reply_free(&r);
+}
+
+/* Keep-alive, pipelining, Expect: 100-continue, and a hang-up mid-stream. */
+static void check_serve_connection(int port) {
+    int fd = tcp_connect(port);
+    static const char two[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: t\r\n\r\n";
+    http_reply a, b, c;
+    int ok = fd >= 0 && !send_str(fd, two, sizeof two - 1) && !read_reply(fd, &a, 0) && !read_reply(fd, &b, 0);
+    CHECK(ok && a.status == 200 && b.status == 200 && strstr(b.body.p, "\"tiny-llama-f32\""), "two pipelined requests");
+    static const char body[] = "{\"prompt\": \"x\", \"max_tokens\": 2, \"temperature\": 0}";
+    char req[512];
+    snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+             sizeof body - 1);
+    int ok2 = ok && !send_str(fd, req, strlen(req));
+    char cont[64] = {0};
+    ok2 = ok2 && recv(fd, cont, 25, MSG_WAITALL) == 25 && !strncmp(cont, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    ok2 = ok2 && !send_str(fd, body, sizeof body - 1) && !read_reply(fd, &c, 0) && c.status == 200;
+    CHECK(ok2, "the same connection: Expect: 100-continue, then the body");
+    if (ok) { reply_free(&a); reply_free(&b); }
+    if (ok2) reply_free(&c);
+    if (fd >= 0) close(fd);
+    /* hang up mid-stream: the request is cancelled, and the server goes on */
+    fd = tcp_connect(port);
+    static const char stream[] = "{\"prompt\": \"x\", \"max_tokens\": 100, \"stream\": true}";
+    snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s", sizeof stream - 1, stream);
+    CHECK(fd >= 0 && !send_str(fd, req, strlen(req)) && read_reply(fd, &a, 1) == 1, "a stream starts");
+    reply_free(&a);
+    if (fd >= 0) close(fd);
+    CHECK(http_do(port, "GET", "/metrics", NULL, NULL, &a) == 0 && a.status == 200 &&
+              strstr(a.body.p, "llorch_requests_total{endpoint=\"/health\",status=\"200\"}") &&
+              strstr(a.body.p, "llorch_time_to_first_token_seconds_bucket{le=\"+Inf\"}") &&
+              strstr(a.body.p, "llorch_time_per_output_token_seconds_count") && strstr(a.body.p, "llorch_kv_positions_used") &&
+              strstr(a.body.p, "llorch_requests_running") && strstr(a.body.p, "llorch_generated_tokens_total"),
+          "/metrics in the Prometheus format");
+    reply_free(&a);
+}
+
+/* --api-key, --max-conns, and SIGTERM with a stream running. */
+static void check_serve_limits(const char *model) {
+    serve_proc sp;
+    char opts[256];
+    snprintf(opts, sizeof opts, "--ctx 512 --api-key sesame --max-conns 3 --timeout 5");
+    if (serve_start(&sp, model, opts)) { CHECK(0, "the server starts with --api-key"); serve_stop(&sp); return; }
+    http_reply r;
+    static const char body[] = "{\"prompt\": \"x\", \"max_tokens\": 1}";
+    CHECK(http_do(sp.port, "POST", "/v1/completions", body, NULL, &r) == 0 && reply_error_is(&r, 401, NULL, "invalid_api_key"),
+          "no key: 401");
+    reply_free(&r);
+    CHECK(http_do(sp.port, "POST", "/v1/completions", body, "Authorization: Bearer sesamf\r\n", &r) == 0 &&
+              reply_error_is(&r, 401, NULL, NULL), "a wrong key: 401");
+    reply_free(&r);
+    CHECK(http_do(sp.port, "POST", "/v1/completions", body, "Authorization: Bearer sesame\r\n", &r) == 0 && r.status == 200,
+          "the key: 200");
+    reply_free(&r);
+    CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200, "/health needs no key");
+    reply_free(&r);
+    /* three connections held open; a fourth is answered 503 */
+    int held[3];
+    for (int i = 0; i < 3; i++) held[i] = tcp_connect(sp.port);
+    usleep(300000);
+    CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && reply_error_is(&r, 503, NULL, NULL),
+          "past --max-conns: 503 (%d)", r.status);
+    reply_free(&r);
+    for (int i = 0; i < 3; i++) close(held[i]);
+    /* SIGTERM: a running stream ends as it would; a request that arrives after gets 503; exit 0 */
+    int fd = tcp_connect(sp.port), late = tcp_connect(sp.port);
+    char req[512];
+    static const char stream[] = "{\"prompt\": \"x\", \"max_tokens\": 500, \"stream\": true, \"temperature\": 0}";
+    snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer sesame\r\nContent-Length: %zu\r\n\r\n%s",
+             sizeof stream - 1, stream);
+    static const char late_req[] = "GET /v1/models HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer sesame\r\n\r\n";
+    http_reply a, b;
+    int ok2 = fd >= 0 && late >= 0 && !send_str(fd, req, strlen(req)) && !send_str(late, late_req, 10) &&
+              read_reply(fd, &a, 1) == 1;
+    kill(sp.pid, SIGTERM); /* with the stream running */
+    usleep(100000);
+    int ok = ok2 && !send_str(late, late_req + 10, sizeof late_req - 11) && !read_reply(late, &b, 0);
+    CHECK(ok && reply_error_is(&b, 503, NULL, NULL), "a request after SIGTERM: 503 (%d)", ok ? b.status : -1);
+    ok2 = ok2 && !read_chunks(fd, &a, 0);
+    if (ok2) reply_parse(&a);
+    CHECK(ok2 && a.status == 200 && a.done && a.text.len > 0 && !a.error_event, "the running stream ends cleanly after SIGTERM");
+    if (ok) reply_free(&b);
+    if (ok2) reply_free(&a);
+    close(fd);
+    close(late);
+    int status = 0;
+    for (int i = 0; i < 300 && sp.pid > 0; i++) {
+        if (waitpid(sp.pid, &status, WNOHANG) == sp.pid) sp.pid = -1;
+        else usleep(100000);
+    }
+    CHECK(sp.pid < 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: exit 0");
+    serve_stop(&sp);
+    char *log = read_all(sp.log, NULL);
+    CHECK(log && strstr(log, "\"POST /v1/completions\" 200 in=") && strstr(log, "\"GET /v1/models\" 503"),
+          "one log line a request");
+    free(log);
+}
+
+static void test_serve(void) {
+    if (access("./demo", X_OK)) { SKIP("serve: ./demo is not built"); return; }
+    if (!g_shared) { SKIP("serve: no reference data (" SERVE_MODEL ")"); return; }
+    const char *dir = shared_path(SERVE_MODEL);
+    llorch_model *m;
+    llorch_error err;
+    if (llorch_load(&m, dir, NULL, &err)) { CHECK(0, "%s", err.msg); return; }
+    for (int i = 0; i < N_SERVE_CASES; i++) CHECK(!serve_case_expect(&g_serve_cases[i], m, dir, SERVE_CTX), "reference %d", i);
+    llorch_free(m);
+    serve_proc sp;
+    char opts[128];
+    snprintf(opts, sizeof opts, "--ctx %d --parallel 4 --timeout 1", SERVE_CTX);
+    if (serve_start(&sp, dir, opts)) {
+        CHECK(0, "./demo --serve starts and says where it listens");
+        serve_stop(&sp);
+        return;
+    }
+    http_reply r;
+    CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200 && strstr(r.body.p, "\"ok\""), "/health");
+    reply_free(&r);
+    CHECK(http_do(sp.port, "GET", "/v1/models", NULL, NULL, &r) == 0 && r.status == 200 &&
+              strstr(r.body.p, "\"id\":\"tiny-llama-f32\"") && strstr(r.body.p, "\"object\":\"list\""), "/v1/models");
+    reply_free(&r);
+    for (int i = 0; i < N_SERVE_CASES; i++) {
+        serve_case *c = &g_serve_cases[i];
+        char *body = serve_case_body(c);
+        int rc = http_do(sp.port, "POST", c->chat ? "/v1/chat/completions" : "/v1/completions", body, NULL, &r);
+        CHECK(rc == 0 && serve_case_matches(c, &r), "case %d (%s, %s, %s): the server's output is the request's alone: '%s' vs '%s'",
+              i, c->chat ? "chat" : "completion", c->stream ? "stream" : "whole", c->seeded ? "seeded" : "greedy",
+              rc ? "" : r.text.p ? r.text.p : "", c->want.p);
+        if (!rc) reply_free(&r);
+        free(body);
+    }
+    /* a stop string: the output ends before it */
+    serve_case *c0 = &g_serve_cases[0];
+    if (c0->want.len > 6) {
+        char stop[16] = {0}, body[512], esc[64];
+        size_t from = 3, to; /* three characters from the fourth byte on */
+        while (from < c0->want.len && (c0->want.p[from] & 0xC0) == 0x80) from++;
+        to = from;
+        for (int k = 0; k < 3 && to < c0->want.len; k++)
+            do to++; while (to < c0->want.len && (c0->want.p[to] & 0xC0) == 0x80);
+        memcpy(stop, c0->want.p + from, to - from < 15 ? to - from : 15);
+        sbuf se = {0};
+        sb_json_cstr(&se, stop);
+        snprintf(esc, sizeof esc, "%s", se.p ? se.p : "\"\"");
+        free(se.p);
+        snprintf(body, sizeof body, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, \"stop\": [%s]}", c0->text,
+                 c0->max_tokens, esc);
+        int rc = http_do(sp.port, "POST", "/v1/completions", body, NULL, &r);
+        size_t cut = (size_t)(strstr(c0->want.p, stop) - c0->want.p);
+        CHECK(rc == 0 && r.status == 200 && r.text.len == cut && !memcmp(r.text.p, c0->want.p, cut) && !strcmp(r.finish, "stop"),
+              "a stop string ends the output before it: '%s'", rc || !r.text.p ? "" : r.text.p);
+        if (!rc) reply_free(&r);
+    }
+    check_serve_bad_input(sp.port);
+    check_serve_connection(sp.port);
+    check_serve_load(sp.port);
+    CHECK(serve_stop(&sp) == 0, "SIGTERM: exit 0");
+    check_serve_limits(dir);
+    for (int i = 0; i < N_SERVE_CASES; i++) free(g_serve_cases[i].want.p);
+}
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
     static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex", "template"};
@@ -4392,6 +5196,8 @@ int main(int argc, char **argv) {
         {"load_budget", test_load_budget, 0},
         {"concurrency", test_concurrency, 0},
         {"engine", test_engine, 0},
+        {"serve_parsers", test_serve_parsers, 0},
+        {"serve", test_serve, 0},
         {"soak", test_soak, 1},
     };
     struct stat sb;
