@@ -67,7 +67,7 @@ build/test-valgrind: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 
 valgrind: build/test-valgrind
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile
+	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile serve_parsers
 
 build/test-sanitize: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
@@ -85,7 +85,7 @@ tsan: build/test-tsan
 	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency
 
 # libFuzzer targets (clang): ./fuzz_NAME build/seeds/NAME -max_total_time=600
-FUZZ_TARGETS = safetensors json config tokenizer encode regex template
+FUZZ_TARGETS = safetensors json config tokenizer encode regex template http request
 FUZZ_CC ?= clang
 fuzz: $(addprefix fuzz_,$(FUZZ_TARGETS)) build/seeds
 

@@ -5031,9 +5031,39 @@ static void test_serve(void) {
     for (int i = 0; i < N_SERVE_CASES; i++) free(g_serve_cases[i].want.p);
 }
 
+/* The server's fuzz seeds: request heads and request bodies. */
+static int write_serve_seeds(const char *dir) {
+    static const char *const heads[] = {
+        "GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:8080\r\nContent-Type: application/json\r\n"
+        "Authorization: Bearer sk-1\r\nContent-Length: 42\r\nExpect: 100-continue\r\nConnection: keep-alive\r\n\r\n{}",
+        "GET /v1/models HTTP/1.0\nConnection: Keep-Alive\n\n",
+        "\r\nPOST /v1/completions?x=1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+    };
+    static const char *const bodies[] = {
+        "{\"model\": \"m\", \"prompt\": \"Hello\", \"max_tokens\": 16, \"temperature\": 0.7, \"top_p\": 0.9, "
+        "\"top_k\": 40, \"seed\": 3, \"stop\": [\"\\n\", \"END\"], \"repetition_penalty\": 1.1, \"stream\": true, "
+        "\"stream_options\": {\"include_usage\": true}}",
+        "{\"prompt\": [[1, 2, 3]], \"n\": 1, \"logprobs\": null, \"echo\": false, \"user\": \"u\"}",
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": "
+        "[{\"type\": \"text\", \"text\": \"Hi\"}]}], \"max_completion_tokens\": 5, \"tools\": [], "
+        "\"response_format\": {\"type\": \"text\"}, \"stop\": \"x\"}",
+    };
+    char path[4096];
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++) {
+        snprintf(path, sizeof path, "%s/http/head%zu", dir, i);
+        if (write_all(path, heads[i], strlen(heads[i]))) return 1;
+    }
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        snprintf(path, sizeof path, "%s/request/body%zu", dir, i);
+        if (write_all(path, bodies[i], strlen(bodies[i]))) return 1;
+    }
+    return 0;
+}
+
 /* --write-seeds: one folder of seed inputs per fuzz target. */
 static int write_seeds_main(const char *dir) {
-    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex", "template"};
+    static const char *targets[] = {"safetensors", "json", "config", "tokenizer", "encode", "regex", "template", "http", "request"};
     char path[4096], sub[4096];
     mkdir(dir, 0755);
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
@@ -5098,7 +5128,7 @@ static int write_seeds_main(const char *dir) {
         n += write_case_texts(cases, dir, n);
         free(cases);
     }
-    if (write_regex_seeds(dir) || write_template_seeds(dir)) return 1;
+    if (write_regex_seeds(dir) || write_template_seeds(dir) || write_serve_seeds(dir)) return 1;
     snprintf(path, sizeof path, "%s/encode/plain", dir);
     return write_all(path, "Hello world, \xe4\xb8\xad  a\tb\n", 19) ? 1 : 0;
 }
@@ -5242,6 +5272,8 @@ int main(int argc, char **argv) {
 #define FUZZ_encode 5
 #define FUZZ_regex 6
 #define FUZZ_template 7
+#define FUZZ_http 8
+#define FUZZ_request 9
 #define FUZZ_PASTE(a, b) a##b
 #define FUZZ_ID(name) FUZZ_PASTE(FUZZ_, name)
 #define FUZZ_TARGET FUZZ_ID(LLORCH_FUZZ)
@@ -5429,6 +5461,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tk_template_render(tpl, nul ? (size_t)(nul - tpl) : size, nul ? nul + 1 : vars,
                             nul ? size - (size_t)(nul - tpl) - 1 : strlen(vars), &out, msg, sizeof msg))
         free(out);
+#elif FUZZ_TARGET == FUZZ_http
+    /* a parsed head lies within the input, and no prefix of it is refused
+     * that the whole accepts (bytes arriving one by one parse the same) */
+    http_request r;
+    api_error e;
+    int st = http_parse((const char *)data, size, &r, &e);
+    if (st == 1) {
+        const char *d = (const char *)data;
+        if (r.head_len > size || r.method < d || r.method + r.method_len > d + r.head_len || r.target < d ||
+            r.target + r.target_len > d + r.head_len || (r.auth && r.auth + r.auth_len > d + r.head_len) ||
+            r.content_length < -1 || (r.keep_alive != 0 && r.keep_alive != 1))
+            abort();
+        for (size_t k = 0; k < r.head_len; k += 1 + k / 8)
+            if (http_parse(d, k, &r, &e) == -1) abort();
+    } else if (st == -1 && (e.status < 400 || e.status > 599)) {
+        abort();
+    }
+#elif FUZZ_TARGET == FUZZ_request
+    /* as a completion and as a chat request: accepted ones are complete */
+    for (int chat = 0; chat < 2; chat++) {
+        api_params p;
+        api_error e;
+        if (!api_parse((const char *)data, size, chat, &p, &e)) {
+            if (chat ? p.n_messages < 1 || !p.messages[0].role || !p.messages[0].content : !p.prompt && p.n_ids < 1) abort();
+            if (p.n_stop > LLORCH_MAX_STOP || !(p.sampler.temperature >= 0 && p.sampler.temperature <= 2)) abort();
+            api_params_free(&p);
+        } else if (e.status != 400 && e.status != 404 && e.status != 500) {
+            abort();
+        }
+    }
 #endif
     (void)err;
     (void)msg;
