@@ -39,7 +39,7 @@
 #define HTTP_MAX_LINE 8192         /* the request line */
 #define HTTP_MAX_HEAD 32768        /* the request line and the headers */
 #define HTTP_MAX_HEADERS 100
-#define HTTP_MAX_BODY (16 << 20)   /* a request body */
+#define HTTP_MAX_BODY (4 << 20)    /* a request body: a context of 4096 tokens is ~100 KiB of text */
 
 /* A parsed request head; the pointers are into the caller's buffer. */
 typedef struct {
@@ -1398,9 +1398,6 @@ static int respond_error(exchange *x, const api_error *e) {
         free(b.p);
         return rc;
     }
-    if (e->status >= 400 && e->status != 404 && e->status != 405 && e->status != 429 && e->status != 401 &&
-        e->status != 400)
-        x->keep_alive = 0; /* a broken or refused request: what follows it cannot be trusted */
     return respond_json(x, e->status, &b);
 }
 
@@ -1899,13 +1896,14 @@ static int read_request(conn *c, http_request *h, api_error *e) {
         int n = snprintf(cont, sizeof cont, "HTTP/1.%d 100 Continue\r\n\r\n", h->minor);
         if (send_all(c->fd, cont, (size_t)n)) return 0;
     }
+    if (c->len >= need) return 1;
     while (c->len < need) {
         int got = recv_more(c, deadline, 0, need);
         if (got == -2) return refuse(e, 408, "the request body did not arrive within %d seconds", c->s->a->timeout);
         if (got == -1) return refuse(e, 500, "out of memory");
         if (got == 0) return 0;
     }
-    return 1;
+    return http_parse(c->buf, c->len, h, e); /* h pointed into the buffer, which may have moved for the body */
 }
 
 static void conn_close(conn *c) {

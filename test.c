@@ -4893,11 +4893,29 @@ static void check_serve_connection(int port) {
     if (fd >= 0) close(fd);
     /* hang up mid-stream: the request is cancelled, and the server goes on */
     fd = tcp_connect(port);
-    static const char stream[] = "{\"prompt\": \"x\", \"max_tokens\": 100, \"stream\": true}";
+    static const char stream[] = "{\"prompt\": \"x\", \"max_tokens\": 120, \"stream\": true, \"user\": \"hangs-up\"}";
     snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s", sizeof stream - 1, stream);
     CHECK(fd >= 0 && !send_str(fd, req, strlen(req)) && read_reply(fd, &a, 1) == 1, "a stream starts");
     reply_free(&a);
     if (fd >= 0) close(fd);
+    /* HTTP/1.0: the stream is the body until the connection closes */
+    fd = tcp_connect(port);
+    static const char s10[] = "{\"prompt\": \"x\", \"max_tokens\": 3, \"stream\": true, \"temperature\": 0}";
+    snprintf(req, sizeof req, "POST /v1/completions HTTP/1.0\r\nContent-Length: %zu\r\n\r\n%s", sizeof s10 - 1, s10);
+    CHECK(fd >= 0 && !send_str(fd, req, strlen(req)) && !read_reply(fd, &a, 0) && a.status == 200 && a.done &&
+              !strcmp(a.finish, "length") && !strstr(a.head, "chunked"),
+          "an HTTP/1.0 stream");
+    reply_free(&a);
+    if (fd >= 0) close(fd);
+    /* a prompt of a megabyte: tokenized, then refused for the context */
+    sbuf big = {0};
+    sb_puts(&big, "{\"prompt\": \"");
+    while (big.len < (1 << 20)) sb_puts(&big, "All work and no play makes Jack a dull boy. ");
+    sb_puts(&big, "\"}");
+    CHECK(http_do(port, "POST", "/v1/completions", big.p, NULL, &a) == 0 && reply_error_is(&a, 400, "prompt", "context_length_exceeded"),
+          "a prompt of 1 MiB: 400 (%d %s)", a.status, a.body.p ? a.body.p : "");
+    reply_free(&a);
+    free(big.p);
     CHECK(http_do(port, "GET", "/metrics", NULL, NULL, &a) == 0 && a.status == 200 &&
               strstr(a.body.p, "llorch_requests_total{endpoint=\"/health\",status=\"200\"}") &&
               strstr(a.body.p, "llorch_time_to_first_token_seconds_bucket{le=\"+Inf\"}") &&
@@ -5027,6 +5045,25 @@ static void test_serve(void) {
     check_serve_connection(sp.port);
     check_serve_load(sp.port);
     CHECK(serve_stop(&sp) == 0, "SIGTERM: exit 0");
+    /* the hang-up cancelled its request: logged as 499 with fewer tokens than asked */
+    char *log = read_all(sp.log, NULL);
+    int hung = 0, cut = 0;
+    for (char *l = log; l && (l = strstr(l, "\" 499 in=")); l++) {
+        int in, out;
+        hung++;
+        if (sscanf(l, "\" 499 in=%d out=%d", &in, &out) == 2 && out < 120) cut++;
+    }
+    CHECK(hung > 0 && cut == hung, "hang-ups cancel their requests (%d of %d cut short)", cut, hung);
+    free(log);
+    /* the options */
+    char cmd[8300], out[4096], errs[4096];
+    static const char *const bad_opts[] = {"--serve 127.0.0.1:70000", "--serve 1.2.3.4.5:80", "--serve 127.0.0.1:0 hello",
+                                           "--serve 127.0.0.1:0 -n 5", "--parallel 4 hello", "--serve 127.0.0.1:0 --max-conns 0"};
+    for (size_t i = 0; i < sizeof bad_opts / sizeof *bad_opts; i++) {
+        snprintf(cmd, sizeof cmd, "./demo -m %s %s", dir, bad_opts[i]);
+        int rc = run_cmd(cmd, out, sizeof out, errs, sizeof errs);
+        CHECK(rc == 1 && count_lines(errs) == 1, "'%s': refused in one line: rc %d, '%s'", bad_opts[i], rc, errs);
+    }
     check_serve_limits(dir);
     for (int i = 0; i < N_SERVE_CASES; i++) free(g_serve_cases[i].want.p);
 }
