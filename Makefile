@@ -3,8 +3,8 @@
 #   make CUDA=1       the same with the CUDA backend (nvcc, cudart)
 #   make test         build and run ./test
 #   make valgrind     the tests that need no large data, under valgrind
-#   make sanitize     the tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make tsan         the concurrency test under ThreadSanitizer
+#   make sanitize     the tests (and the server) under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan         the concurrency and server tests under ThreadSanitizer
 #   make fuzz         libFuzzer targets fuzz_* and their seeds in build/seeds
 CC      ?= cc
 NVCC    ?= nvcc
@@ -73,16 +73,27 @@ build/test-sanitize: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	    -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread test.c llorch_cpu.c -o $@ $(LDLIBS)
 
-sanitize: build/test-sanitize
+sanitize: build/test-sanitize build/demo-sanitize
 	build/test-sanitize
+	LLORCH_SERVE_DEMO=build/demo-sanitize build/test-sanitize serve
+
+# the server, whose threads and sockets only ./test serve exercises, under each sanitizer
+build/demo-sanitize: demo.c llorch_cpu.c $(HEADERS) | build/cpu
+	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	    -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread demo.c llorch_cpu.c -o $@ $(LDLIBS)
+
+build/demo-tsan: demo.c llorch_cpu.c $(HEADERS) | build/cpu
+	$(CC) -O1 -g -march=native -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread \
+	    demo.c llorch_cpu.c -o $@ $(LDLIBS)
 
 # ThreadSanitizer: sessions generating in several threads on one model
 build/test-tsan: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread \
 	    test.c llorch_cpu.c -o $@ $(LDLIBS)
 
-tsan: build/test-tsan
+tsan: build/test-tsan build/demo-tsan
 	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" LLORCH_SERVE_DEMO=build/demo-tsan build/test-tsan serve
 
 # libFuzzer targets (clang): ./fuzz_NAME build/seeds/NAME -max_total_time=600
 FUZZ_TARGETS = safetensors json config tokenizer encode regex template http request

@@ -4433,14 +4433,21 @@ typedef struct {
     char log[4200];
 } serve_proc;
 
-/* Start ./demo --serve on a free port with a model and options; wait for
- * its "listening on" line. */
+/* The server's binary: ./demo, or $LLORCH_SERVE_DEMO (make sanitize and
+ * make tsan point it at a demo built with the sanitizer). */
+static const char *serve_demo(void) {
+    const char *d = getenv("LLORCH_SERVE_DEMO");
+    return d && *d ? d : "./demo";
+}
+
+/* Start the server on a free port with a model and options; wait for its
+ * "listening on" line. */
 static int serve_start(serve_proc *sp, const char *model, const char *opts) {
     make_tmpdir();
     static int k;
     snprintf(sp->log, sizeof sp->log, "%s/serve%d.log", g_tmp, k++);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "exec ./demo -m '%s' --serve 127.0.0.1:0 %s 2>'%s' </dev/null", model, opts, sp->log);
+    snprintf(cmd, sizeof cmd, "exec '%s' -m '%s' --serve 127.0.0.1:0 %s 2>'%s' </dev/null", serve_demo(), model, opts, sp->log);
     sp->pid = fork();
     if (sp->pid == 0) {
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -4987,7 +4994,7 @@ static void check_serve_limits(const char *model) {
 }
 
 static void test_serve(void) {
-    if (access("./demo", X_OK)) { SKIP("serve: ./demo is not built"); return; }
+    if (access(serve_demo(), X_OK)) { SKIP("serve: %s is not built", serve_demo()); return; }
     if (!g_shared) { SKIP("serve: no reference data (" SERVE_MODEL ")"); return; }
     const char *dir = shared_path(SERVE_MODEL);
     llorch_model *m;
@@ -5060,7 +5067,7 @@ static void test_serve(void) {
     static const char *const bad_opts[] = {"--serve 127.0.0.1:70000", "--serve 1.2.3.4.5:80", "--serve 127.0.0.1:0 hello",
                                            "--serve 127.0.0.1:0 -n 5", "--parallel 4 hello", "--serve 127.0.0.1:0 --max-conns 0"};
     for (size_t i = 0; i < sizeof bad_opts / sizeof *bad_opts; i++) {
-        snprintf(cmd, sizeof cmd, "./demo -m %s %s", dir, bad_opts[i]);
+        snprintf(cmd, sizeof cmd, "'%s' -m %s %s", serve_demo(), dir, bad_opts[i]);
         int rc = run_cmd(cmd, out, sizeof out, errs, sizeof errs);
         CHECK(rc == 1 && count_lines(errs) == 1, "'%s': refused in one line: rc %d, '%s'", bad_opts[i], rc, errs);
     }
