@@ -6,6 +6,9 @@
  *   ./test --tokenizer-cases TOKENIZER_JSON CASES_JSONL
  *                         check a tokenizer.json against cases made by
  *                         tools/make_tokenizer_cases.js TOKENIZER_JSON
+ *   ./test --serve-bench PORT CLIENTS MAX_TOKENS
+ *                         CLIENTS streaming requests at once against a
+ *                         running ./demo --serve: tok/s, time to first token
  *   ./test --read-bandwidth FILE [THREADS]
  *                         how fast THREADS threads read a mapped file (GB/s):
  *                         the ceiling for CPU decode
@@ -5075,6 +5078,81 @@ static void test_serve(void) {
     for (int i = 0; i < N_SERVE_CASES; i++) free(g_serve_cases[i].want.p);
 }
 
+/* --serve-bench: CLIENTS streaming completions at once against a running
+ * server (prompts of 16 token ids, max_tokens each, greedy): the aggregate
+ * rate and the time to first token, as a client on loopback sees them. */
+typedef struct {
+    int port, index, max_tokens, tokens;
+    double t0, first, end;
+} bench_client;
+
+static void *bench_client_main(void *arg) {
+    bench_client *b = (bench_client *)arg;
+    sbuf body = {0}, q = {0};
+    sb_printf(&body, "{\"prompt\": [1, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d], \"max_tokens\": %d, "
+                     "\"temperature\": 0, \"stream\": true, \"stream_options\": {\"include_usage\": true}}",
+              100 + b->index, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1500, b->max_tokens);
+    sb_printf(&q, "POST /v1/completions HTTP/1.1\r\nHost: b\r\nContent-Length: %zu\r\n\r\n", body.len);
+    sb_put(&q, body.p, body.len);
+    int fd = tcp_connect(b->port);
+    http_reply r;
+    b->t0 = now_s();
+    if (fd >= 0 && !send_str(fd, q.p, q.len) && read_reply(fd, &r, 1) == 1) {
+        b->first = now_s();
+        if (!read_chunks(fd, &r, 0)) {
+            reply_parse(&r);
+            b->end = now_s();
+            b->tokens = r.completion_tokens > 0 ? r.completion_tokens : 0;
+        }
+        reply_free(&r);
+    }
+    if (fd >= 0) close(fd);
+    free(body.p);
+    free(q.p);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int serve_bench_main(int port, int clients, int max_tokens) {
+    if (port < 1 || clients < 1 || clients > 4096 || max_tokens < 1) {
+        fprintf(stderr, "usage: test --serve-bench PORT CLIENTS MAX_TOKENS\n");
+        return 1;
+    }
+    bench_client *b = (bench_client *)calloc((size_t)clients, sizeof *b);
+    pthread_t *th = (pthread_t *)calloc((size_t)clients, sizeof *th);
+    double *ttft = (double *)calloc((size_t)clients, sizeof *ttft);
+    if (!b || !th || !ttft) return 1;
+    double t0 = now_s(), last = t0;
+    for (int i = 0; i < clients; i++) {
+        b[i].port = port;
+        b[i].index = i;
+        b[i].max_tokens = max_tokens;
+        pthread_create(&th[i], NULL, bench_client_main, &b[i]);
+    }
+    long tokens = 0;
+    int ok = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(th[i], NULL);
+        if (b[i].end > 0) {
+            ttft[ok++] = b[i].first - b[i].t0;
+            tokens += b[i].tokens;
+            if (b[i].end > last) last = b[i].end;
+        }
+    }
+    qsort(ttft, (size_t)ok, sizeof *ttft, cmp_double);
+    printf("serve-bench: clients=%d completed=%d tokens=%ld wall_s=%.3f tok_s=%.1f ttft_p50_ms=%.1f ttft_p99_ms=%.1f\n",
+           clients, ok, tokens, last - t0, tokens / (last - t0), ok ? 1e3 * ttft[ok / 2] : 0.0,
+           ok ? 1e3 * ttft[(ok * 99) / 100 < ok ? (ok * 99) / 100 : ok - 1] : 0.0);
+    free(b);
+    free(th);
+    free(ttft);
+    return ok == clients ? 0 : 1;
+}
+
 /* The server's fuzz seeds: request heads and request bodies. */
 static int write_serve_seeds(const char *dir) {
     static const char *const heads[] = {
@@ -5290,6 +5368,7 @@ int main(int argc, char **argv) {
         return g_fail || g_skip ? 1 : 0;
     }
     if (argc > 3 && !strcmp(argv[1], "--check-reference")) return check_reference_main(argv[2], argv[3]);
+    if (argc > 4 && !strcmp(argv[1], "--serve-bench")) return serve_bench_main(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     if (argc > 2 && !strcmp(argv[1], "--read-bandwidth"))
         return read_bandwidth_main(argv[2], argc > 3 ? atoi(argv[3]) : (int)sysconf(_SC_NPROCESSORS_ONLN));
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
