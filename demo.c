@@ -454,8 +454,11 @@ static int read_ids(api_reader *r, int v) {
 /* prompt: a string, an array of token ids, or an array holding one of those. */
 static int read_prompt_param(api_reader *r, int v) {
     api_params *p = r->p;
-    free(p->prompt);
+    free(p->prompt); /* a key given twice means its last value */
+    free(p->ids);
     p->prompt = NULL;
+    p->ids = NULL;
+    p->n_ids = 0;
     if (json_is(r, v, TK_JSON_STRING)) return read_string(r, v, &p->prompt, &p->prompt_len);
     if (!json_is(r, v, TK_JSON_ARRAY)) return bad_param(r, "must be a string, an array of token ids, or an array of one of those");
     int c = tk_json_child(r->j, v);

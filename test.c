@@ -4374,6 +4374,10 @@ static void test_serve_request_parser(void) {
               p.sampler.top_p == 0.25f && p.sampler.top_k == 7 && p.sampler.repetition_penalty == 1.5f && p.max_tokens == 3,
           "a request's parameters");
     api_params_free(&p);
+    static const char twice[] = "{\"prompt\": [1, 2], \"prompt\": \"hi\", \"stop\": \"a\", \"stop\": [\"b\", \"c\"]}";
+    CHECK(!api_parse(twice, sizeof twice - 1, 0, &p, &e) && p.prompt && !strcmp(p.prompt, "hi") && !p.ids && p.n_stop == 2 &&
+              !strcmp(p.stop[0], "b"), "a key given twice means its last value");
+    api_params_free(&p);
     static const char chat[] = "{\"messages\": [{\"role\": \"system\", \"content\": null}, {\"role\": \"user\", \"content\": "
                                "[{\"type\": \"text\", \"text\": \"a\"}, {\"type\": \"text\", \"text\": \"b\"}]}]}";
     CHECK(!api_parse(chat, sizeof chat - 1, 1, &p, &e) && p.n_messages == 2 && !strcmp(p.messages[0].content, "") &&
@@ -5157,8 +5161,8 @@ static int serve_bench_main(int port, int clients, int max_tokens) {
 static int write_serve_seeds(const char *dir) {
     static const char *const heads[] = {
         "GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:8080\r\nContent-Type: application/json\r\n"
-        "Authorization: Bearer sk-1\r\nContent-Length: 42\r\nExpect: 100-continue\r\nConnection: keep-alive\r\n\r\n{}",
+        ("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:8080\r\nContent-Type: application/json\r\n"
+         "Authorization: Bearer sk-1\r\nContent-Length: 42\r\nExpect: 100-continue\r\nConnection: keep-alive\r\n\r\n{}"),
         "GET /v1/models HTTP/1.0\nConnection: Keep-Alive\n\n",
         "\r\nPOST /v1/completions?x=1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
     };
