@@ -2456,15 +2456,24 @@ static int llorch_check_request(const llorch_request *r, llorch_error *err) {
     return 0;
 }
 
+/* A prompt of n tokens leaves room for output in a context of ctx. */
+static int llorch_prompt_fits(int n, int ctx, llorch_error *err) {
+    if (n < ctx) return 0;
+    return llorch_fail(err, LLORCH_E_CONTEXT, "a prompt of %d tokens leaves no room for output in a context of %d", n,
+                       ctx);
+}
+
 /* The request's prompt ids, checked, or its messages rendered with the chat
  * template and tokenized: *ids is malloc'd. */
-static int llorch_request_prompt(const llorch_model *m, const llorch_request *r, int **ids, int *n, llorch_error *err) {
+static int llorch_request_prompt(const llorch_model *m, const llorch_request *r, int ctx, int **ids, int *n,
+                                 llorch_error *err) {
     int st;
     *ids = NULL;
     if (r->prompt && r->messages) return llorch_fail(err, LLORCH_E_ARG, "a request has both prompt ids and messages");
     if (r->prompt) {
         if (r->n_prompt < 1) return llorch_fail(err, LLORCH_E_ARG, "a prompt of %d tokens", r->n_prompt);
-        if ((st = llorch_check_ids(m, r->prompt, r->n_prompt, err))) return st;
+        if ((st = llorch_prompt_fits(r->n_prompt, ctx, err)) || (st = llorch_check_ids(m, r->prompt, r->n_prompt, err)))
+            return st;
         if (!(*ids = (int *)malloc((size_t)r->n_prompt * sizeof **ids))) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
         memcpy(*ids, r->prompt, (size_t)r->n_prompt * sizeof **ids);
         *n = r->n_prompt;
@@ -2477,6 +2486,7 @@ static int llorch_request_prompt(const llorch_model *m, const llorch_request *r,
         st = llorch_tokenize(m, text, strlen(text), 0, ids, n, err); /* the template wrote BOS */
     free(text);
     if (!st && *n < 1) st = llorch_fail(err, LLORCH_E_ARG, "the messages render to no tokens");
+    if (!st) st = llorch_prompt_fits(*n, ctx, err);
     if (st) {
         free(*ids);
         *ids = NULL;
@@ -2515,12 +2525,7 @@ int llorch_engine_submit(llorch_engine *e, const llorch_request *r, uint64_t *id
     llorch_ok(err);
     if (id) *id = 0;
     if (!r) return llorch_fail(err, LLORCH_E_ARG, "no request");
-    if ((st = llorch_check_request(r, err)) || (st = llorch_request_prompt(e->m, r, &ids, &n, err))) return st;
-    if (n + 1 > e->ctx) {
-        free(ids);
-        return llorch_fail(err, LLORCH_E_CONTEXT, "a prompt of %d tokens leaves no room for output in a context of %d",
-                           n, e->ctx);
-    }
+    if ((st = llorch_check_request(r, err)) || (st = llorch_request_prompt(e->m, r, e->ctx, &ids, &n, err))) return st;
     if ((st = llorch_job_new(&j, r, ids, n, err))) {
         free(ids);
         return st;

@@ -3088,6 +3088,11 @@ static void check_engine_chat(llorch_model *m) {
     ra.messages = bad;
     ra.n_messages = 1;
     CHECK(e && llorch_engine_submit(e, &ra, NULL, &err) != 0, "a message without content is refused: %s", err.msg);
+    char words[400] = "";
+    for (int w = 0; w < 64; w++) strcat(words, "sea "); /* 64 tokens and more */
+    llorch_message longer[] = {{"user", words}};
+    ra.messages = longer;
+    CHECK(e && llorch_engine_submit(e, &ra, NULL, &err) == LLORCH_E_CONTEXT, "messages past the context: %s", err.msg);
     llorch_engine_free(e);
     free(ids);
     free(text);
