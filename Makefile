@@ -4,7 +4,7 @@
 #   make test         build and run ./test
 #   make valgrind     the tests that need no large data, under valgrind
 #   make sanitize     the tests (and the server) under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make tsan         the concurrency and server tests under ThreadSanitizer
+#   make tsan         the concurrency, engine and server tests under ThreadSanitizer
 #   make fuzz         libFuzzer targets fuzz_* and their seeds in build/seeds
 CC      ?= cc
 NVCC    ?= nvcc
@@ -67,7 +67,7 @@ build/test-valgrind: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 
 valgrind: build/test-valgrind
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile serve_parsers
+	    build/test-valgrind tokenizer regex nfc chat sampler generation bad_ config hostile engine serve_parsers
 
 build/test-sanitize: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
@@ -86,13 +86,13 @@ build/demo-tsan: demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread \
 	    demo.c llorch_cpu.c -o $@ $(LDLIBS)
 
-# ThreadSanitizer: sessions generating in several threads on one model
+# ThreadSanitizer: sessions generating in several threads on one model, the engine, and the server
 build/test-tsan: test.c demo.c llorch_cpu.c $(HEADERS) | build/cpu
 	$(CC) -O1 -g -march=native -fsanitize=thread -std=c11 -Wall -Wextra -D_GNU_SOURCE -pthread \
 	    test.c llorch_cpu.c -o $@ $(LDLIBS)
 
 tsan: build/test-tsan build/demo-tsan
-	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency
+	TSAN_OPTIONS=halt_on_error=1 build/test-tsan concurrency engine
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" LLORCH_SERVE_DEMO=build/demo-tsan build/test-tsan serve
 
 # libFuzzer targets (clang): ./fuzz_NAME build/seeds/NAME -max_total_time=600

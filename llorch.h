@@ -233,15 +233,19 @@ int llorch_chat_prompt(const char *dir, const char *system, const char *user, ch
 /* An engine serves requests from any number of threads on one model. It owns
  * a session of n_slots sequences (the KV pool: one slot of ctx positions per
  * running request) and one thread that loops: admit queued requests into
- * free slots, prefill at most prefill_chunk prompt tokens, then advance every
+ * free slots (oldest first), prefill at most prefill_chunk prompt tokens
+ * (oldest first, all of a prompt but its last token), then advance every
  * running request one token in one decode step (one pass over the weights
  * for all of them). A slot is free again the moment its request finishes or
  * is cancelled. A request's tokens are the ones llorch_generate gives for the
- * same prompt and sampler alone: the batch does not change them. */
+ * same prompt ids, max_tokens and sampler alone: the batch does not change
+ * them (on the CPU bit for bit; a backend whose batched arithmetic rounds
+ * differently may break near-ties differently). */
 typedef struct llorch_engine llorch_engine;
 
 typedef struct {
-    int n_slots;       /* requests running at once; 0 = as many as fit in free memory, at most 256 */
+    int n_slots;       /* requests running at once; 0 = as many as fit in free memory, at most 256
+                          (256, halved while the session is LLORCH_E_NOMEM) */
     int ctx;           /* positions per slot (prompt + output); 0 = max_position_embeddings, at most 4096 */
     int prefill_chunk; /* prompt tokens prefilled between two decode steps; 0 = 256 */
     int max_queue;     /* requests waiting for a slot; past that, submit fails with LLORCH_E_BUSY; 0 = 1024 */
@@ -258,12 +262,16 @@ typedef enum {
 /* What a request's callback receives, on the engine's thread. Each token
  * gives one event; the last event has finish set, and every accepted
  * request gets exactly one such event, after which its callback is never
- * called again. */
+ * called again. The last event carries the token that ended the request
+ * (an EOS id, the one at max_tokens or a full context, the one completing a
+ * stop string), or -1 when it ended otherwise. Concatenated, the events'
+ * text is llorch_generate's streamed text, cut before the first stop string. */
 typedef struct {
     uint64_t id;          /* llorch_engine_submit's id */
     int token;            /* the generated id, or -1 (the last event, flushed text) */
-    const char *text;     /* new output text, complete UTF-8; text that may begin a
-                             stop string is held back until it is known not to */
+    const char *text;     /* new output text, complete UTF-8, valid during the call; text
+                             that may begin a stop string is held back until it is known
+                             not to */
     size_t len;
     llorch_finish finish;
     int n_prompt;         /* tokens in the prompt */
@@ -271,22 +279,27 @@ typedef struct {
     const char *error;    /* LLORCH_FINISH_ERROR: the message */
 } llorch_event;
 
-/* Return nonzero to cancel the request (its last event follows). Runs on the
- * engine's thread between steps: keep it short, never block on I/O. */
+/* Return nonzero to cancel the request (its last event follows); ignored on
+ * the last event. Runs on the engine's thread during a step: keep it short,
+ * never block on I/O. It may call llorch_engine_submit, _cancel, _shutdown
+ * and _get_stats, never _wait_idle or _free (they wait for this thread). */
 typedef int (*llorch_event_fn)(void *user, const llorch_event *ev);
 
 #define LLORCH_MAX_STOP 16       /* stop strings a request may have */
 #define LLORCH_MAX_STOP_BYTES 256 /* bytes of each */
 
 typedef struct {
-    const int *prompt;            /* token ids, or NULL to use messages */
-    int n_prompt;
-    const llorch_message *messages; /* rendered with the model's chat template */
+    const int *prompt;            /* token ids, or NULL to use messages (one of the two) */
+    int n_prompt;                 /* >= 1, and n_prompt + 1 <= ctx */
+    const llorch_message *messages; /* rendered with the model's chat template (as
+                                       llorch_chat_render with a generation prompt),
+                                       tokenized without adding BOS */
     int n_messages;
     int max_tokens;               /* >= 0; generation also ends where the slot's context does */
     llorch_sampler_opts sampler;
-    const char *const *stop;      /* n_stop strings; generation ends before the first that appears */
-    int n_stop;
+    const char *const *stop;      /* n_stop strings (UTF-8, 1 to LLORCH_MAX_STOP_BYTES bytes); the
+                                     output ends before the first that appears in its text */
+    int n_stop;                   /* 0 to LLORCH_MAX_STOP */
     llorch_event_fn on_event;     /* may be NULL */
     void *user;
 } llorch_request;
@@ -296,10 +309,14 @@ typedef struct {
     int running;             /* requests in slots (prefilling or decoding) */
     int queued;              /* requests waiting for a slot */
     long long positions;     /* KV positions held by running requests, of n_slots * ctx */
-    unsigned long long submitted, finished, steps, prompt_tokens, generated_tokens;
+    unsigned long long submitted, finished; /* accepted requests; those whose last event is out */
+    unsigned long long steps;               /* decode steps */
+    unsigned long long prompt_tokens;       /* of requests given a slot */
+    unsigned long long generated_tokens;
 } llorch_engine_stats;
 
-/* Create the engine and start its thread. The model must outlive it. */
+/* Create the engine and start its thread (signals blocked: they go to the
+ * program's threads). The model must outlive it. */
 int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err);
 /* Queue a request (copied: prompt, messages and stop strings may be freed on
  * return). Fails with LLORCH_E_ARG (bad ids, options or stop strings),
@@ -311,10 +328,11 @@ void llorch_engine_cancel(llorch_engine *e, uint64_t id);
 /* Take no new requests. cancel_running = 0: queued and running requests
  * finish as they would; else they end now as LLORCH_FINISH_CANCELLED. Thread-safe. */
 void llorch_engine_shutdown(llorch_engine *e, int cancel_running);
-/* Block until no request is queued or running. Thread-safe. */
+/* Block until every accepted request has had its last event. Thread-safe. */
 void llorch_engine_wait_idle(llorch_engine *e);
 void llorch_engine_get_stats(llorch_engine *e, llorch_engine_stats *st);
-/* Cancel whatever remains, stop the thread, free the session. */
+/* Cancel whatever remains (each gets its last event), stop the thread, free
+ * the session. NULL is ignored. */
 void llorch_engine_free(llorch_engine *e);
 
 #ifdef __cplusplus
@@ -2438,15 +2456,24 @@ static int llorch_check_request(const llorch_request *r, llorch_error *err) {
     return 0;
 }
 
+/* A prompt of n tokens leaves room for output in a context of ctx. */
+static int llorch_prompt_fits(int n, int ctx, llorch_error *err) {
+    if (n < ctx) return 0;
+    return llorch_fail(err, LLORCH_E_CONTEXT, "a prompt of %d tokens leaves no room for output in a context of %d", n,
+                       ctx);
+}
+
 /* The request's prompt ids, checked, or its messages rendered with the chat
  * template and tokenized: *ids is malloc'd. */
-static int llorch_request_prompt(const llorch_model *m, const llorch_request *r, int **ids, int *n, llorch_error *err) {
+static int llorch_request_prompt(const llorch_model *m, const llorch_request *r, int ctx, int **ids, int *n,
+                                 llorch_error *err) {
     int st;
     *ids = NULL;
     if (r->prompt && r->messages) return llorch_fail(err, LLORCH_E_ARG, "a request has both prompt ids and messages");
     if (r->prompt) {
         if (r->n_prompt < 1) return llorch_fail(err, LLORCH_E_ARG, "a prompt of %d tokens", r->n_prompt);
-        if ((st = llorch_check_ids(m, r->prompt, r->n_prompt, err))) return st;
+        if ((st = llorch_prompt_fits(r->n_prompt, ctx, err)) || (st = llorch_check_ids(m, r->prompt, r->n_prompt, err)))
+            return st;
         if (!(*ids = (int *)malloc((size_t)r->n_prompt * sizeof **ids))) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
         memcpy(*ids, r->prompt, (size_t)r->n_prompt * sizeof **ids);
         *n = r->n_prompt;
@@ -2459,6 +2486,7 @@ static int llorch_request_prompt(const llorch_model *m, const llorch_request *r,
         st = llorch_tokenize(m, text, strlen(text), 0, ids, n, err); /* the template wrote BOS */
     free(text);
     if (!st && *n < 1) st = llorch_fail(err, LLORCH_E_ARG, "the messages render to no tokens");
+    if (!st) st = llorch_prompt_fits(*n, ctx, err);
     if (st) {
         free(*ids);
         *ids = NULL;
@@ -2497,12 +2525,7 @@ int llorch_engine_submit(llorch_engine *e, const llorch_request *r, uint64_t *id
     llorch_ok(err);
     if (id) *id = 0;
     if (!r) return llorch_fail(err, LLORCH_E_ARG, "no request");
-    if ((st = llorch_check_request(r, err)) || (st = llorch_request_prompt(e->m, r, &ids, &n, err))) return st;
-    if (n + 1 > e->ctx) {
-        free(ids);
-        return llorch_fail(err, LLORCH_E_CONTEXT, "a prompt of %d tokens leaves no room for output in a context of %d",
-                           n, e->ctx);
-    }
+    if ((st = llorch_check_request(r, err)) || (st = llorch_request_prompt(e->m, r, e->ctx, &ids, &n, err))) return st;
     if ((st = llorch_job_new(&j, r, ids, n, err))) {
         free(ids);
         return st;

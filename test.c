@@ -2648,10 +2648,15 @@ static void *submit_cases(void *arg) {
 
 /* 24 requests (prompts of 1 to 40 tokens, some longer than the prefill
  * chunk; greedy, sampled with seeds, top-k/top-p, repetition penalty; 1 to
- * 16 tokens) from 4 threads at once into 4 slots: each gets what
- * llorch_generate gives it alone; the counters add up. */
+ * 16 tokens) from 4 threads at once into 4 slots, queued behind a running
+ * one: each gets what llorch_generate gives it alone; the counters add up.
+ * (8 requests under valgrind.) */
 static void check_engine_batching(llorch_model *m) {
+#ifdef LLORCH_TEST_VALGRIND
+    enum { N = 8, THREADS = 4 };
+#else
     enum { N = 24, THREADS = 4 };
+#endif
     engine_case *c = (engine_case *)calloc(N, sizeof *c);
     llorch_engine *e = NULL;
     llorch_error err;
@@ -2677,6 +2682,17 @@ static void check_engine_batching(llorch_model *m) {
         default: o->temperature = k % 8 == 3 ? 0.0f : 0.7f; o->repetition_penalty = 1.3f; o->seed = 7; break;
         }
     }
+    /* a first request holds the engine in its callback while the others
+       arrive, so that they queue */
+    gate g;
+    gate_init(&g);
+    ev_sink first;
+    const int first_prompt[] = {1, 450};
+    llorch_request rf = prompt_request(first_prompt, 2, 2, &first);
+    first.gate = &g;
+    first.gate_at = 1;
+    CHECK(!llorch_engine_submit(e, &rf, NULL, &err), "submit: %s", err.msg);
+    gate_wait_reached(&g);
     submitter sub[THREADS];
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++) {
@@ -2684,9 +2700,16 @@ static void check_engine_batching(llorch_model *m) {
         pthread_create(&th[t], NULL, submit_cases, &sub[t]);
     }
     for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
-    llorch_engine_wait_idle(e);
     llorch_engine_stats st;
     llorch_engine_get_stats(e, &st);
+    CHECK(st.running == 1 && st.queued == N && st.submitted == N + 1, "%d running, %d queued", st.running, st.queued);
+    gate_open(&g);
+    llorch_engine_wait_idle(e);
+    llorch_engine_get_stats(e, &st);
+    gate_destroy(&g);
+    CHECK(first.n_final == 1 && first.n == 2 && first.finish == LLORCH_FINISH_LENGTH, "the first request");
+    prompt_tokens += 2;
+    generated += 2;
     int ids_ok = 1;
     for (int k = 0; k < N; k++) {
         CHECK(c[k].rc == 0, "request %d submitted", k);
@@ -2703,8 +2726,8 @@ static void check_engine_batching(llorch_model *m) {
     }
     CHECK(ids_ok, "request ids are unique, nonzero and increasing");
     CHECK(st.n_slots == 4 && st.ctx == 512 && st.running == 0 && st.queued == 0 && st.positions == 0 &&
-              st.submitted == N && st.finished == N && st.prompt_tokens == prompt_tokens &&
-              st.generated_tokens == generated && st.steps >= 16 && st.steps < generated,
+              st.submitted == N + 1 && st.finished == N + 1 && st.prompt_tokens == prompt_tokens &&
+              st.generated_tokens == generated && st.steps >= 16 && st.steps < generated / 2,
           "stats: %d slots of %d, %d running, %d queued, %lld positions, %llu submitted, %llu finished, %llu steps, "
           "%llu prompt and %llu generated tokens (want %llu, %llu)",
           st.n_slots, st.ctx, st.running, st.queued, st.positions, st.submitted, st.finished, st.steps,
@@ -2713,37 +2736,37 @@ static void check_engine_batching(llorch_model *m) {
     free(c);
 }
 
+typedef struct {
+    stream_sink s;
+    size_t end[256]; /* the text's length after each token */
+} text_ends;
+
+static int on_text_end(void *user, int seq, int token, const char *text, size_t len) {
+    text_ends *t = (text_ends *)user;
+    on_text(&t->s, seq, token, text, len);
+    if (token >= 0 && t->s.n <= 256) t->end[t->s.n - 1] = t->s.len;
+    return 0;
+}
+
 /* Stop strings against llorch_generate's text: one spanning two tokens (the
  * text stops before its first appearance), one that never appears, and one
  * whose beginning shows up: that text is held back, then released. */
 static void check_engine_stops(llorch_model *m) {
     const int prompt[] = {1, 450, 4996, 17354, 1701, 432, 17204, 975};
-    const int np = (int)(sizeof prompt / sizeof prompt[0]), max = 40;
-    stream_sink alone;
+    const int np = (int)(sizeof prompt / sizeof prompt[0]), max = CHECK_BOUNDS ? 40 : 24;
     llorch_sampler_opts o = llorch_sampler_defaults();
     o.temperature = 0.9f;
     o.seed = 3;
-    run_alone(m, 512, prompt, np, max, &o, &alone);
-    /* each token's end in the text, as llorch_generate streamed it */
-    size_t end[256];
-    {
-        llorch_session *s = NULL;
-        llorch_session_opts so = {512, 1};
-        llorch_error err;
-        stream_sink one;
-        memset(&one, 0, sizeof one);
-        llorch_session_new(&s, m, &so, &err);
-        for (int i = 0; s && i < alone.n; i++) {
-            llorch_session_reset(s);
-            one.stop_after = i + 1;
-            memset(one.text, 0, sizeof one.text);
-            one.len = 0;
-            one.n = 0;
-            llorch_generate(s, prompt, np, max, &o, on_text, &one, NULL, &err);
-            end[i] = one.len;
-        }
-        llorch_session_free(s);
-    }
+    /* the text and each token's end in it, as llorch_generate streams them */
+    text_ends te;
+    memset(&te, 0, sizeof te);
+    llorch_session *s = NULL;
+    llorch_session_opts so = {512, 1};
+    llorch_error err;
+    if (!llorch_session_new(&s, m, &so, &err)) llorch_generate(s, prompt, np, max, &o, on_text_end, &te, NULL, &err);
+    llorch_session_free(s);
+    const stream_sink alone = te.s;
+    const size_t *end = te.end;
     /* a token k whose text and the next two are plain ASCII, at least 2 bytes */
     int k = -1;
     for (int i = 1; i + 3 < alone.n && k < 0; i++) {
@@ -2755,7 +2778,6 @@ static void check_engine_stops(llorch_model *m) {
     CHECK(k > 0, "the sampled text has three ASCII tokens in a row: '%s'", alone.text);
     if (k <= 0) return;
     llorch_engine *e = NULL;
-    llorch_error err;
     llorch_engine_opts eo = {2, 0, 0, 0};
     CHECK(llorch_engine_new(&e, m, &eo, &err) == 0, "engine: %s", err.msg);
     if (!e) return;
@@ -3042,16 +3064,13 @@ static void check_engine_refusals(llorch_model *m) {
 }
 
 /* A request of chat messages is the template's rendering, tokenized. */
-static void check_engine_chat(void) {
-    llorch_model *m = load_shared("tiny-qwen2-bf16");
-    CHECK(m != NULL, "tiny-qwen2-bf16 loads");
-    if (!m) return;
+static void check_engine_chat(llorch_model *m) {
     llorch_message msgs[] = {{"system", "Be brief."}, {"user", "Name a colour."}};
     char *text = NULL;
     int *ids = NULL, n = 0;
     llorch_error err;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/models/tiny-qwen2-bf16", g_shared);
+    snprintf(dir, sizeof dir, "%s/models/tiny-llama-f32", g_shared);
     CHECK(!llorch_chat_render(dir, msgs, 2, 1, &text, &err) && !llorch_tokenize(m, text, strlen(text), 0, &ids, &n, &err),
           "render: %s", err.msg);
     llorch_engine *e = NULL;
@@ -3074,10 +3093,14 @@ static void check_engine_chat(void) {
     ra.messages = bad;
     ra.n_messages = 1;
     CHECK(e && llorch_engine_submit(e, &ra, NULL, &err) != 0, "a message without content is refused: %s", err.msg);
+    char words[400] = "";
+    for (int w = 0; w < 64; w++) strcat(words, "sea "); /* 64 tokens and more */
+    llorch_message longer[] = {{"user", words}};
+    ra.messages = longer;
+    CHECK(e && llorch_engine_submit(e, &ra, NULL, &err) == LLORCH_E_CONTEXT, "messages past the context: %s", err.msg);
     llorch_engine_free(e);
     free(ids);
     free(text);
-    llorch_free(m);
 }
 
 /* A backend whose decode fails when it is fed the token FAIL_TOKEN. */
@@ -3198,8 +3221,8 @@ static void test_engine(void) {
     check_engine_refusals(m);
     check_engine_error(m);
     check_engine_defaults(m);
+    check_engine_chat(m);
     llorch_free(m);
-    check_engine_chat();
 }
 
 /* ======================================================================== */
