@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1299,7 +1300,7 @@ typedef struct {
     llorch_model *m;
     llorch_engine *e;
     char model_id[256];
-    int ctx, n_slots, listen_fd;
+    int ctx, n_slots, listen_fd, max_conns;
     int stop_pipe[2];     /* written once shutdown begins: wakes idle connections */
     atomic_int stopping;
     pthread_mutex_t mu;   /* guards the counts */
@@ -1943,7 +1944,7 @@ static void *conn_main(void *arg) {
             respond_error(&x, &e);
         } else if (c->over_limit) {
             x.ep = EP_OTHER;
-            refuse(&e, 503, "too many connections (at most %d)", s->a->max_conns);
+            refuse(&e, 503, "too many connections (at most %d)", s->max_conns);
             e.code = "too_many_connections";
             respond_error(&x, &e);
         } else {
@@ -2051,6 +2052,28 @@ static int listen_on(const char *addr, char *shown, size_t shown_len) {
     return fd;
 }
 
+#define MAX_OVER_LIMIT 64 /* connections past --max-conns answered 503 at once; more are closed */
+#define FDS_PER_CONN 3      /* the socket and the wake pipe */
+
+/* Connections need descriptors: raise the soft limit as far as the hard one
+ * allows, and serve fewer connections (saying so) when that is not enough. */
+static void fit_descriptors(server *s) {
+    struct rlimit rl;
+    rlim_t need = (rlim_t)(s->max_conns + MAX_OVER_LIMIT) * FDS_PER_CONN + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return;
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < need) {
+        long fit = ((long)rl.rlim_cur - 64) / FDS_PER_CONN - MAX_OVER_LIMIT;
+        s->max_conns = fit > 1 ? (int)fit : 1;
+        fprintf(stderr, "note: %llu open files allowed (ulimit -n): serving at most %d connections, not %d\n",
+                (unsigned long long)rl.rlim_cur, s->max_conns, s->a->max_conns);
+    }
+}
+
 /* A new connection's thread; over the connection limit it only answers 503. */
 static void accept_one(server *s) {
     struct sockaddr_storage sa;
@@ -2079,8 +2102,8 @@ static void accept_one(server *s) {
     }
     pthread_mutex_lock(&s->mu);
     int ok = 1;
-    if (s->n_conns < s->a->max_conns) s->n_conns++;
-    else if (s->n_extra < 64) { s->n_extra++; c->over_limit = 1; }
+    if (s->n_conns < s->max_conns) s->n_conns++;
+    else if (s->n_extra < MAX_OVER_LIMIT) { s->n_extra++; c->over_limit = 1; }
     else ok = 0;
     pthread_mutex_unlock(&s->mu);
     pthread_attr_t at;
@@ -2136,6 +2159,8 @@ static int serve_main(const demo_args *a) {
     llorch_load_opts lo = {a->device, a->threads};
     note_threads(a->threads);
     if (nonblocking_pipe(g_signal_pipe) || nonblocking_pipe(s->stop_pipe)) { die("cannot create a pipe"); goto done; }
+    s->max_conns = a->max_conns;
+    fit_descriptors(s);
     if ((s->listen_fd = listen_on(a->serve, shown, sizeof shown)) < 0) goto done;
     if (llorch_load(&s->m, a->model_dir, &lo, &err)) { die("%s", err.msg); goto done; }
     llorch_engine_opts eo = {a->parallel, a->ctx, 0, 0};
