@@ -4995,14 +4995,27 @@ static void check_serve_limits(const char *model) {
     reply_free(&r);
     CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200, "/health needs no key");
     reply_free(&r);
-    /* three connections held open; a fourth is answered 503 */
-    int held[3];
-    for (int i = 0; i < 3; i++) held[i] = tcp_connect(sp.port);
-    usleep(300000);
+    /* three connections held open (each has had an answer, so the server has
+     * taken it, and idles in keep-alive); a fourth is answered 503 */
+    int held[3], taken = 0;
+    for (int i = 0; i < 3; i++) {
+        static const char hello[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+        held[i] = tcp_connect(sp.port);
+        if (held[i] >= 0 && !send_str(held[i], hello, sizeof hello - 1) && !read_reply(held[i], &r, 0)) taken += r.status == 200;
+        if (held[i] >= 0) reply_free(&r);
+    }
+    CHECK(taken == 3, "three connections kept open");
     CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && reply_error_is(&r, 503, NULL, NULL),
           "past --max-conns: 503 (%d)", r.status);
     reply_free(&r);
     for (int i = 0; i < 3; i++) close(held[i]);
+    for (int i = 0; i < 250; i++) { /* until the server has seen them close: the asker is the one open */
+        int alone = !http_do(sp.port, "GET", "/metrics", NULL, "Authorization: Bearer sesame\r\n", &r) && r.status == 200 &&
+                    strstr(r.body.p, "llorch_connections_open 1\n");
+        reply_free(&r);
+        if (alone) break;
+        usleep(20000);
+    }
     /* SIGTERM: a running stream ends as it would; a request that arrives after gets 503; exit 0 */
     int fd = tcp_connect(sp.port), late = tcp_connect(sp.port);
     char req[512];
