@@ -4676,7 +4676,8 @@ static void reply_free(http_reply *r) {
 /* One request on a new connection; the reply in r. */
 static int http_do(int port, const char *method, const char *path, const char *body, const char *headers, http_reply *r) {
     int fd = tcp_connect(port);
-    if (fd < 0) { memset(r, 0, sizeof *r); return -1; }
+    memset(r, 0, sizeof *r); /* reply_free(r) is right whatever happens */
+    if (fd < 0) return -1;
     sbuf q = {0};
     sb_printf(&q, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s", method, path, headers ? headers : "");
     if (body) sb_printf(&q, "Content-Type: application/json\r\nContent-Length: %zu\r\n", strlen(body));
@@ -4804,11 +4805,12 @@ static void *serve_client_main(void *arg) {
         sb_printf(&q, "POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n%s",
                   c->chat ? "/v1/chat/completions" : "/v1/completions", strlen(body), body);
         http_reply r;
+        memset(&r, 0, sizeof r);
         int rc = fd < 0 || send_str(fd, q.p, q.len) ? -1 : read_reply(fd, &r, hang_up ? 2 : 0);
         if (rc == 1) cl->hung_up++;
         else if (rc == 0 && serve_case_matches(c, &r)) cl->matched++;
         else cl->failed++;
-        if (rc >= 0) reply_free(&r);
+        reply_free(&r);
         if (fd >= 0) close(fd);
         free(q.p);
         free(body);
@@ -4845,6 +4847,7 @@ static void check_serve_load(int port) {
 /* Raw bytes on a new connection; the reply. */
 static int http_raw(int port, const char *raw, size_t n, http_reply *r) {
     int fd = tcp_connect(port);
+    memset(r, 0, sizeof *r);
     int rc = fd < 0 || send_str(fd, raw, n) ? -1 : read_reply(fd, r, 0);
     if (fd >= 0) close(fd);
     return rc;
@@ -4869,7 +4872,7 @@ static void check_serve_bad_input(int port) {
         int rc = http_raw(port, raw[i].raw, strlen(raw[i].raw), &r);
         CHECK(rc == 0 && reply_error_is(&r, raw[i].status, NULL, NULL), "raw case %zu: status %d, want %d in the error shape",
               i, rc ? -1 : r.status, raw[i].status);
-        if (!rc) reply_free(&r);
+        reply_free(&r);
     }
     /* a head past the limit */
     sbuf big = {0};
@@ -4879,7 +4882,7 @@ static void check_serve_bad_input(int port) {
     http_reply r;
     int rc = http_raw(port, big.p, big.len, &r);
     CHECK(rc == 0 && reply_error_is(&r, 431, NULL, NULL), "oversized headers: 431 (%d)", rc ? -1 : r.status);
-    if (!rc) reply_free(&r);
+    reply_free(&r);
     free(big.p);
     /* bodies */
     static const struct { const char *path, *body; int status; const char *param, *code; } bodies[] = {
@@ -4900,7 +4903,7 @@ static void check_serve_bad_input(int port) {
         rc = http_do(port, "POST", bodies[i].path, bodies[i].body, NULL, &r);
         CHECK(rc == 0 && reply_error_is(&r, bodies[i].status, bodies[i].param, bodies[i].code),
               "body case %zu: %d %s", i, rc ? -1 : r.status, rc || !r.body.p ? "" : r.body.p);
-        if (!rc) reply_free(&r);
+        reply_free(&r);
     }
     /* a prompt past the context */
     sbuf lp = {0};
@@ -4910,7 +4913,7 @@ static void check_serve_bad_input(int port) {
     rc = http_do(port, "POST", "/v1/completions", lp.p, NULL, &r);
     CHECK(rc == 0 && reply_error_is(&r, 400, "prompt", "context_length_exceeded"), "a prompt past the context: %d",
           rc ? -1 : r.status);
-    if (!rc) reply_free(&r);
+    reply_free(&r);
     free(lp.p);
     /* a client that never finishes its request (the server runs with --timeout 1) */
     double t0 = now_s();
@@ -4918,7 +4921,7 @@ static void check_serve_bad_input(int port) {
     rc = http_raw(port, slow, sizeof slow - 1, &r);
     double took = now_s() - t0;
     CHECK(rc == 0 && reply_error_is(&r, 408, NULL, NULL) && took >= 0.9 && took < 10, "a slow client: 408 after %.1f s", took);
-    if (!rc) reply_free(&r);
+    reply_free(&r);
     CHECK(http_do(port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200, "healthy after bad input");
     reply_free(&r);
 }
@@ -4928,6 +4931,9 @@ static void check_serve_connection(int port) {
     int fd = tcp_connect(port);
     static const char two[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: t\r\n\r\n";
     http_reply a, b, c;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&c, 0, sizeof c);
     int ok = fd >= 0 && !send_str(fd, two, sizeof two - 1) && !read_reply(fd, &a, 0) && !read_reply(fd, &b, 0);
     CHECK(ok && a.status == 200 && b.status == 200 && strstr(b.body.p, "\"tiny-llama-f32\""), "two pipelined requests");
     static const char body[] = "{\"prompt\": \"x\", \"max_tokens\": 2, \"temperature\": 0}";
@@ -4939,8 +4945,9 @@ static void check_serve_connection(int port) {
     ok2 = ok2 && recv(fd, cont, 25, MSG_WAITALL) == 25 && !strncmp(cont, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     ok2 = ok2 && !send_str(fd, body, sizeof body - 1) && !read_reply(fd, &c, 0) && c.status == 200;
     CHECK(ok2, "the same connection: Expect: 100-continue, then the body");
-    if (ok) { reply_free(&a); reply_free(&b); }
-    if (ok2) reply_free(&c);
+    reply_free(&a);
+    reply_free(&b);
+    reply_free(&c);
     if (fd >= 0) close(fd);
     /* hang up mid-stream: the request is cancelled, and the server goes on */
     fd = tcp_connect(port);
@@ -5024,6 +5031,8 @@ static void check_serve_limits(const char *model) {
              sizeof stream - 1, stream);
     static const char late_req[] = "GET /v1/models HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer sesame\r\n\r\n";
     http_reply a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
     int ok2 = fd >= 0 && late >= 0 && !send_str(fd, req, strlen(req)) && !send_str(late, late_req, 10) &&
               read_reply(fd, &a, 1) == 1;
     kill(sp.pid, SIGTERM); /* with the stream running */
@@ -5033,8 +5042,8 @@ static void check_serve_limits(const char *model) {
     ok2 = ok2 && !read_chunks(fd, &a, 0);
     if (ok2) reply_parse(&a);
     CHECK(ok2 && a.status == 200 && a.done && a.text.len > 0 && !a.error_event, "the running stream ends cleanly after SIGTERM");
-    if (ok) reply_free(&b);
-    if (ok2) reply_free(&a);
+    reply_free(&b);
+    reply_free(&a);
     close(fd);
     close(late);
     int status = 0;
@@ -5080,7 +5089,7 @@ static void test_serve(void) {
         CHECK(rc == 0 && serve_case_matches(c, &r), "case %d (%s, %s, %s): the server's output is the request's alone: '%s' vs '%s'",
               i, c->chat ? "chat" : "completion", c->stream ? "stream" : "whole", c->seeded ? "seeded" : "greedy",
               rc ? "" : r.text.p ? r.text.p : "", c->want.p);
-        if (!rc) reply_free(&r);
+        reply_free(&r);
         free(body);
     }
     /* a stop string: the output ends before it */
@@ -5103,7 +5112,7 @@ static void test_serve(void) {
         size_t cut = (size_t)(strstr(c0->want.p, stop) - c0->want.p);
         CHECK(rc == 0 && r.status == 200 && r.text.len == cut && !memcmp(r.text.p, c0->want.p, cut) && !strcmp(r.finish, "stop"),
               "a stop string ends the output before it: '%s'", rc || !r.text.p ? "" : r.text.p);
-        if (!rc) reply_free(&r);
+        reply_free(&r);
     }
     check_serve_bad_input(sp.port);
     check_serve_connection(sp.port);
@@ -5150,6 +5159,7 @@ static void *bench_client_main(void *arg) {
     sb_put(&q, body.p, body.len);
     int fd = tcp_connect(b->port);
     http_reply r;
+    memset(&r, 0, sizeof r);
     b->t0 = now_s();
     if (fd >= 0 && !send_str(fd, q.p, q.len) && read_reply(fd, &r, 1) == 1) {
         b->first = now_s();
@@ -5158,8 +5168,8 @@ static void *bench_client_main(void *arg) {
             b->end = now_s();
             b->tokens = r.completion_tokens > 0 ? r.completion_tokens : 0;
         }
-        reply_free(&r);
     }
+    reply_free(&r);
     if (fd >= 0) close(fd);
     free(body.p);
     free(q.p);
