@@ -1603,55 +1603,97 @@ static void await_generation(exchange *x, const api_params *p, const char *id, u
     if (gone) x->status = 499; /* the client closed the connection (logged as nginx does) */
 }
 
+/* The engine request for checked parameters: the served model, max_tokens
+ * within the context, a seed, the prompt's ids (*ids, malloc'd) or the
+ * messages. 0, or -1 with e filled. */
+static int make_request(server *s, api_params *p, uint64_t n, llorch_request *rq, int **ids, api_error *e) {
+    memset(rq, 0, sizeof *rq);
+    *ids = NULL;
+    if (p->model && strcmp(p->model, s->model_id) && strcmp(p->model, s->a->model_dir)) {
+        e->param = "model";
+        e->code = "model_not_found";
+        return refuse(e, 404, "the model '%.100s' does not exist: this server serves '%s'", p->model, s->model_id);
+    }
+    if (p->max_tokens < 0) p->max_tokens = p->chat ? s->ctx : 16; /* OpenAI's defaults: to the end, and 16 */
+    if (p->max_tokens > s->ctx) {
+        e->param = "max_tokens";
+        e->code = "invalid_value";
+        return refuse(e, 400, "max_tokens: %d is more than the context of %d positions", p->max_tokens, s->ctx);
+    }
+    if (!p->has_seed) p->sampler.seed = n * 0x9E3779B97F4A7C15ull ^ (uint64_t)(now_s() * 1e9);
+    rq->max_tokens = p->max_tokens;
+    rq->sampler = p->sampler;
+    rq->stop = (const char *const *)p->stop;
+    rq->n_stop = p->n_stop;
+    if (p->chat) {
+        rq->messages = p->messages;
+        rq->n_messages = p->n_messages;
+        return 0;
+    }
+    if (p->ids) {
+        rq->prompt = p->ids;
+        rq->n_prompt = p->n_ids;
+        return 0;
+    }
+    llorch_error err;
+    e->param = "prompt";
+    if (llorch_tokenize(s->m, p->prompt, p->prompt_len, 1, ids, &rq->n_prompt, &err)) return refuse(e, 400, "prompt: %s", err.msg);
+    if (rq->n_prompt == 0) return refuse(e, 400, "prompt: empty, and the model has no BOS token");
+    rq->prompt = *ids;
+    e->param = NULL;
+    return 0;
+}
+
+/* A stream's response head, and for chat the first chunk (the role). */
+static void send_stream_head(exchange *x, const api_params *p, const char *id) {
+    char head[256];
+    x->keep_alive &= x->h.minor; /* HTTP/1.0: the body ends with the connection */
+    int n = snprintf(head, sizeof head, "HTTP/1.%d 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s\r\n",
+                     x->h.minor, x->h.minor ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
+    x->status = 200;
+    if (send_all(x->c->fd, head, (size_t)n) || (p->chat && send_chunk(x, p, id, NULL, 0, NULL, 1))) x->keep_alive = 0;
+}
+
+/* A request's time to first token and times between tokens, into the metrics. */
+static void record_timings(server *s, const gen_state *g) {
+    pthread_mutex_lock(&s->mx.mu);
+    if (g->t_first > 0) hist_observe(&s->mx.ttft, ttft_bounds, N_TTFT, g->t_first - g->t_start);
+    hist_add(&s->mx.tpot, &g->tpot);
+    pthread_mutex_unlock(&s->mx.mu);
+}
+
+/* The end of the response once the request's last event is in: the whole
+ * completion, or the stream's last chunks; an error when the request was
+ * cancelled by a shutdown or failed. */
+static void finish_response(exchange *x, const api_params *p, const char *id, const gen_state *g, const sbuf *all) {
+    if (x->status == 499) return; /* nobody to send to */
+    if (g->finish == LLORCH_FINISH_CANCELLED || g->finish == LLORCH_FINISH_ERROR) {
+        api_error fe = {0};
+        if (g->finish == LLORCH_FINISH_CANCELLED) refuse(&fe, 503, "the server is shutting down; the request was cancelled");
+        else refuse(&fe, 500, "generation failed: %s", g->error);
+        if (!p->stream) { respond_error(x, &fe); return; }
+        if (send_stream_error(x, &fe) || (x->h.minor && send_all(x->c->fd, "0\r\n\r\n", 5))) x->keep_alive = 0;
+        x->status = fe.status;
+    } else if (p->stream) {
+        int bad = send_chunk(x, p, id, NULL, 0, g->finish == LLORCH_FINISH_LENGTH ? "\"length\"" : "\"stop\"", 0) ||
+                  (p->include_usage && send_usage_chunk(x, p, id, g)) || send_event(x, "[DONE]", 6) ||
+                  (x->h.minor && send_all(x->c->fd, "0\r\n\r\n", 5));
+        if (bad) x->keep_alive = 0;
+    } else {
+        respond_completion(x, p, id, g, all);
+    }
+}
+
 /* POST /v1/completions and /v1/chat/completions. */
 static void serve_generation(exchange *x, int chat) {
     server *s = x->c->s;
     api_params p;
     api_error e;
-    if (api_parse(x->body, x->body_len, chat, &p, &e)) { respond_error(x, &e); return; }
+    llorch_request rq;
     int *ids = NULL;
-    if (p.model && strcmp(p.model, s->model_id) && strcmp(p.model, s->a->model_dir)) {
-        e.param = "model";
-        e.code = "model_not_found";
-        refuse(&e, 404, "the model '%.100s' does not exist: this server serves '%s'", p.model, s->model_id);
-        goto refused;
-    }
-    if (p.max_tokens < 0) p.max_tokens = chat ? s->ctx : 16; /* OpenAI's defaults: to the end, and 16 */
-    if (p.max_tokens > s->ctx) {
-        e.param = "max_tokens";
-        e.code = "invalid_value";
-        refuse(&e, 400, "max_tokens: %d is more than the context of %d positions", p.max_tokens, s->ctx);
-        goto refused;
-    }
-    uint64_t n = atomic_fetch_add(&s->next_id, 1);
-    if (!p.has_seed) p.sampler.seed = n * 0x9E3779B97F4A7C15ull ^ (uint64_t)(now_s() * 1e9);
-    llorch_request rq = {0};
-    rq.max_tokens = p.max_tokens;
-    rq.sampler = p.sampler;
-    rq.stop = (const char *const *)p.stop;
-    rq.n_stop = p.n_stop;
-    if (chat) {
-        rq.messages = p.messages;
-        rq.n_messages = p.n_messages;
-    } else if (p.ids) {
-        rq.prompt = p.ids;
-        rq.n_prompt = p.n_ids;
-    } else {
-        llorch_error err;
-        int n_ids;
-        if (llorch_tokenize(s->m, p.prompt, p.prompt_len, 1, &ids, &n_ids, &err)) {
-            e.param = "prompt";
-            refuse(&e, 400, "prompt: %s", err.msg);
-            goto refused;
-        }
-        if (n_ids == 0) {
-            e.param = "prompt";
-            refuse(&e, 400, "prompt: empty, and the model has no BOS token");
-            goto refused;
-        }
-        rq.prompt = ids;
-        rq.n_prompt = n_ids;
-    }
+    uint64_t n = atomic_fetch_add(&s->next_id, 1), rid;
+    if (api_parse(x->body, x->body_len, chat, &p, &e)) { respond_error(x, &e); return; }
+    if (make_request(s, &p, n, &rq, &ids, &e)) goto refused;
     gen_state g;
     memset(&g, 0, sizeof g);
     pthread_mutex_init(&g.mu, NULL);
@@ -1662,47 +1704,17 @@ static void serve_generation(exchange *x, int chat) {
     char id[48];
     snprintf(id, sizeof id, "%s-%016llx", chat ? "chatcmpl" : "cmpl",
              (unsigned long long)(n * 0xD1B54A32D192ED03ull ^ (uint64_t)s->created));
-    uint64_t rid;
     llorch_error err;
     if (llorch_engine_submit(s->e, &rq, &rid, &err)) {
         pthread_mutex_destroy(&g.mu);
         submit_error(&err, &p, &e);
         goto refused;
     }
-    if (p.stream) { /* the headers now; the body as the tokens come */
-        char head[256];
-        x->keep_alive &= x->h.minor;
-        int hn = snprintf(head, sizeof head, "HTTP/1.%d 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s\r\n",
-                          x->h.minor, x->h.minor ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
-        x->status = 200;
-        if (send_all(x->c->fd, head, (size_t)hn) || (p.chat && send_chunk(x, &p, id, NULL, 0, NULL, 1))) x->keep_alive = 0;
-    }
+    if (p.stream) send_stream_head(x, &p, id); /* the body as the tokens come */
     sbuf all = {0};
     await_generation(x, &p, id, rid, &g, &all);
-    if (g.t_first > 0 || g.tpot.count) {
-        pthread_mutex_lock(&s->mx.mu);
-        if (g.t_first > 0) hist_observe(&s->mx.ttft, ttft_bounds, N_TTFT, g.t_first - g.t_start);
-        hist_add(&s->mx.tpot, &g.tpot);
-        pthread_mutex_unlock(&s->mx.mu);
-    }
-    if (x->status == 499) {
-        /* nothing to send to */
-    } else if (g.finish == LLORCH_FINISH_CANCELLED || g.finish == LLORCH_FINISH_ERROR) {
-        api_error fe = {0};
-        if (g.finish == LLORCH_FINISH_CANCELLED) refuse(&fe, 503, "the server is shutting down; the request was cancelled");
-        else refuse(&fe, 500, "generation failed: %s", g.error);
-        if (p.stream) {
-            if (send_stream_error(x, &fe) || (x->h.minor && send_all(x->c->fd, "0\r\n\r\n", 5))) x->keep_alive = 0;
-            x->status = fe.status;
-        } else respond_error(x, &fe);
-    } else if (p.stream) {
-        int bad = send_chunk(x, &p, id, NULL, 0, g.finish == LLORCH_FINISH_LENGTH ? "\"length\"" : "\"stop\"", 0) ||
-                  (p.include_usage && send_usage_chunk(x, &p, id, &g)) || send_event(x, "[DONE]", 6) ||
-                  (x->h.minor && send_all(x->c->fd, "0\r\n\r\n", 5));
-        if (bad) x->keep_alive = 0;
-    } else {
-        respond_completion(x, &p, id, &g, &all);
-    }
+    record_timings(s, &g);
+    finish_response(x, &p, id, &g, &all);
     free(all.p);
     free(g.text.p);
     pthread_mutex_destroy(&g.mu);
