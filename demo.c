@@ -105,7 +105,15 @@ static int http_request_line(const char *l, size_t n, http_request *r, api_error
     if (i == t || i >= n || l[i] != ' ') return refuse(e, 400, "malformed request target");
     r->target = l + t;
     r->target_len = i - t;
-    if (l[t] != '/') return refuse(e, 400, "the request target must be a path");
+    /* absolute-form (what a proxy sends) stands for its path */
+    size_t scheme = r->target_len > 7 && !strncasecmp(r->target, "http://", 7) ? 7
+                    : r->target_len > 8 && !strncasecmp(r->target, "https://", 8) ? 8 : 0;
+    const char *slash = scheme ? (const char *)memchr(r->target + scheme, '/', r->target_len - scheme) : NULL;
+    if (slash) {
+        r->target_len -= (size_t)(slash - r->target);
+        r->target = slash;
+    }
+    if (r->target[0] != '/') return refuse(e, 400, "the request target must be a path or an absolute URL with one");
     const char *v = l + i + 1;
     size_t vn = n - i - 1;
     if (vn != 8 || memcmp(v, "HTTP/", 5) || v[6] != '.' || v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')

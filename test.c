@@ -4287,7 +4287,9 @@ static void test_serve_http_parser(void) {
         {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", -1, 505},
         {"GET / HTTP/1.12\r\nHost: a\r\n\r\n", -1, 400},
         {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", -1, 400},
-        {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", -1, 400},
+        {"GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n", 1, 0},
+        {"GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", -1, 400},
+        {"GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", -1, 400},
         {"\x16\x03\x01\x02", -1, 400},
         {"G\x01T / HTTP/1.1\r\n", -1, 400},
         {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", -1, 501},
@@ -4319,6 +4321,8 @@ static void test_serve_http_parser(void) {
     CHECK(http_parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27, &r, &e) == 1 && r.keep_alive == 1 && r.content_length == -1,
           "HTTP/1.1 keeps the connection by default");
     CHECK(http_parse("GET / HTTP/1.0\r\n\r\n", 18, &r, &e) == 1 && r.keep_alive == 0, "HTTP/1.0 closes by default");
+    CHECK(http_parse("GET HTTPS://h:1/v1/models?a HTTP/1.1\r\nHost: h\r\n\r\n", 49, &r, &e) == 1 && r.target_len == 12 &&
+              !memcmp(r.target, "/v1/models?a", 12), "an absolute URL stands for its path");
     CHECK(http_parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 42, &r, &e) == 1 && r.keep_alive == 1,
           "HTTP/1.0 with keep-alive keeps it");
     /* the limits, before the head ends */
