@@ -53,8 +53,14 @@
  * does not wait for the host between steps.
  * (Measured and dropped: a persistent kernel with grid barriers for the whole
  * step, and a bulk-copy (TMA) GEMV; both were slower here.)
- * Decode, n sequences: the same with a tensor-core "skinny" GEMM that reads
- * each weight once for all sequences (n <= 64) or the tiled GEMM (n > 64).
+ * Decode, n sequences: the active ones are the rows of a step (a sequence
+ * keeps its row while it decodes; cu_assign_rows), and a graph is captured
+ * for each bucket of 1, 2, 4, ... rows, so a step costs what its active
+ * sequences need, whatever the session's size (one row: the GEMV path
+ * above). Several rows: RMSNorm kernels and a GEMM that reads each weight
+ * once for all rows, the tensor-core "skinny" one (up to 32 rows on Hopper,
+ * 64 elsewhere) or the Hopper / tiled GEMM; attention by k_attn_group (a
+ * block per row and KV head) once the rows fill the GPU, else k_attn.
  * Prefill, in chunks of up to 512 tokens: for chunks over 64 tokens, on
  * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere (or with
  * LLORCH_CUDA_GEMM=mma) the tiled mma.sync GEMM (both f32 accumulate,
@@ -202,13 +208,16 @@ template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile(
 
 enum { EPI_STORE, EPI_ADD, EPI_SWIGLU, EPI_QKV };
 
-/* Which sequence and position each activation row is. */
+/* Which sequence and position each activation row is: a decode step's rows
+ * are the active sequences, each with its own position; a prefill chunk's are
+ * consecutive positions of one sequence. */
 struct Rows {
-    const int *pos; /* per row (decode: -1 = idle sequence), or NULL: pos0 + row */
-    int pos0, seq0, seq_step;
+    const int *pos; /* per row (decode: -1 = an idle row), or NULL: pos0 + row */
+    const int *seq; /* per row, or NULL: seq0 */
+    int pos0, seq0;
 };
 __device__ __forceinline__ int row_pos(const Rows &r, int i) { return r.pos ? r.pos[i] : r.pos0 + i; }
-__device__ __forceinline__ int row_seq(const Rows &r, int i) { return r.seq0 + i * r.seq_step; }
+__device__ __forceinline__ int row_seq(const Rows &r, int i) { return r.seq ? r.seq[i] : r.seq0; }
 
 /* A decode step record's id CU_CHAIN means "the token the previous step
  * chose" (chosen[r]): that step may still be running when this one is queued. */
@@ -1325,6 +1334,124 @@ __global__ void __launch_bounds__(256)
 }
 
 /* ======================================================================== */
+/* Attention of many decoding sequences (batched decode)                     */
+/* ======================================================================== */
+/* A block per (row, KV head) runs every query head of that group, so each
+ * cached key and value is read once for all of them (k_attn reads them once
+ * per query head, and spends a block of 8 warps on each). Tiles of AG_KT keys
+ * and their values are staged in shared memory by cp.async, two deep; each of
+ * the 4 warps takes query heads warp, warp + 4, ... (up to AG_MAXH of them)
+ * with an online softmax per head: a key per lane for the scores, then the
+ * lanes' dimension pairs for p.V. Used when the rows fill the GPU (there is
+ * no split of a row's keys over blocks). */
+#define AG_KT 32
+#define AG_WARPS 4
+#define AG_MAXH 4 /* query heads a warp holds: groups of up to 16 */
+
+template <int HD> constexpr int attn_group_tiles_smem() { return 2 * AG_KT * ((HD + 8) + HD) * 2; }
+static size_t attn_group_smem(int hd, int group) {
+    const int tiles = hd == 16 ? attn_group_tiles_smem<16>() : hd == 32 ? attn_group_tiles_smem<32>()
+                    : hd == 64 ? attn_group_tiles_smem<64>() : attn_group_tiles_smem<128>();
+    return (size_t)tiles + (size_t)group * hd * 4;
+}
+
+template <class T, int HD>
+__global__ void __launch_bounds__(AG_WARPS * 32)
+    k_attn_group(const float *__restrict__ qf, int ldq, const T *__restrict__ kc, const T *__restrict__ vc,
+                 T *__restrict__ ot, int ldo, Rows rows, int n_heads, int n_kv, int ctx, int window, float scale) {
+    constexpr int KS = HD + 8;       /* a key's row in shared memory: 8 lanes' 16-byte reads hit distinct banks */
+    constexpr int C = HD / 8;        /* 16-byte pieces of a row */
+    constexpr int P = (HD + 63) / 64; /* dimension pairs per lane: 2(lane + 32i), +1 */
+    extern __shared__ float4 ag_sh[];
+    T *ks = reinterpret_cast<T *>(ag_sh);               /* [2][AG_KT][KS] */
+    T *vs = ks + 2 * AG_KT * KS;                         /* [2][AG_KT][HD] */
+    float *qs = reinterpret_cast<float *>(vs + 2 * AG_KT * HD); /* [group][HD], scaled */
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int g = blockIdx.x, r = blockIdx.y, G = n_heads / n_kv;
+    pdl_trigger();
+    const int pos = row_pos(rows, r);
+    pdl_wait();
+    if (pos < 0) return; /* an idle row */
+    const int first = window > 0 && pos >= window ? pos - window + 1 : 0, end = pos + 1;
+    const size_t base = ((size_t)row_seq(rows, r) * n_kv + g) * ctx * HD;
+    const T *K = kc + base, *V = vc + base;
+    auto stage = [&](int buf, int kb) {
+        for (int i = tid; i < AG_KT * C; i += AG_WARPS * 32) {
+            const int j = i / C, c = i % C, key = kb + j;
+            const size_t off = (size_t)(key < end ? key : first) * HD + c * 8;
+            cp_async16(ks + (buf * AG_KT + j) * KS + c * 8, K + off, key < end);
+            cp_async16(vs + (buf * AG_KT + j) * HD + c * 8, V + off, key < end);
+        }
+        cp_async_commit();
+    };
+    stage(0, first);
+    for (int i = tid; i < G * HD; i += AG_WARPS * 32)
+        qs[i] = __ldcg(qf + (size_t)r * ldq + (size_t)g * G * HD + i) * scale;
+
+    float m[AG_MAXH], l[AG_MAXH], acc[AG_MAXH][2 * P];
+#pragma unroll
+    for (int t = 0; t < AG_MAXH; t++) {
+        m[t] = -INFINITY, l[t] = 0;
+#pragma unroll
+        for (int i = 0; i < 2 * P; i++) acc[t][i] = 0;
+    }
+    int buf = 0;
+    for (int kb = first; kb < end; kb += AG_KT, buf ^= 1) {
+        if (kb + AG_KT < end) {
+            stage(buf ^ 1, kb + AG_KT);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const T *kt = ks + buf * AG_KT * KS, *vt = vs + buf * AG_KT * HD;
+        const int n = min(AG_KT, end - kb);
+        const bool valid = lane < n;
+        const uint4 *kr = reinterpret_cast<const uint4 *>(kt + lane * KS);
+#pragma unroll
+        for (int t = 0; t < AG_MAXH; t++) {
+            const int j = warp + AG_WARPS * t;
+            if (j >= G) break;
+            const float4 *q4 = reinterpret_cast<const float4 *>(qs + j * HD);
+            float sc = 0;
+#pragma unroll
+            for (int c = 0; c < C; c++) sc = dot8<T>(kr[c], q4[2 * c], q4[2 * c + 1], sc);
+            sc = valid ? sc : -INFINITY;
+            const float mn = fmaxf(m[t], warp_max(sc)); /* lane 0's key is valid: finite */
+            const float p = valid ? expf(sc - mn) : 0.0f, alpha = expf(m[t] - mn);
+            l[t] = l[t] * alpha + warp_sum(p);
+            m[t] = mn;
+#pragma unroll
+            for (int i = 0; i < 2 * P; i++) acc[t][i] *= alpha;
+#pragma unroll 8
+            for (int jj = 0; jj < n; jj++) {
+                const float pj = __shfl_sync(0xffffffffu, p, jj);
+                const uint32_t *vr = reinterpret_cast<const uint32_t *>(vt + jj * HD);
+#pragma unroll
+                for (int i = 0; i < P; i++)
+                    if (lane + 32 * i < HD / 2) {
+                        const float2 v = Ty<T>::f2(vr[lane + 32 * i]);
+                        acc[t][2 * i] = fmaf(pj, v.x, acc[t][2 * i]);
+                        acc[t][2 * i + 1] = fmaf(pj, v.y, acc[t][2 * i + 1]);
+                    }
+            }
+        }
+        __syncthreads(); /* this buffer is staged again two tiles on */
+    }
+#pragma unroll
+    for (int t = 0; t < AG_MAXH; t++) {
+        const int j = warp + AG_WARPS * t;
+        if (j >= G) break;
+        const float inv = 1.0f / l[t];
+        T *o = ot + (size_t)r * ldo + (size_t)(g * G + j) * HD;
+#pragma unroll
+        for (int i = 0; i < P; i++)
+            if (lane + 32 * i < HD / 2)
+                reinterpret_cast<uint32_t *>(o)[lane + 32 * i] = Ty<T>::pack(acc[t][2 * i] * inv, acc[t][2 * i + 1] * inv);
+    }
+}
+
+/* ======================================================================== */
 /* Flash attention for prefill (head_dim 16, 32, 64 or 128)                 */
 /* ======================================================================== */
 /* Causal attention of a chunk of n queries at positions pos0.. over keys
@@ -1616,7 +1743,8 @@ struct SampleArgs {
     int vocab;
     const float2 *amax; /* per-block (max, index) from the lm_head GEMV, or NULL */
     int n_amax;
-    const int *pos;     /* per sequence; -1 idle */
+    const int *pos;     /* per row; -1 idle */
+    const int *seq;     /* per row: its sequence (the history to penalize) */
     const llorch_sample_params *sp;
     const int *hist;
     int ctx;
@@ -1806,7 +1934,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     if (pen) {
         for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i];
         __syncthreads();
-        const int *hist = a.hist + (size_t)b * a.ctx;
+        const int *hist = a.hist + (size_t)a.seq[b] * a.ctx;
         unsigned *seen = a.seen + (size_t)b * V;
         const float rp = sp.repetition_penalty;
         for (int j = tid; j <= pos; j += SAMPLE_THREADS) {
@@ -2014,6 +2142,8 @@ typedef struct {
 typedef struct {
     int dev, sms, cc;
     int wgmma;             /* the Hopper GEMM: cc 9.0, unless LLORCH_CUDA_GEMM=mma asks for mma.sync */
+    int attn_group;        /* batched decode attention: -1 k_attn_group when the rows fill the GPU,
+                              0 always k_attn (LLORCH_CUDA_ATTN=split), 1 always k_attn_group (=group) */
     int is_f16;            /* matrices in f16; else bf16 */
     char *wbuf;            /* one allocation for everything below */
     size_t wbytes;
@@ -2163,6 +2293,10 @@ template <class T> static cudaError_t cu_prepare_kernels(int smem) {
     CU_SMEM((k_attn<T, 1>));
     CU_SMEM((k_attn<T, 2>));
     CU_SMEM((k_attn<T, 4>));
+    CU_SMEM((k_attn_group<T, 16>));
+    CU_SMEM((k_attn_group<T, 32>));
+    CU_SMEM((k_attn_group<T, 64>));
+    CU_SMEM((k_attn_group<T, 128>));
     CU_SMEM(k_embed<T>);
     CU_SMEM(k_rmsnorm<T>);
     CU_SMEM(k_qk_norm<T>);
@@ -2278,6 +2412,8 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     M->cc = prop.major * 10 + prop.minor;
     const char *gemm = getenv("LLORCH_CUDA_GEMM");
     M->wgmma = M->cc == 90 && !(gemm && !strcmp(gemm, "mma"));
+    const char *attn = getenv("LLORCH_CUDA_ATTN");
+    M->attn_group = attn && !strcmp(attn, "split") ? 0 : attn && !strcmp(attn, "group") ? 1 : -1;
     /* f16 checkpoints stay f16; bf16 stays bf16; f32 matrices become bf16 */
     M->is_f16 = c->dtype == LLORCH_F16;
     M->q_dim = (int)qd;
@@ -2360,6 +2496,8 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
 /* Host side: session                                                        */
 /* ======================================================================== */
 
+#define CU_MAX_BUCKETS 16
+
 typedef struct {
     int B, ctx, PF, R;      /* sequences, positions, prefill chunk, activation rows */
     int s_max, min_chunk;   /* attention splits */
@@ -2368,15 +2506,21 @@ typedef struct {
     int pdl;                /* programmatic dependent launch in use */
     int gv_pf, gv_early;    /* GEMV: L2 prefetch bytes per block; trigger the next launch before waiting */
     cudaStream_t st;
-    /* The decode step is captured twice, once per slot: each slot has its own
-     * pinned step record and result, so one step can be queued while the
-     * previous one runs (see cu_decode). */
-    cudaGraphExec_t graph[2];
+    /* The decode step is captured for each bucket of active rows (1, 2, 4,
+     * ..., B: a step runs the smallest that holds its active sequences), and
+     * twice per bucket, once per slot: each slot has its own pinned step
+     * record and result, so one step can be queued while the previous one
+     * runs (see cu_decode). */
+    int n_buckets, bucket[CU_MAX_BUCKETS];
+    cudaGraphExec_t graph[CU_MAX_BUCKETS][2];
     cudaEvent_t done[2];
-    int graph_nodes;
+    int graph_nodes;        /* of the largest bucket's graph */
     int last;               /* slot of the last step launched */
+    int last_bucket;        /* and its bucket */
     int ahead;              /* the last launch is a step queued ahead, not yet claimed */
     int *rec;               /* host: the record a decode call asks for */
+    int *row_seq;           /* host: the sequence in each row of the next step, or -1 */
+    unsigned char *has_row; /* host: scratch of cu_assign_rows */
     char *buf;
     size_t bytes;
     void *kc, *vc;          /* [layer][seq][kv_head][ctx][head_dim] */
@@ -2387,7 +2531,7 @@ typedef struct {
     float *gws;             /* split-K partial tiles */
     int *counters, *hist, *d_ids, *d_step, *d_next, *gflags;
     unsigned *seen;
-    int *h_step[2], *h_next[2]; /* pinned: ids[B], pos[B], sample params[B]; next[B] */
+    int *h_step[2], *h_next[2]; /* pinned step records (cu_step_*) and chosen ids per row */
 } cu_session;
 
 /* Sampling parameters of an idle sequence, or of logits-only steps: greedy,
@@ -2401,9 +2545,12 @@ static llorch_sample_params cu_plain_params(void) {
     return p;
 }
 
+/* A decode step record, per row (the active sequences first, then idle rows
+ * to the bucket's size): ids[B], positions[B], sequences[B], sample params[B]. */
 static int *cu_step_pos(int *step, int B) { return step + B; }
-static llorch_sample_params *cu_step_sp(int *step, int B) { return (llorch_sample_params *)(step + 2 * B); }
-static size_t cu_step_bytes(int B) { return (size_t)B * (2 * sizeof(int) + sizeof(llorch_sample_params)); }
+static int *cu_step_seq(int *step, int B) { return step + 2 * B; }
+static llorch_sample_params *cu_step_sp(int *step, int B) { return (llorch_sample_params *)(step + 3 * B); }
+static size_t cu_step_bytes(int B) { return (size_t)B * (3 * sizeof(int) + sizeof(llorch_sample_params)); }
 
 static Epi cu_epi(int mode, int n) {
     Epi e;
@@ -2423,7 +2570,10 @@ template <class T>
 static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pdl, const T *X, int ldx, int R,
                       const void *W, int N, int K, const Epi &e) {
     const T *Wt = (const T *)W;
-    if (R <= 64) {
+    /* the skinny GEMM up to 64 rows, or 32 before the Hopper GEMM (measured at
+       64 sequences of TinyLlama on an H200: 32,300 tok/s against 30,100 with
+       the skinny one; at 32, 13,700 against 16,800) */
+    if (R <= (M->wgmma ? 32 : 64)) {
         const int pairs = (N + 1) / 2, grid = pairs < M->sms ? pairs : M->sms;
         if (R <= 8) cu_launch(err, pdl, k_skinny<T, 1>, dim3(grid), SK_THREADS, skinny_smem<1>(), S->st, Wt, N, K, X, ldx, R, e);
         else if (R <= 16) cu_launch(err, pdl, k_skinny<T, 2>, dim3(grid), SK_THREADS, skinny_smem<2>(), S->st, Wt, N, K, X, ldx, R, e);
@@ -2481,12 +2631,12 @@ typedef struct {
     const void *embed; /* gemv: layer 0's QKV GEMV looks up the token's embedding itself */
 } cu_pass;
 
-static cu_pass cu_pass_decode(const cu_model *M, const cu_session *S) {
+static cu_pass cu_pass_decode(const cu_model *M, const cu_session *S, int R) {
     cu_pass p;
     memset(&p, 0, sizeof p);
-    p.R = S->B;
-    p.rows = {cu_step_pos(S->d_step, S->B), 0, 0, 1};
-    p.gemv = S->B == 1;
+    p.R = R;
+    p.rows = {cu_step_pos(S->d_step, S->B), cu_step_seq(S->d_step, S->B), 0, 0};
+    p.gemv = R == 1;
     p.splits = S->s_max;
     p.embed = p.gemv ? M->embed : NULL;
     return p;
@@ -2496,7 +2646,7 @@ static cu_pass cu_pass_prefill(int seq, int pos0, int n) {
     cu_pass p;
     memset(&p, 0, sizeof p);
     p.R = n;
-    p.rows = {NULL, pos0, seq, 0};
+    p.rows = {NULL, NULL, pos0, seq};
     p.prefill = 1;
     p.splits = 1;
     return p;
@@ -2533,11 +2683,31 @@ static void cu_flash(cudaError_t *err, const llorch_config *c, cu_session *S, co
               p->rows.seq0, c->n_heads, c->n_kv_heads, S->ctx, c->sliding_window, scale_log2);
 }
 
+/* k_attn_group for the pass's rows, if it runs them: several decoding rows,
+ * a supported head size and group, and rows that fill the GPU (or as
+ * LLORCH_CUDA_ATTN says). */
+template <class T>
+static int cu_attend_group(cudaError_t *err, const cu_model *M, const llorch_config *c, cu_session *S, const cu_pass *p,
+                           const T *kc, const T *vc) {
+    const int hd = c->head_dim, qd = c->n_heads * hd, G = c->n_heads / c->n_kv_heads;
+    if (p->prefill || p->gemv || M->attn_group == 0 || G > AG_WARPS * AG_MAXH ||
+        !(hd == 16 || hd == 32 || hd == 64 || hd == 128) || (M->attn_group < 0 && p->R * c->n_kv_heads < M->sms))
+        return 0;
+    void (*k)(const float *, int, const T *, const T *, T *, int, Rows, int, int, int, int, float) =
+        hd == 16 ? k_attn_group<T, 16> : hd == 32 ? k_attn_group<T, 32> : hd == 64 ? k_attn_group<T, 64> : k_attn_group<T, 128>;
+    cu_launch(err, S->pdl, k, dim3(c->n_kv_heads, p->R), dim3(AG_WARPS * 32), attn_group_smem(hd, G), S->st,
+              (const float *)S->qf, qd, kc, vc, (T *)S->att, qd, p->rows, c->n_heads, c->n_kv_heads, S->ctx,
+              c->sliding_window, 1.0f / sqrtf((float)hd));
+    return 1;
+}
+
 /* Attention of the pass's rows over this layer's cache: q from qf (decode)
  * or qt (prefill), the result into attf (one row, f32) or att (T). */
 template <class T>
-static void cu_attend(cudaError_t *err, const llorch_config *c, cu_session *S, const cu_pass *p, const T *kc, const T *vc) {
+static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *c, cu_session *S, const cu_pass *p,
+                      const T *kc, const T *vc) {
     const int hd = c->head_dim, qd = c->n_heads * hd;
+    if (cu_attend_group<T>(err, M, c, S, p, kc, vc)) return;
     if (p->prefill && (hd == 16 || hd == 32 || hd == 64 || hd == 128)) {
         if (hd == 16) cu_flash<T, 16>(err, c, S, p, kc, vc);
         else if (hd == 32) cu_flash<T, 32>(err, c, S, p, kc, vc);
@@ -2589,7 +2759,7 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     if (c->qk_norm)
         cu_launch(err, pdl, k_qk_norm<T>, dim3(c->n_heads + c->n_kv_heads, p->R), dim3(32), 0, S->st, eq,
                   (const float *)L->q_norm, (const float *)L->k_norm, c->norm_eps, c->n_heads);
-    cu_attend<T>(err, c, S, p, (const T *)eq.kc, (const T *)eq.vc);
+    cu_attend<T>(err, M, c, S, p, (const T *)eq.kc, (const T *)eq.vc);
     /* x += o_proj(attention) */
     Epi eo = cu_epi(EPI_ADD, dim);
     eo.f = S->x;
@@ -2603,16 +2773,16 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     cu_linear<T>(err, m, S, p, pdl, L->wdown, dim, hid, NULL, S->hf, (const T *)S->h, eo, S->gv_grid[1]);
 }
 
-/* Enqueue one decode step for all S->B sequences (ids/pos/params already in
- * d_step). This is what the graph captures. */
-template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_session *S, int *next_host) {
+/* Enqueue one decode step of R rows (the step record already in d_step).
+ * This is what a bucket's graph captures. */
+template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_session *S, int R, int *next_host) {
     const cu_model *M = (const cu_model *)m->backend_data;
     const llorch_config *c = &m->cfg;
     const int B = S->B, dim = c->dim, V = c->vocab_size;
     cudaError_t err = cudaSuccess;
-    const cu_pass p = cu_pass_decode(M, S);
+    const cu_pass p = cu_pass_decode(M, S, R);
     if (!p.embed)
-        cu_launch(&err, 0, k_embed<T>, dim3(B), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
+        cu_launch(&err, 0, k_embed<T>, dim3(R), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
                   (const int *)S->d_next, p.rows, S->x, S->hist, S->ctx);
     for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
     /* logits, and (one sequence) each lm_head block's largest for a greedy sampler */
@@ -2628,6 +2798,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.amax = p.gemv ? S->amax : NULL;
     sa.n_amax = p.gemv ? cu_gemv_grid(V, S->gv_grid[2]) : 0;
     sa.pos = cu_step_pos(S->d_step, B);
+    sa.seq = cu_step_seq(S->d_step, B);
     sa.sp = cu_step_sp(S->d_step, B);
     sa.hist = S->hist;
     sa.ctx = S->ctx;
@@ -2635,7 +2806,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.seen = S->seen;
     sa.next = S->d_next;
     sa.next_host = next_host;
-    cu_launch(&err, S->pdl, k_sample, dim3(B), dim3(SAMPLE_THREADS), 0, S->st, sa);
+    cu_launch(&err, S->pdl, k_sample, dim3(R), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }
 
@@ -2670,8 +2841,10 @@ static void cu_session_free(llorch_session *s) {
     const cu_model *M = (const cu_model *)s->m->backend_data;
     cudaSetDevice(M->dev);
     if (S->st) cudaStreamSynchronize(S->st); /* a step queued ahead may still run */
+    for (int b = 0; b < S->n_buckets; b++)
+        for (int k = 0; k < 2; k++)
+            if (S->graph[b][k]) cudaGraphExecDestroy(S->graph[b][k]);
     for (int k = 0; k < 2; k++) {
-        if (S->graph[k]) cudaGraphExecDestroy(S->graph[k]);
         if (S->done[k]) cudaEventDestroy(S->done[k]);
         if (S->h_step[k]) cudaFreeHost(S->h_step[k]);
         if (S->h_next[k]) cudaFreeHost(S->h_next[k]);
@@ -2680,44 +2853,49 @@ static void cu_session_free(llorch_session *s) {
     if (S->buf) cudaFree(S->buf);
     cudaGetLastError();
     free(S->rec);
+    free(S->row_seq);
+    free(S->has_row);
     free(S);
     s->backend_data = NULL;
     s->bytes = 0;
 }
 
-/* Capture the decode step of one slot as a graph: its step record in,
- * kernels, chosen ids out to its result. */
-static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int k) {
+/* Capture the decode step of bucket b in slot k as a graph: the slot's step
+ * record in, kernels, chosen ids out to its result. */
+static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int b, int k) {
     const cu_model *M = (const cu_model *)s->m->backend_data;
-    const int B = S->B;
-    const size_t step_bytes = cu_step_bytes(B);
+    const int R = S->bucket[b];
     cudaGraph_t g = NULL;
-    if (S->graph[k]) cudaGraphExecDestroy(S->graph[k]);
-    S->graph[k] = NULL;
+    cudaGraphExec_t *exec = &S->graph[b][k];
+    if (*exec) cudaGraphExecDestroy(*exec);
+    *exec = NULL;
     cudaError_t e = cudaStreamBeginCapture(S->st, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) return e;
-    cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step[k], step_bytes, cudaMemcpyHostToDevice, S->st);
+    cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step[k], cu_step_bytes(S->B), cudaMemcpyHostToDevice, S->st);
     /* (the sampler writes the chosen ids to h_next itself: pinned memory is mapped) */
-    cudaError_t e2 = M->is_f16 ? cu_enqueue_decode<f16>(s->m, S, S->h_next[k]) : cu_enqueue_decode<bf16>(s->m, S, S->h_next[k]);
+    cudaError_t e2 = M->is_f16 ? cu_enqueue_decode<f16>(s->m, S, R, S->h_next[k])
+                               : cu_enqueue_decode<bf16>(s->m, S, R, S->h_next[k]);
     e = cudaStreamEndCapture(S->st, &g);
     if (e == cudaSuccess) e = e1 ? e1 : e2;
     if (e == cudaSuccess) {
         size_t nodes = 0;
         cudaGraphGetNodes(g, NULL, &nodes);
         S->graph_nodes = (int)nodes;
-        e = cudaGraphInstantiate(&S->graph[k], g, 0);
+        e = cudaGraphInstantiate(exec, g, 0);
     }
     if (g) cudaGraphDestroy(g);
     if (e != cudaSuccess) {
-        S->graph[k] = NULL;
+        *exec = NULL;
         cudaGetLastError();
     }
     return e;
 }
 
 static cudaError_t cu_capture(llorch_session *s, cu_session *S) {
-    cudaError_t e = cu_capture_slot(s, S, 0);
-    return e == cudaSuccess ? cu_capture_slot(s, S, 1) : e;
+    cudaError_t e = cudaSuccess;
+    for (int b = 0; b < S->n_buckets && e == cudaSuccess; b++)
+        for (int k = 0; k < 2 && e == cudaSuccess; k++) e = cu_capture_slot(s, S, b, k);
+    return e;
 }
 
 static int cu_session_init(llorch_session *s, llorch_error *err) {
@@ -2731,6 +2909,8 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     const int qd = M->q_dim, kvd = M->kv_dim;
     S->B = B;
     S->ctx = ctx;
+    for (int r = 1; r < B && S->n_buckets < CU_MAX_BUCKETS - 1; r *= 2) S->bucket[S->n_buckets++] = r;
+    S->bucket[S->n_buckets++] = B;
     S->PF = ctx < 512 ? ctx : 512;
     S->R = S->PF > B ? S->PF : B;
     S->min_chunk = 256; /* keys per attention split, at least (contexts past 2 min_chunk are split) */
@@ -2800,7 +2980,10 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         if ((e = cudaMallocHost((void **)&S->h_step[k], step_bytes)) == cudaSuccess &&
             (e = cudaMallocHost((void **)&S->h_next[k], Bz * 4)) == cudaSuccess)
             e = cudaEventCreateWithFlags(&S->done[k], cudaEventDisableTiming);
-    if (e == cudaSuccess && !(S->rec = (int *)malloc(step_bytes))) e = cudaErrorMemoryAllocation;
+    if (e == cudaSuccess && (!(S->rec = (int *)malloc(step_bytes)) || !(S->row_seq = (int *)malloc(Bz * sizeof(int))) ||
+                             !(S->has_row = (unsigned char *)malloc(Bz))))
+        e = cudaErrorMemoryAllocation;
+    for (int r = 0; r < B && e == cudaSuccess; r++) S->row_seq[r] = -1;
     if (e != cudaSuccess) {
         cu_session_free(s);
         return llorch_fail(err, e == cudaErrorMemoryAllocation ? LLORCH_E_NOMEM : LLORCH_E_DEVICE, "cuda:%d: %s", M->dev,
@@ -2812,15 +2995,16 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         S->pdl = 0;
         e = cu_capture(s, S);
     }
-    /* warm-up: one step of each slot with every sequence idle (reads all
+    /* warm-up: one step of each graph with every row idle (reads all
        weights, writes no cache) */
     for (int k = 0; k < 2 && e == cudaSuccess; k++) {
         for (int i = 0; i < B; i++) {
             S->h_step[k][i] = -1;
             cu_step_pos(S->h_step[k], B)[i] = -1;
+            cu_step_seq(S->h_step[k], B)[i] = 0;
             cu_step_sp(S->h_step[k], B)[i] = cu_plain_params();
         }
-        e = cudaGraphLaunch(S->graph[k], S->st);
+        for (int b = 0; b < S->n_buckets && e == cudaSuccess; b++) e = cudaGraphLaunch(S->graph[b][k], S->st);
         if (e == cudaSuccess) e = cudaStreamSynchronize(S->st);
     }
     if (e != cudaSuccess) {
@@ -2862,31 +3046,77 @@ static int cu_prefill(llorch_session *s, int seq, const int *ids, int n, float *
     return 0;
 }
 
-/* The step record for sequences ids / pos / sp into rec; returns how many are active. */
-static int cu_fill_record(int *rec, int B, const int *ids, const int *pos, const llorch_sample_params *sp) {
-    int *rpos = cu_step_pos(rec, B), active = 0;
-    llorch_sample_params *p = cu_step_sp(rec, B);
-    for (int i = 0; i < B; i++) {
-        const int on = ids[i] >= 0;
-        rec[i] = on ? ids[i] : -1;
-        rpos[i] = on ? pos[i] : -1;
-        active += on;
-        p[i] = cu_plain_params();
-        if (on && sp) {
-            p[i].temperature = sp[i].temperature;
-            p[i].top_p = sp[i].top_p;
-            p[i].repetition_penalty = sp[i].repetition_penalty;
-            p[i].top_k = sp[i].top_k;
-            p[i].u = sp[i].u;
-        }
-    }
-    return active;
+/* The smallest bucket of at least n rows. */
+static int cu_bucket(const cu_session *S, int n) {
+    int b = 0;
+    while (b < S->n_buckets - 1 && S->bucket[b] < n) b++;
+    return b;
 }
 
-static cudaError_t cu_launch_slot(cu_session *S, int k) {
-    cudaError_t e = cudaGraphLaunch(S->graph[k], S->st);
+/* The rows of the next step (S->row_seq), and its bucket. A sequence keeps
+ * its row while it decodes, so that the step queued ahead, whose rows are
+ * this step's, is still the one asked for when other sequences stop; a new
+ * sequence takes the lowest free row. When the active sequences would fit a
+ * bucket a quarter the size, the rows are packed anew in sequence order. The
+ * rows (and so the kernels, whose rounding differs between a GEMV and a
+ * GEMM) depend only on which sequences were active at each step, whether or
+ * not steps were queued ahead. */
+static int cu_assign_rows(cu_session *S, const int *ids) {
+    const int B = S->B;
+    int *rs = S->row_seq, n = 0, top = 0, free_row = 0;
+    memset(S->has_row, 0, (size_t)B);
+    for (int r = 0; r < B; r++) {
+        if (rs[r] >= 0 && ids[rs[r]] < 0) rs[r] = -1;
+        if (rs[r] >= 0) S->has_row[rs[r]] = 1;
+    }
+    for (int i = 0; i < B; i++) {
+        if (ids[i] < 0) continue;
+        n++;
+        if (S->has_row[i]) continue;
+        while (rs[free_row] >= 0) free_row++; /* a row is free: no more than B sequences */
+        rs[free_row] = i;
+    }
+    for (int r = 0; r < B; r++)
+        if (rs[r] >= 0) top = r + 1;
+    int b = cu_bucket(S, top);
+    const int packed = cu_bucket(S, n);
+    if (S->bucket[b] >= 4 * S->bucket[packed]) {
+        int r = 0;
+        for (int i = 0; i < B; i++)
+            if (ids[i] >= 0) rs[r++] = i;
+        for (; r < B; r++) rs[r] = -1;
+        b = packed;
+    }
+    return b;
+}
+
+/* The step record of S->row_seq's rows into rec: each row's sequence, id,
+ * position and sampling; free rows idle. */
+static void cu_fill_record(const cu_session *S, int *rec, const int *ids, const int *pos, const llorch_sample_params *sp) {
+    const int B = S->B;
+    int *rpos = cu_step_pos(rec, B), *rseq = cu_step_seq(rec, B);
+    llorch_sample_params *p = cu_step_sp(rec, B);
+    for (int r = 0; r < B; r++) {
+        const int q = S->row_seq[r];
+        rec[r] = q >= 0 ? ids[q] : -1;
+        rpos[r] = q >= 0 ? pos[q] : -1;
+        rseq[r] = q >= 0 ? q : 0;
+        p[r] = cu_plain_params();
+        if (q >= 0 && sp) {
+            p[r].temperature = sp[q].temperature;
+            p[r].top_p = sp[q].top_p;
+            p[r].repetition_penalty = sp[q].repetition_penalty;
+            p[r].top_k = sp[q].top_k;
+            p[r].u = sp[q].u;
+        }
+    }
+}
+
+static cudaError_t cu_launch_slot(cu_session *S, int b, int k) {
+    cudaError_t e = cudaGraphLaunch(S->graph[b][k], S->st);
     if (e == cudaSuccess) e = cudaEventRecord(S->done[k], S->st);
     S->last = k;
+    S->last_bucket = b;
     return e;
 }
 
@@ -2904,51 +3134,58 @@ static int cu_ahead_matches(const cu_session *S, int k) {
  * step chooses: it runs while the host reads this step's tokens. Returns
  * whether it queued anything. */
 static int cu_queue_ahead(cu_session *S, int k, const int *pos, const llorch_sample_params *sp, int ctx) {
-    const int B = S->B;
+    const int B = S->B, *rseq = cu_step_seq(S->rec, B);
     int *q = S->h_step[k], *qpos = cu_step_pos(q, B), any = 0;
     llorch_sample_params *qp = cu_step_sp(q, B);
     memcpy(q, S->rec, cu_step_bytes(B));
-    for (int i = 0; i < B; i++) {
-        const int go = S->rec[i] >= 0 && sp[i].u_next >= 0 && pos[i] + 1 < ctx;
-        q[i] = go ? CU_CHAIN : -1;
-        qpos[i] = go ? pos[i] + 1 : -1;
-        if (go) qp[i].u = sp[i].u_next;
-        else qp[i] = cu_plain_params();
+    for (int r = 0; r < B; r++) {
+        const int i = rseq[r], go = S->rec[r] >= 0 && sp[i].u_next >= 0 && pos[i] + 1 < ctx;
+        q[r] = go ? CU_CHAIN : -1;
+        qpos[r] = go ? pos[i] + 1 : -1;
+        if (go) qp[r].u = sp[i].u_next;
+        else qp[r] = cu_plain_params();
         any |= go;
     }
     return any;
 }
 
-/* One decode step. With sampling and no logits asked for, the step after it
- * is queued before this one's tokens are read (its input token is already on
- * the device), so the GPU never waits for the host; the next call claims it
- * if it asks for exactly that step, and otherwise lets it finish unused (it
- * only wrote the cache position that call writes again). */
+/* One decode step of the active sequences, as the rows of the smallest
+ * bucket that holds them. With sampling and no logits asked for, the step
+ * after it is queued before this one's tokens are read (its input token is
+ * already on the device), so the GPU never waits for the host; the next call
+ * claims it if it asks for exactly that step, and otherwise lets it finish
+ * unused (it only wrote the cache positions that call writes again). */
 static int cu_decode(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
                      llorch_error *err) {
     const cu_model *M = (const cu_model *)s->m->backend_data;
     cu_session *S = (cu_session *)s->backend_data;
-    const int B = S->B;
+    const int B = S->B, V = s->m->cfg.vocab_size;
     cudaSetDevice(M->dev);
-    if (!cu_fill_record(S->rec, B, ids, s->pos, sp)) return 0;
+    int any = 0;
+    for (int i = 0; i < B; i++) any |= ids[i] >= 0;
+    if (!any) return 0;
+    const int b = cu_assign_rows(S, ids);
+    cu_fill_record(S, S->rec, ids, s->pos, sp);
     cudaError_t e = cudaSuccess;
     int k;
-    if (S->ahead && cu_ahead_matches(S, S->last)) {
+    if (S->ahead && S->last_bucket == b && cu_ahead_matches(S, S->last)) {
         k = S->last; /* already running */
     } else {
         if (S->ahead) e = cudaStreamSynchronize(S->st); /* not what is asked: let it finish, unused */
         k = S->last ^ 1;
         memcpy(S->h_step[k], S->rec, cu_step_bytes(B));
-        if (e == cudaSuccess) e = cu_launch_slot(S, k);
+        if (e == cudaSuccess) e = cu_launch_slot(S, b, k);
     }
     S->ahead = 0;
     if (e == cudaSuccess && sp && next && !logits && cu_queue_ahead(S, k ^ 1, s->pos, sp, s->ctx)) {
-        e = cu_launch_slot(S, k ^ 1);
+        e = cu_launch_slot(S, b, k ^ 1);
         S->ahead = e == cudaSuccess;
     }
     if (e == cudaSuccess) e = cudaEventSynchronize(S->done[k]);
-    if (e == cudaSuccess && logits)
-        e = cudaMemcpy(logits, S->logits, (size_t)B * s->m->cfg.vocab_size * 4, cudaMemcpyDeviceToHost);
+    const int *rseq = cu_step_seq(S->rec, B);
+    for (int r = 0; r < B && e == cudaSuccess && logits; r++)
+        if (S->rec[r] >= 0)
+            e = cudaMemcpy(logits + (size_t)rseq[r] * V, S->logits + (size_t)r * V, (size_t)V * 4, cudaMemcpyDeviceToHost);
     if (e != cudaSuccess) {
         cudaGetLastError();
         cudaStreamSynchronize(S->st);
@@ -2956,7 +3193,8 @@ static int cu_decode(llorch_session *s, const int *ids, const llorch_sample_para
         return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: decode: %s", M->dev, cudaGetErrorString(e));
     }
     if (sp && next)
-        for (int i = 0; i < B; i++) next[i] = S->h_next[k][i];
+        for (int r = 0; r < B; r++)
+            if (S->rec[r] >= 0) next[rseq[r]] = S->h_next[k][r];
     return 0;
 }
 

@@ -2237,16 +2237,30 @@ static void check_cuda_long_context(const char *dtype, ckpt_family family, int w
     CHECK(st == 0 && e <= 2e-2, "long context (%s, 1300 positions): prefill vs decode steps on the GPU, relative error %.3g (%s)",
           what, e, st ? err.msg : "");
     if (!st) st = llorch_forward(sc, 0, ids, N, lc_, &err);
-    double worst = st ? 1 : rel_err(lg_, lc_, 300);
+    /* and in a batch: sequences 0 and 2 of three hold the prompt, 1 is idle */
+    llorch_session *sb = NULL;
+    llorch_session_opts sbo = {1400, 3};
+    float *lb = (float *)malloc(3 * 300 * sizeof *lb);
+    if (!st) st = llorch_session_new(&sb, g, &sbo, &err) || llorch_forward(sb, 0, ids, N, NULL, &err) ||
+                  llorch_forward(sb, 2, ids, N, NULL, &err);
+    double worst = st ? 1 : rel_err(lg_, lc_, 300), worst_b = 0;
     int id = argmax_f(lc_, 300);
     for (int t = 0; t < 4 && !st; t++) {
-        st = cuda_step(sg, &id, NULL, &nx, lg_, &err) || cuda_step(sc, &id, NULL, &nx, lc_, &err);
+        int trio[3] = {id, -1, id}, nxb[3];
+        st = cuda_step(sg, &id, NULL, &nx, lg_, &err) || cuda_step(sc, &id, NULL, &nx, lc_, &err) ||
+             cuda_step(sb, trio, NULL, nxb, lb, &err);
         e = rel_err(lg_, lc_, 300);
         if (e > worst) worst = e;
+        for (int i = 0; i < 3 && !st; i += 2)
+            if ((e = rel_err(lb + (size_t)i * 300, lg_, 300)) > worst_b) worst_b = e;
         id = argmax_f(lc_, 300);
     }
     CHECK(st == 0 && worst <= 2e-2, "long context (%s, 1300 positions): cuda vs cpu relative error %.3g (%s)", what,
           worst, st ? err.msg : "");
+    CHECK(st == 0 && worst_b <= 2e-2, "long context (%s, 1300 positions): two of three sequences decoded together vs "
+          "alone on the GPU, relative error %.3g (%s)", what, worst_b, st ? err.msg : "");
+    free(lb);
+    llorch_session_free(sb);
     free(ids);
     free(lg_);
     free(lc_);
