@@ -3072,7 +3072,8 @@ static void check_engine_refusals(llorch_model *m) {
     llorch_engine_free(NULL);
 }
 
-/* A request of chat messages is the template's rendering, tokenized. */
+/* A request of chat messages is the template's rendering, tokenized, also
+ * when several threads submit messages at once. */
 static void check_engine_chat(llorch_model *m) {
     llorch_message msgs[] = {{"system", "Be brief."}, {"user", "Name a colour."}};
     char *text = NULL;
@@ -3091,13 +3092,31 @@ static void check_engine_chat(llorch_model *m) {
     ra.sampler.temperature = 0.7f;
     ra.sampler.seed = rb.sampler.seed = 5;
     rb.sampler.temperature = 0.7f;
+    /* and the same messages from two threads at once (rendered and tokenized in each) */
+    engine_case c[4];
+    memset(c, 0, sizeof c);
+    for (int k = 0; k < 4; k++) {
+        c[k].req = ra;
+        c[k].req.user = &c[k].sink;
+        c[k].req.sampler.seed = 10 + (uint64_t)k;
+    }
     CHECK(!llorch_engine_new(&e, m, &opts, &err) && !llorch_engine_submit(e, &ra, NULL, &err) &&
               !llorch_engine_submit(e, &rb, NULL, &err), "engine: %s", err.msg);
-    if (e) llorch_engine_wait_idle(e);
+    if (e) {
+        submitter sub[2] = {{e, c, 0, 2}, {e, c, 2, 2}};
+        pthread_t th[2];
+        for (int t = 0; t < 2; t++) pthread_create(&th[t], NULL, submit_cases, &sub[t]);
+        for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+        llorch_engine_wait_idle(e);
+    }
     stream_sink want;
     run_alone(m, 64, ids, n, 8, &rb.sampler, &want);
     CHECK(ids && same_as_alone(&a, &want) && same_as_alone(&b, &want) && a.n_prompt == n,
           "messages give what their rendering's ids give (%d prompt tokens)", a.n_prompt);
+    for (int k = 0; k < 4 && ids; k++) {
+        run_alone(m, 64, ids, n, 8, &c[k].req.sampler, &want);
+        CHECK(c[k].rc == 0 && same_as_alone(&c[k].sink, &want), "messages submitted from two threads, request %d", k);
+    }
     llorch_message bad[] = {{"user", NULL}};
     ra.messages = bad;
     ra.n_messages = 1;
