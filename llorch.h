@@ -319,9 +319,12 @@ typedef struct {
  * program's threads). The model must outlive it. */
 int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err);
 /* Queue a request (copied: prompt, messages and stop strings may be freed on
- * return). Fails with LLORCH_E_ARG (bad ids, options or stop strings),
- * LLORCH_E_CONTEXT (the prompt leaves no room in a slot), LLORCH_E_BUSY or
- * LLORCH_E_STOPPED, and then the callback is never called. Thread-safe. */
+ * return); *id (optional) gets its id, unique, increasing and never 0. Fails
+ * with LLORCH_E_ARG (bad ids, options or stop strings), LLORCH_E_CONTEXT (the
+ * prompt leaves no room in a slot), LLORCH_E_BUSY, LLORCH_E_STOPPED, or what
+ * rendering and tokenizing messages fail with (a template's error is
+ * LLORCH_E_FORMAT), and then *id is 0 and the callback is never called.
+ * Thread-safe. */
 int llorch_engine_submit(llorch_engine *e, const llorch_request *r, uint64_t *id, llorch_error *err);
 /* Cancel a queued or running request; an unknown or finished id is ignored. Thread-safe. */
 void llorch_engine_cancel(llorch_engine *e, uint64_t id);
