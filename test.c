@@ -2799,16 +2799,20 @@ static void check_engine_stops(llorch_model *m) {
     memcpy(held, alone.text + end[k - 1] + 1, hl);
     held[hl] = '\x02';
     held[hl + 1] = 0;
-    const char *stops_span[] = {never, span}, *stops_never[] = {never}, *stops_held[] = {held};
-    ev_sink a, b, h;
+    /* the text's last byte then one never generated: held back when the request ends */
+    char tail[3] = {alone.len && (unsigned char)alone.text[alone.len - 1] < 0x80 ? alone.text[alone.len - 1] : 'a', 3, 0};
+    const char *stops_span[] = {never, span}, *stops_never[] = {never}, *stops_held[] = {held}, *stops_tail[] = {tail};
+    ev_sink a, b, h, t;
     llorch_request ra = prompt_request(prompt, np, max, &a), rb = prompt_request(prompt, np, max, &b),
-                   rh = prompt_request(prompt, np, max, &h);
-    ra.sampler = rb.sampler = rh.sampler = o;
+                   rh = prompt_request(prompt, np, max, &h), rt = prompt_request(prompt, np, max, &t);
+    ra.sampler = rb.sampler = rh.sampler = rt.sampler = o;
     ra.stop = stops_span, ra.n_stop = 2;
     rb.stop = stops_never, rb.n_stop = 1;
     rh.stop = stops_held, rh.n_stop = 1;
+    rt.stop = stops_tail, rt.n_stop = 1;
     CHECK(!llorch_engine_submit(e, &ra, NULL, &err) && !llorch_engine_submit(e, &rb, NULL, &err) &&
-              !llorch_engine_submit(e, &rh, NULL, &err), "submit: %s", err.msg);
+              !llorch_engine_submit(e, &rh, NULL, &err) && !llorch_engine_submit(e, &rt, NULL, &err),
+          "submit: %s", err.msg);
     llorch_engine_wait_idle(e);
     const char *at = strstr(alone.text, span);
     size_t cut = at ? (size_t)(at - alone.text) : 0;
@@ -2823,6 +2827,8 @@ static void check_engine_stops(llorch_model *m) {
               h.emitted[k + 1] <= end[k - 1] + 1 && h.emitted[k + 2] == end[k + 2],
           "text that begins a stop string is held back (after token %d: %zu bytes of %zu out), then released (%zu of %zu)",
           k, h.emitted[k], end[k], h.emitted[k + 2], end[k + 2]);
+    CHECK(same_as_alone(&t, &alone) && t.finish == LLORCH_FINISH_LENGTH && tail[0] == alone.text[alone.len - 1],
+          "text held back when the request ends comes in its last event");
     llorch_engine_free(e);
 }
 
