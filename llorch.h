@@ -319,9 +319,12 @@ typedef struct {
  * program's threads). The model must outlive it. */
 int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err);
 /* Queue a request (copied: prompt, messages and stop strings may be freed on
- * return). Fails with LLORCH_E_ARG (bad ids, options or stop strings),
- * LLORCH_E_CONTEXT (the prompt leaves no room in a slot), LLORCH_E_BUSY or
- * LLORCH_E_STOPPED, and then the callback is never called. Thread-safe. */
+ * return); *id (optional) gets its id, unique, increasing and never 0. Fails
+ * with LLORCH_E_ARG (bad ids, options or stop strings), LLORCH_E_CONTEXT (the
+ * prompt leaves no room in a slot), LLORCH_E_BUSY, LLORCH_E_STOPPED, or what
+ * rendering and tokenizing messages fail with (a template's error is
+ * LLORCH_E_FORMAT), and then *id is 0 and the callback is never called.
+ * Thread-safe. */
 int llorch_engine_submit(llorch_engine *e, const llorch_request *r, uint64_t *id, llorch_error *err);
 /* Cancel a queued or running request; an unknown or finished id is ignored. Thread-safe. */
 void llorch_engine_cancel(llorch_engine *e, uint64_t id);
@@ -332,7 +335,8 @@ void llorch_engine_shutdown(llorch_engine *e, int cancel_running);
 void llorch_engine_wait_idle(llorch_engine *e);
 void llorch_engine_get_stats(llorch_engine *e, llorch_engine_stats *st);
 /* Cancel whatever remains (each gets its last event), stop the thread, free
- * the session. NULL is ignored. */
+ * the session. No other call on e may be in progress or follow. NULL is
+ * ignored. */
 void llorch_engine_free(llorch_engine *e);
 
 #ifdef __cplusplus
@@ -2363,26 +2367,10 @@ static int llorch_engine_session(llorch_engine *e, int n_slots, llorch_error *er
     return st;
 }
 
-/* The engine's thread, with every signal blocked: they go to the program's
- * own threads. */
-static int llorch_engine_start(llorch_engine *e) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&e->thread, NULL, llorch_engine_main, e);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
-int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err) {
-    llorch_engine_opts o = {0, 0, 0, 0};
+/* The engine, its session and its thread. */
+static int llorch_engine_create(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err) {
+    const llorch_engine_opts o = *opts;
     int st;
-    *out = NULL;
-    llorch_ok(err);
-    if (opts) o = *opts;
-    if (o.n_slots < 0 || o.ctx < 0 || o.prefill_chunk < 0 || o.max_queue < 0)
-        return llorch_fail(err, LLORCH_E_ARG, "engine options: n_slots %d, ctx %d, prefill_chunk %d, max_queue %d: "
-                           "none may be negative", o.n_slots, o.ctx, o.prefill_chunk, o.max_queue);
     llorch_engine *e = (llorch_engine *)calloc(1, sizeof *e);
     if (!e) return llorch_fail(err, LLORCH_E_NOMEM, "out of memory");
     e->m = m;
@@ -2396,6 +2384,8 @@ int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_
     /* a slot's text: what a stop string may begin (< LLORCH_MAX_STOP_BYTES),
        one token's, and the flush of an unfinished character */
     e->text_cap = LLORCH_MAX_STOP_BYTES + (size_t)tk_max_token_bytes(m->tok) + 16;
+    e->stats.n_slots = e->n_slots;
+    e->stats.ctx = e->ctx;
     size_t n = (size_t)e->n_slots;
     e->slots = (llorch_slot *)calloc(n, sizeof *e->slots);
     e->gen = (llorch_gen_seq *)calloc(n, sizeof *e->gen);
@@ -2407,7 +2397,7 @@ int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_
     if (e->slots && e->gen && e->ids && e->next && e->sp && e->text) {
         for (size_t i = 0; i < n; i++) e->slots[i].text = e->text + i * e->text_cap;
         if (!pthread_mutex_init(&e->mu, NULL) && ++sync && !pthread_cond_init(&e->wake, NULL) && ++sync &&
-            !pthread_cond_init(&e->idle, NULL) && ++sync && !llorch_engine_start(e))
+            !pthread_cond_init(&e->idle, NULL) && ++sync && !pthread_create(&e->thread, NULL, llorch_engine_main, e))
             sync = 4;
     }
     if (sync < 4) {
@@ -2425,10 +2415,26 @@ int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_
         free(e);
         return st;
     }
-    e->stats.n_slots = e->n_slots;
-    e->stats.ctx = e->ctx;
     *out = e;
     return 0;
+}
+
+/* The session's threads and the engine's start with every signal blocked, so
+ * that signals go to the program's own threads. */
+int llorch_engine_new(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err) {
+    llorch_engine_opts o = {0, 0, 0, 0};
+    sigset_t all, old;
+    *out = NULL;
+    llorch_ok(err);
+    if (opts) o = *opts;
+    if (o.n_slots < 0 || o.ctx < 0 || o.prefill_chunk < 0 || o.max_queue < 0)
+        return llorch_fail(err, LLORCH_E_ARG, "engine options: n_slots %d, ctx %d, prefill_chunk %d, max_queue %d: "
+                           "none may be negative", o.n_slots, o.ctx, o.prefill_chunk, o.max_queue);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int st = llorch_engine_create(out, m, &o, err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return st;
 }
 
 /* A request's sampler, stop strings and max_tokens, as submit takes them. */

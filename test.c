@@ -2804,16 +2804,20 @@ static void check_engine_stops(llorch_model *m) {
     memcpy(held, alone.text + end[k - 1] + 1, hl);
     held[hl] = '\x02';
     held[hl + 1] = 0;
-    const char *stops_span[] = {never, span}, *stops_never[] = {never}, *stops_held[] = {held};
-    ev_sink a, b, h;
+    /* the text's last byte then one never generated: held back when the request ends */
+    char tail[3] = {alone.len && (unsigned char)alone.text[alone.len - 1] < 0x80 ? alone.text[alone.len - 1] : 'a', 3, 0};
+    const char *stops_span[] = {never, span}, *stops_never[] = {never}, *stops_held[] = {held}, *stops_tail[] = {tail};
+    ev_sink a, b, h, t;
     llorch_request ra = prompt_request(prompt, np, max, &a), rb = prompt_request(prompt, np, max, &b),
-                   rh = prompt_request(prompt, np, max, &h);
-    ra.sampler = rb.sampler = rh.sampler = o;
+                   rh = prompt_request(prompt, np, max, &h), rt = prompt_request(prompt, np, max, &t);
+    ra.sampler = rb.sampler = rh.sampler = rt.sampler = o;
     ra.stop = stops_span, ra.n_stop = 2;
     rb.stop = stops_never, rb.n_stop = 1;
     rh.stop = stops_held, rh.n_stop = 1;
+    rt.stop = stops_tail, rt.n_stop = 1;
     CHECK(!llorch_engine_submit(e, &ra, NULL, &err) && !llorch_engine_submit(e, &rb, NULL, &err) &&
-              !llorch_engine_submit(e, &rh, NULL, &err), "submit: %s", err.msg);
+              !llorch_engine_submit(e, &rh, NULL, &err) && !llorch_engine_submit(e, &rt, NULL, &err),
+          "submit: %s", err.msg);
     llorch_engine_wait_idle(e);
     const char *at = strstr(alone.text, span);
     size_t cut = at ? (size_t)(at - alone.text) : 0;
@@ -2828,6 +2832,8 @@ static void check_engine_stops(llorch_model *m) {
               h.emitted[k + 1] <= end[k - 1] + 1 && h.emitted[k + 2] == end[k + 2],
           "text that begins a stop string is held back (after token %d: %zu bytes of %zu out), then released (%zu of %zu)",
           k, h.emitted[k], end[k], h.emitted[k + 2], end[k + 2]);
+    CHECK(same_as_alone(&t, &alone) && t.finish == LLORCH_FINISH_LENGTH && tail[0] == alone.text[alone.len - 1],
+          "text held back when the request ends comes in its last event");
     llorch_engine_free(e);
 }
 
@@ -3077,7 +3083,8 @@ static void check_engine_refusals(llorch_model *m) {
     llorch_engine_free(NULL);
 }
 
-/* A request of chat messages is the template's rendering, tokenized. */
+/* A request of chat messages is the template's rendering, tokenized, also
+ * when several threads submit messages at once. */
 static void check_engine_chat(llorch_model *m) {
     llorch_message msgs[] = {{"system", "Be brief."}, {"user", "Name a colour."}};
     char *text = NULL;
@@ -3096,13 +3103,31 @@ static void check_engine_chat(llorch_model *m) {
     ra.sampler.temperature = 0.7f;
     ra.sampler.seed = rb.sampler.seed = 5;
     rb.sampler.temperature = 0.7f;
+    /* and the same messages from two threads at once (rendered and tokenized in each) */
+    engine_case c[4];
+    memset(c, 0, sizeof c);
+    for (int k = 0; k < 4; k++) {
+        c[k].req = ra;
+        c[k].req.user = &c[k].sink;
+        c[k].req.sampler.seed = 10 + (uint64_t)k;
+    }
     CHECK(!llorch_engine_new(&e, m, &opts, &err) && !llorch_engine_submit(e, &ra, NULL, &err) &&
               !llorch_engine_submit(e, &rb, NULL, &err), "engine: %s", err.msg);
-    if (e) llorch_engine_wait_idle(e);
+    if (e) {
+        submitter sub[2] = {{e, c, 0, 2}, {e, c, 2, 2}};
+        pthread_t th[2];
+        for (int t = 0; t < 2; t++) pthread_create(&th[t], NULL, submit_cases, &sub[t]);
+        for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+        llorch_engine_wait_idle(e);
+    }
     stream_sink want;
     run_alone(m, 64, ids, n, 8, &rb.sampler, &want);
     CHECK(ids && same_as_alone(&a, &want) && same_as_alone(&b, &want) && a.n_prompt == n,
           "messages give what their rendering's ids give (%d prompt tokens)", a.n_prompt);
+    for (int k = 0; k < 4 && ids; k++) {
+        run_alone(m, 64, ids, n, 8, &c[k].req.sampler, &want);
+        CHECK(c[k].rc == 0 && same_as_alone(&c[k].sink, &want), "messages submitted from two threads, request %d", k);
+    }
     llorch_message bad[] = {{"user", NULL}};
     ra.messages = bad;
     ra.n_messages = 1;
