@@ -1574,7 +1574,8 @@ static int respond_completion(exchange *x, const api_params *p, const char *id, 
 /* A request the engine refused, as an HTTP error. */
 static void submit_error(const llorch_error *err, const api_params *p, api_error *e) {
     int st = err->status;
-    e->param = st == LLORCH_E_ARG || st == LLORCH_E_CONTEXT ? (p->chat ? "messages" : "prompt") : NULL;
+    /* ARG: bad ids or options; CONTEXT: too long; FORMAT: the chat template's error on these messages */
+    e->param = st == LLORCH_E_ARG || st == LLORCH_E_CONTEXT || st == LLORCH_E_FORMAT ? (p->chat ? "messages" : "prompt") : NULL;
     e->code = st == LLORCH_E_CONTEXT ? "context_length_exceeded" : st == LLORCH_E_BUSY ? "queue_full" : NULL;
     refuse(e, st == LLORCH_E_ARG || st == LLORCH_E_CONTEXT || st == LLORCH_E_FORMAT ? 400 : st == LLORCH_E_BUSY ? 429
               : st == LLORCH_E_STOPPED ? 503 : 500, "%s", err->msg);
