@@ -1375,12 +1375,20 @@ static int send_all(int fd, const char *p, size_t n) {
     return 0;
 }
 
+/* "Date: ...\r\n" now, as HTTP wants of a server with a clock. */
+static void http_date(char *out, size_t cap) {
+    time_t t = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, cap, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm)) out[0] = 0;
+}
+
 /* A whole response with a Content-Length body. */
 static int respond(exchange *x, int status, const char *type, const char *body, size_t len, const char *extra) {
-    char head[512];
+    char head[600], date[64];
     x->status = status;
-    int n = snprintf(head, sizeof head, "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     x->h.minor, status, reason(status), type, len, extra ? extra : "",
+    http_date(date, sizeof date);
+    int n = snprintf(head, sizeof head, "HTTP/1.%d %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     x->h.minor, status, reason(status), date, type, len, extra ? extra : "",
                      x->keep_alive ? (x->h.minor ? "" : "Connection: keep-alive\r\n") : "Connection: close\r\n");
     if (n < 0 || n >= (int)sizeof head) return -1;
     if (send_all(x->c->fd, head, (size_t)n) || send_all(x->c->fd, body, len)) {
@@ -1655,10 +1663,11 @@ static int make_request(server *s, api_params *p, uint64_t n, llorch_request *rq
 
 /* A stream's response head, and for chat the first chunk (the role). */
 static void send_stream_head(exchange *x, const api_params *p, const char *id) {
-    char head[256];
+    char head[320], date[64];
     x->keep_alive &= x->h.minor; /* HTTP/1.0: the body ends with the connection */
-    int n = snprintf(head, sizeof head, "HTTP/1.%d 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s\r\n",
-                     x->h.minor, x->h.minor ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
+    http_date(date, sizeof date);
+    int n = snprintf(head, sizeof head, "HTTP/1.%d 200 OK\r\n%sContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n%s\r\n",
+                     x->h.minor, date, x->h.minor ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
     x->status = 200;
     if (send_all(x->c->fd, head, (size_t)n) || (p->chat && send_chunk(x, p, id, NULL, 0, NULL, 1))) x->keep_alive = 0;
 }

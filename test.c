@@ -5106,7 +5106,8 @@ static void test_serve(void) {
         return;
     }
     http_reply r;
-    CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200 && strstr(r.body.p, "\"ok\""), "/health");
+    CHECK(http_do(sp.port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200 && strstr(r.body.p, "\"ok\"") &&
+              strstr(r.head, "\r\nDate: ") && strstr(r.head, " GMT\r\n"), "/health, with a Date");
     reply_free(&r);
     CHECK(http_do(sp.port, "GET", "/v1/models", NULL, NULL, &r) == 0 && r.status == 200 &&
               strstr(r.body.p, "\"id\":\"tiny-llama-f32\"") && strstr(r.body.p, "\"object\":\"list\""), "/v1/models");
