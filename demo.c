@@ -672,7 +672,7 @@ typedef struct {
     llorch_sampler_opts sampler;
     int sampling_set;                 /* -n, -t, -k, -p, -r or -s given */
     const char *serve, *api_key;      /* --serve [HOST:]PORT */
-    int parallel, max_conns, timeout;
+    int parallel, queue, max_conns, timeout;
 } demo_args;
 
 static void usage(FILE *f) {
@@ -700,6 +700,7 @@ static void usage(FILE *f) {
             "  --serve [HOST:]PORT  serve the OpenAI API over HTTP (default 127.0.0.1:8080; port 0: any free one)\n"
             "                    (requests choose their own sampling; --ctx is each request's context)\n"
             "  --parallel N      --serve: requests generated at once (default: as many as fit in memory, at most 256)\n"
+            "  --queue N         --serve: requests waiting for a slot at most (default 1024; more are answered 429)\n"
             "  --api-key KEY     --serve: require the header Authorization: Bearer KEY\n"
             "  --max-conns N     --serve: open connections at most (default 512; more are answered 503)\n"
             "  --timeout S       --serve: seconds a request has to arrive, and a client to take a response (default 30)\n");
@@ -797,6 +798,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         else if (!strcmp(o, "--messages")) a->messages = v;
         else if (!strcmp(o, "--dump-logits")) a->dump_logits = v;
         else if (!strcmp(o, "--parallel")) bad = parse_int(v, 1, 256, &a->parallel);
+        else if (!strcmp(o, "--queue")) bad = parse_int(v, 1, 1 << 20, &a->queue);
         else if (!strcmp(o, "--api-key")) bad = !*(a->api_key = v);
         else if (!strcmp(o, "--max-conns")) bad = parse_int(v, 1, 65536, &a->max_conns);
         else if (!strcmp(o, "--timeout")) bad = parse_int(v, 1, 86400, &a->timeout);
@@ -816,7 +818,7 @@ static int parse_args(int argc, char **argv, demo_args *a) {
         if (a->sampling_set) return die("--serve: -n, -t, -k, -p, -r and -s do not apply (each request sets its own)");
         return 0;
     }
-    if (a->parallel || a->api_key) return die("--parallel and --api-key go with --serve");
+    if (a->parallel || a->queue || a->api_key) return die("--parallel, --queue and --api-key go with --serve");
     if (a->chat && !a->prompt && !a->messages && isatty(fileno(stdin))) a->interactive = 1;
     if (a->interactive && (a->prompt || a->messages || a->batch > 1 || a->tokenize || a->dump_logits))
         return die("-i takes no prompt, --messages, --batch, --tokenize or --dump-logits");
@@ -2193,7 +2195,7 @@ static int serve_main(const demo_args *a) {
     fit_descriptors(s);
     if ((s->listen_fd = listen_on(a->serve, shown, sizeof shown)) < 0) goto done;
     if (llorch_load(&s->m, a->model_dir, &lo, &err)) { die("%s", err.msg); goto done; }
-    llorch_engine_opts eo = {a->parallel, a->ctx, 0, 0};
+    llorch_engine_opts eo = {a->parallel, a->ctx, 0, a->queue};
     if (llorch_engine_new(&s->e, s->m, &eo, &err)) { die("%s", err.msg); goto done; }
     llorch_engine_stats st;
     llorch_engine_get_stats(s->e, &st);

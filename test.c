@@ -5012,11 +5012,24 @@ static void check_serve_connection(int port) {
     reply_free(&a);
 }
 
-/* --api-key, --max-conns, and SIGTERM with a stream running. */
+/* Until the server has seen every other connection close: the one asking
+ * /metrics is the one open (at most 5 s). */
+static void serve_wait_alone(int port, const char *auth) {
+    for (int i = 0; i < 250; i++) {
+        http_reply r;
+        int alone = !http_do(port, "GET", "/metrics", NULL, auth, &r) && r.status == 200 &&
+                    strstr(r.body.p, "llorch_connections_open 1\n");
+        reply_free(&r);
+        if (alone) return;
+        usleep(20000);
+    }
+}
+
+/* --api-key, --max-conns, --queue, and SIGTERM with a stream running. */
 static void check_serve_limits(const char *model) {
     serve_proc sp;
     char opts[256];
-    snprintf(opts, sizeof opts, "--ctx 512 --api-key sesame --max-conns 3 --timeout 5");
+    snprintf(opts, sizeof opts, "--ctx 512 --api-key sesame --max-conns 3 --timeout 5 --parallel 1 --queue 1");
     if (serve_start(&sp, model, opts)) { CHECK(0, "the server starts with --api-key"); serve_stop(&sp); return; }
     http_reply r;
     static const char body[] = "{\"prompt\": \"x\", \"max_tokens\": 1}";
@@ -5045,12 +5058,34 @@ static void check_serve_limits(const char *model) {
           "past --max-conns: 503 (%d)", r.status);
     reply_free(&r);
     for (int i = 0; i < 3; i++) close(held[i]);
-    for (int i = 0; i < 250; i++) { /* until the server has seen them close: the asker is the one open */
-        int alone = !http_do(sp.port, "GET", "/metrics", NULL, "Authorization: Bearer sesame\r\n", &r) && r.status == 200 &&
-                    strstr(r.body.p, "llorch_connections_open 1\n");
-        reply_free(&r);
-        if (alone) break;
-        usleep(20000);
+    serve_wait_alone(sp.port, "Authorization: Bearer sesame\r\n");
+    /* one slot and a queue of one (--parallel 1 --queue 1): with a long request
+     * running and one waiting, a third is answered 429 */
+    {
+        int q[3];
+        http_reply qr[3];
+        static const char longer[] = "{\"prompt\": \"x\", \"max_tokens\": 500, \"temperature\": 0}";
+        char qreq[512];
+        snprintf(qreq, sizeof qreq, "POST /v1/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer sesame\r\n"
+                 "Content-Length: %zu\r\n\r\n%s", sizeof longer - 1, longer);
+        for (int i = 0; i < 3; i++) {
+            memset(&qr[i], 0, sizeof qr[i]);
+            q[i] = tcp_connect(sp.port);
+            if (q[i] >= 0) send_str(q[i], qreq, strlen(qreq));
+        }
+        for (int i = 0; i < 3; i++)
+            if (q[i] >= 0) read_reply(q[i], &qr[i], 0);
+        int ok200 = 0, full = 0; /* which one finds the queue full depends on arrival */
+        for (int i = 0; i < 3; i++) {
+            ok200 += qr[i].status == 200;
+            full += reply_error_is(&qr[i], 429, NULL, "queue_full");
+        }
+        CHECK(ok200 == 2 && full == 1, "past --queue: 429 (%d %d %d)", qr[0].status, qr[1].status, qr[2].status);
+        for (int i = 0; i < 3; i++) {
+            reply_free(&qr[i]);
+            if (q[i] >= 0) close(q[i]);
+        }
+        serve_wait_alone(sp.port, "Authorization: Bearer sesame\r\n");
     }
     /* SIGTERM: a running stream ends as it would; a request that arrives after gets 503; exit 0 */
     int fd = tcp_connect(sp.port), late = tcp_connect(sp.port);
@@ -5161,7 +5196,8 @@ static void test_serve(void) {
     /* the options */
     char cmd[8300], out[4096], errs[4096];
     static const char *const bad_opts[] = {"--serve 127.0.0.1:70000", "--serve 1.2.3.4.5:80", "--serve 127.0.0.1:0 hello",
-                                           "--serve 127.0.0.1:0 -n 5", "--parallel 4 hello", "--serve 127.0.0.1:0 --max-conns 0"};
+                                           "--serve 127.0.0.1:0 -n 5", "--parallel 4 hello", "--serve 127.0.0.1:0 --max-conns 0",
+                                           "--queue 3 hello", "--serve 127.0.0.1:0 --queue 0"};
     for (size_t i = 0; i < sizeof bad_opts / sizeof *bad_opts; i++) {
         snprintf(cmd, sizeof cmd, "'%s' -m %s %s", serve_demo(), dir, bad_opts[i]);
         int rc = run_cmd(cmd, out, sizeof out, errs, sizeof errs);
