@@ -1314,7 +1314,6 @@ typedef struct {
     int stop_pipe[2];     /* written once shutdown begins: wakes idle connections */
     atomic_int stopping;
     pthread_mutex_t mu;   /* guards the counts */
-    pthread_cond_t idle;  /* signalled when a connection ends */
     int n_conns, n_extra; /* connections served; over the limit, answered 503 */
     atomic_ullong next_id;
     long long created;
@@ -1951,7 +1950,6 @@ static void conn_close(conn *c) {
     pthread_mutex_lock(&s->mu);
     if (c->over_limit) s->n_extra--;
     else s->n_conns--;
-    pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
     free(c);
 }
@@ -2178,7 +2176,6 @@ static int serve_main(const demo_args *a) {
     s->listen_fd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->idle, NULL);
     pthread_mutex_init(&s->mx.mu, NULL);
     s->created = (long long)time(NULL);
     /* the model's name: its directory's last component */
@@ -2238,7 +2235,6 @@ done:
     for (int i = 0; i < 2; i++) /* the signal pipe stays: a late signal still finds it */
         if (s->stop_pipe[i] >= 0) close(s->stop_pipe[i]);
     pthread_mutex_destroy(&s->mx.mu);
-    pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
     free(s);
     return rc;
