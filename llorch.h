@@ -2367,6 +2367,18 @@ static int llorch_engine_session(llorch_engine *e, int n_slots, llorch_error *er
     return st;
 }
 
+/* What the engine holds beside its thread and its mutex and conditions. */
+static void llorch_engine_release(llorch_engine *e) {
+    llorch_session_free(e->s);
+    free(e->slots);
+    free(e->gen);
+    free(e->ids);
+    free(e->next);
+    free(e->sp);
+    free(e->text);
+    free(e);
+}
+
 /* The engine, its session and its thread. */
 static int llorch_engine_create(llorch_engine **out, llorch_model *m, const llorch_engine_opts *opts, llorch_error *err) {
     const llorch_engine_opts o = *opts;
@@ -2405,14 +2417,7 @@ static int llorch_engine_create(llorch_engine **out, llorch_model *m, const llor
         if (sync > 1) pthread_cond_destroy(&e->wake);
         if (sync > 0) pthread_mutex_destroy(&e->mu);
         st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory for an engine of %d slots", e->n_slots);
-        llorch_session_free(e->s);
-        free(e->slots);
-        free(e->gen);
-        free(e->ids);
-        free(e->next);
-        free(e->sp);
-        free(e->text);
-        free(e);
+        llorch_engine_release(e);
         return st;
     }
     *out = e;
@@ -2597,14 +2602,7 @@ void llorch_engine_free(llorch_engine *e) {
     pthread_cond_destroy(&e->idle);
     pthread_cond_destroy(&e->wake);
     pthread_mutex_destroy(&e->mu);
-    llorch_session_free(e->s);
-    free(e->slots);
-    free(e->gen);
-    free(e->ids);
-    free(e->next);
-    free(e->sp);
-    free(e->text);
-    free(e);
+    llorch_engine_release(e);
 }
 
 #endif /* LLORCH_IMPLEMENTATION_DONE */
