@@ -1831,9 +1831,69 @@ static int llorch_argmax(const float *x, int n) {
     return best;
 }
 
-static int llorch_cmp_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
+/* Three-way partition of v[0..n) around pivot: the values above it first,
+ * then those equal to it; *n_above and *n_equal count them. */
+static void llorch_partition3(float *v, int n, float pivot, int *n_above, int *n_equal) {
+    int a = 0, e = 0; /* v[0..a) above, v[a..a+e) equal, v[i..n) not yet seen */
+    for (int i = 0; i < n; i++) {
+        float x = v[i];
+        if (x > pivot) {
+            v[i] = v[a + e];
+            v[a + e] = v[a];
+            v[a++] = x;
+        } else if (x == pivot) {
+            v[i] = v[a + e];
+            v[a + e++] = x;
+        }
+    }
+    *n_above = a;
+    *n_equal = e;
+}
+
+static float llorch_pivot(const float *v, int n) { /* the median of three */
+    float x = v[0], y = v[n / 2], z = v[n - 1];
+    return x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+}
+
+/* The k-th largest of v[0..n) (1 <= k <= n), in expected linear time; v is reordered. */
+static float llorch_kth_largest(float *v, int n, int k) {
+    for (;;) {
+        int above, equal;
+        float pivot = llorch_pivot(v, n);
+        llorch_partition3(v, n, pivot, &above, &equal);
+        if (k <= above) {
+            n = above;
+        } else if (k <= above + equal) {
+            return pivot;
+        } else {
+            k -= above + equal;
+            v += above + equal;
+            n -= above + equal;
+        }
+    }
+}
+
+/* The top-p cut of the values v[0..n) (all > 0): the value at which their
+ * sum, largest first, reaches target, so that every value >= it is kept;
+ * 0 (keep all) when the sum never does. Expected linear time; v is reordered. */
+static float llorch_nucleus_cut(float *v, int n, double target) {
+    while (n > 0) {
+        int above, equal;
+        float pivot = llorch_pivot(v, n);
+        llorch_partition3(v, n, pivot, &above, &equal);
+        double sum_above = 0;
+        for (int i = 0; i < above; i++) sum_above += v[i];
+        if (sum_above >= target && above > 0) {
+            n = above;
+        } else if (sum_above + (double)pivot * equal >= target) {
+            return pivot;
+        } else {
+            target -= sum_above + (double)pivot * equal;
+            v += above + equal;
+            n -= above + equal;
+        }
+    }
+    return 0;
 }
 
 int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p, const int *history, int n_history) {
@@ -1845,32 +1905,32 @@ int llorch_sample_logits(float *logits, int vocab, const llorch_sample_params *p
     float mx = logits[best], inv_t = 1.0f / p->temperature;
     double total = 0;
     for (int i = 0; i < vocab; i++) total += logits[i] = logits[i] == mx ? 1.0f : expf((logits[i] - mx) * inv_t);
-    float tau = 0; /* keep tokens with probability >= tau */
-    float *sorted = NULL;
+    /* keep tokens with probability >= tau: the k-th largest (ties at it stay),
+       then the value at which the kept ones, largest first, reach top_p of
+       their sum; found by selection, not by sorting the vocabulary */
+    float tau = 0;
     int need_k = p->top_k > 0 && p->top_k < vocab, need_p = p->top_p > 0 && p->top_p < 1;
     if (need_k || need_p) {
-        sorted = (float *)malloc((size_t)vocab * sizeof *sorted);
-        if (!sorted) return best; /* out of memory: fall back to greedy */
-        memcpy(sorted, logits, (size_t)vocab * sizeof *sorted);
-        qsort(sorted, (size_t)vocab, sizeof *sorted, llorch_cmp_desc);
+        float *kept = (float *)malloc((size_t)vocab * sizeof *kept);
+        if (!kept) return best; /* out of memory: fall back to greedy */
+        memcpy(kept, logits, (size_t)vocab * sizeof *kept);
         int n = vocab;
         if (need_k) {
-            tau = sorted[p->top_k - 1];
-            n = p->top_k;
-            while (n < vocab && sorted[n] >= tau) n++; /* ties at the k-th value stay */
+            tau = llorch_kth_largest(kept, vocab, p->top_k);
+            n = 0;
+            for (int i = 0; i < vocab; i++)
+                if (logits[i] >= tau) kept[n++] = logits[i];
         }
-        if (need_p) {
-            double kept = 0, acc = 0;
-            for (int i = 0; i < n; i++) kept += sorted[i];
-            for (int i = 0; i < n; i++) {
-                acc += sorted[i];
-                if (acc >= p->top_p * kept) { tau = sorted[i]; break; }
-            }
-        }
-        free(sorted);
         total = 0;
-        for (int i = 0; i < vocab; i++)
-            if (logits[i] >= tau) total += logits[i];
+        for (int i = 0; i < n; i++) total += kept[i];
+        if (need_p) {
+            float cut = llorch_nucleus_cut(kept, n, p->top_p * total);
+            if (cut > tau) tau = cut;
+            total = 0;
+            for (int i = 0; i < vocab; i++)
+                if (logits[i] >= tau) total += logits[i];
+        }
+        free(kept);
     }
     double r = p->u * total, acc = 0;
     int last = best;

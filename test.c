@@ -2119,6 +2119,50 @@ static void test_config(void) {
 /* Sampling                                                                  */
 /* ======================================================================== */
 
+static int cmp_float_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* The sampler's definition, by sorting: softmax(logits / T) (largest weighs
+ * 1); keep the top-k values (ties at the k-th stay), then, largest first,
+ * the values until their sum reaches top_p of what top-k kept; draw u over
+ * the kept tokens in id order. llorch_sample_logits finds the same cut by
+ * selection. */
+static int sample_by_sorting(const float *logits, int V, float T, int top_k, float top_p, float u) {
+    float *pr = (float *)malloc((size_t)V * sizeof *pr), *sorted = (float *)malloc((size_t)V * sizeof *sorted);
+    int best = argmax_f(logits, V);
+    for (int i = 0; i < V; i++) pr[i] = logits[i] == logits[best] ? 1.0f : expf((logits[i] - logits[best]) / T);
+    memcpy(sorted, pr, (size_t)V * sizeof *sorted);
+    qsort(sorted, (size_t)V, sizeof *sorted, cmp_float_desc);
+    float tau = 0;
+    int n = V;
+    if (top_k > 0 && top_k < V) {
+        tau = sorted[top_k - 1];
+        for (n = top_k; n < V && sorted[n] >= tau; n++) {}
+    }
+    if (top_p < 1) {
+        double kept = 0, acc = 0;
+        for (int i = 0; i < n; i++) kept += sorted[i];
+        for (int i = 0; i < n; i++)
+            if ((acc += sorted[i]) >= top_p * kept) { tau = sorted[i]; break; }
+    }
+    double total = 0, r, sum = 0;
+    for (int i = 0; i < V; i++)
+        if (pr[i] >= tau) total += pr[i];
+    r = u * total;
+    int last = best;
+    for (int i = 0; i < V; i++) {
+        if (pr[i] < tau) continue;
+        sum += pr[i];
+        last = i;
+        if (sum > r) break;
+    }
+    free(pr);
+    free(sorted);
+    return last;
+}
+
 static void test_sampler(void) {
     enum { V = 1000 };
     float base[V], work[V];
@@ -2170,6 +2214,23 @@ static void test_sampler(void) {
     int t = llorch_sample(&r, rp, 4, hist2, 4, 0);
     CHECK(rp[0] == 1.0f && rp[1] == -2.0f && rp[2] == 1.5f && rp[3] == 2.5f && t == 3,
           "repetition penalty gave %g %g %g %g -> %d", rp[0], rp[1], rp[2], rp[3], t);
+    /* top-k and top-p by selection against their definition by sorting, on
+       vocabularies with many ties (logits on a grid) and without */
+    int differ = 0, cases = 0;
+    float *lg = (float *)malloc(3000 * sizeof *lg), *w = (float *)malloc(3000 * sizeof *w);
+    for (int c = 0; c < 3000; c++) {
+        int n = 1 + (int)(llorch_rand(&rng) * 2999), grid = c % 2;
+        for (int i = 0; i < n; i++) lg[i] = grid ? (float)(int)(llorch_rand(&rng) * 12) * 0.5f : 8.0f * llorch_rand(&rng);
+        llorch_sample_params sp = {0.3f + 1.5f * llorch_rand(&rng), c % 3 ? 0.05f + 0.95f * llorch_rand(&rng) : 1.0f, 1.0f,
+                                   c % 5 ? (int)(llorch_rand(&rng) * 60) : 0, llorch_rand(&rng), -1};
+        memcpy(w, lg, (size_t)n * sizeof *w);
+        int got = llorch_sample_logits(w, n, &sp, NULL, 0);
+        differ += got != sample_by_sorting(lg, n, sp.temperature, sp.top_k, sp.top_p, sp.u);
+        cases++;
+    }
+    CHECK(differ == 0, "top-k/top-p by selection differs from the definition by sorting in %d of %d draws", differ, cases);
+    free(lg);
+    free(w);
 }
 
 /* ======================================================================== */
