@@ -5353,6 +5353,13 @@ static int serve_bench_main(int port, int clients, int max_tokens) {
             if (b[i].end > last) last = b[i].end;
         }
     }
+    if (!ok) {
+        fprintf(stderr, "serve-bench: no request completed (is a server listening on 127.0.0.1:%d?)\n", port);
+        free(b);
+        free(th);
+        free(ttft);
+        return 1;
+    }
     qsort(ttft, (size_t)ok, sizeof *ttft, cmp_double);
     printf("serve-bench: clients=%d completed=%d tokens=%ld wall_s=%.3f tok_s=%.1f ttft_p50_ms=%.1f ttft_p99_ms=%.1f\n",
            clients, ok, tokens, last - t0, tokens / (last - t0), ok ? 1e3 * ttft[ok / 2] : 0.0,
@@ -5563,12 +5570,8 @@ int main(int argc, char **argv) {
         {"soak", test_soak, 1},
     };
     struct stat sb;
-    g_shared = getenv("LLORCH_SHARED");
-    if (!g_shared) g_shared = "../shared";
-    if (stat(g_shared, &sb) || !S_ISDIR(sb.st_mode)) {
-        printf("note: %s not found; tests that need reference data skip\n", g_shared);
-        g_shared = NULL;
-    }
+    const char *shared = getenv("LLORCH_SHARED") ? getenv("LLORCH_SHARED") : "../shared";
+    g_shared = stat(shared, &sb) || !S_ISDIR(sb.st_mode) ? NULL : shared;
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc > 2 && !strcmp(argv[1], "--write-model")) return write_model_main(argc, argv);
     if (argc > 2 && !strcmp(argv[1], "--write-seeds")) return write_seeds_main(argv[2]);
@@ -5581,6 +5584,7 @@ int main(int argc, char **argv) {
     if (argc > 4 && !strcmp(argv[1], "--serve-bench")) return serve_bench_main(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     if (argc > 2 && !strcmp(argv[1], "--read-bandwidth"))
         return read_bandwidth_main(argv[2], argc > 3 ? atoi(argv[3]) : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    if (!g_shared) printf("note: %s not found; tests that need reference data skip\n", shared);
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         int run = argc < 2 && !groups[g].on_demand;
         for (int a = 1; a < argc; a++) run |= strstr(groups[g].name, argv[a]) != NULL;
