@@ -241,61 +241,88 @@ struct Epi {
     int hd, q_dim, kv_dim, ctx;
 };
 
+/* Outputs n and n+1 (n even) of the NR activation rows r0, r0 + dr, ...
+ * that are below M; v0[i], v1[i] belong to the i-th. Every load (residual,
+ * position, sequence, bias) is issued before any is used, so a call waits
+ * for memory once, not once per row: in a loop of single rows those waits
+ * were most of a batched-decode GEMM's epilogue. */
+template <class T, int NR>
+__device__ __forceinline__ void epi_rows(const Epi &e, int r0, int dr, int M, int n, const float *v0, const float *v1) {
+    switch (e.mode) {
+    case EPI_STORE:
+#pragma unroll
+        for (int i = 0; i < NR; i++)
+            if (r0 + i * dr < M) {
+                float *o = e.f + (size_t)(r0 + i * dr) * e.ldf + n;
+                o[0] = v0[i];
+                if (n + 1 < e.n) o[1] = v1[i];
+            }
+        break;
+    case EPI_ADD: {
+        float2 x[NR];
+#pragma unroll
+        for (int i = 0; i < NR; i++)
+            if (r0 + i * dr < M) x[i] = __ldcg(reinterpret_cast<const float2 *>(e.f + (size_t)(r0 + i * dr) * e.ldf + n));
+#pragma unroll
+        for (int i = 0; i < NR; i++)
+            if (r0 + i * dr < M)
+                *reinterpret_cast<float2 *>(e.f + (size_t)(r0 + i * dr) * e.ldf + n) = make_float2(x[i].x + v0[i], x[i].y + v1[i]);
+        break;
+    }
+    case EPI_SWIGLU: /* gate at n, up at n + 1 */
+#pragma unroll
+        for (int i = 0; i < NR; i++)
+            if (r0 + i * dr < M) {
+                const size_t r = (size_t)(r0 + i * dr);
+                const float h = v0[i] / (1.0f + expf(-v0[i])) * v1[i];
+                if (e.f) e.f[r * e.ldf + (n >> 1)] = h;
+                else ((T *)e.t)[r * e.ldt + (n >> 1)] = Ty<T>::from(h);
+            }
+        break;
+    case EPI_QKV: {
+        int pos[NR], seq[NR];
+#pragma unroll
+        for (int i = 0; i < NR; i++) {
+            const bool in = r0 + i * dr < M;
+            pos[i] = in ? row_pos(e.rows, r0 + i * dr) : -1; /* -1: an idle sequence, its cache left alone */
+            seq[i] = in ? row_seq(e.rows, r0 + i * dr) : 0;
+        }
+        const int d = n % e.hd;
+        const bool rot = e.rope && n < e.q_dim + e.kv_dim; /* q or k: rotate the pair (RoPE, HF's rotate_half) */
+        const float b0 = e.bias ? e.bias[n] : 0.0f, b1 = e.bias ? e.bias[n + 1] : 0.0f;
+        const float freq = rot ? e.inv_freq[d >> 1] : 0.0f;
+        int nn = n - e.q_dim;
+        T *cache = (T *)e.kc;
+        if (nn >= e.kv_dim) nn -= e.kv_dim, cache = (T *)e.vc;
+        const int n_kv = e.kv_dim / e.hd, kvh = nn / e.hd;
+#pragma unroll
+        for (int i = 0; i < NR; i++) {
+            if (pos[i] < 0) continue;
+            float a = v0[i], b = v1[i];
+            if (e.bias) a += b0, b += b1;
+            if (rot) {
+                float s, c;
+                sincosf((float)pos[i] * freq, &s, &c);
+                const float ra = a * c - b * s, rb = b * c + a * s;
+                a = ra, b = rb;
+            }
+            const size_t r = (size_t)(r0 + i * dr);
+            if (n < e.q_dim) {
+                if (e.f) *reinterpret_cast<float2 *>(e.f + r * e.ldf + n) = make_float2(a, b);
+                else *reinterpret_cast<uint32_t *>((T *)e.t + r * e.ldt + n) = Ty<T>::pack(a, b);
+            } else {
+                const size_t idx = (((size_t)seq[i] * n_kv + kvh) * e.ctx + pos[i]) * e.hd + d;
+                *reinterpret_cast<uint32_t *>(cache + idx) = Ty<T>::pack(a, b);
+            }
+        }
+        break;
+    }
+    }
+}
+
 /* Outputs n and n+1 (n even) of activation row r. */
 template <class T> __device__ __forceinline__ void epi_pair(const Epi &e, int r, int n, float v0, float v1) {
-    switch (e.mode) {
-    case EPI_STORE: {
-        float *o = e.f + (size_t)r * e.ldf + n;
-        o[0] = v0;
-        if (n + 1 < e.n) o[1] = v1;
-        break;
-    }
-    case EPI_ADD: {
-        float2 *o = reinterpret_cast<float2 *>(e.f + (size_t)r * e.ldf + n);
-        float2 x = __ldcg(o);
-        x.x += v0;
-        x.y += v1;
-        *o = x;
-        break;
-    }
-    case EPI_SWIGLU: { /* gate at n, up at n + 1 */
-        float h = v0 / (1.0f + expf(-v0)) * v1;
-        if (e.f) e.f[(size_t)r * e.ldf + (n >> 1)] = h;
-        else ((T *)e.t)[(size_t)r * e.ldt + (n >> 1)] = Ty<T>::from(h);
-        break;
-    }
-    case EPI_QKV: {
-        int pos = row_pos(e.rows, r);
-        if (pos < 0) return; /* idle sequence: leave its cache alone */
-        int d = n % e.hd;
-        if (e.bias) {
-            v0 += e.bias[n];
-            v1 += e.bias[n + 1];
-        }
-        if (e.rope && n < e.q_dim + e.kv_dim) { /* q or k: rotate the pair (RoPE, Hugging Face's rotate_half) */
-            float s, c;
-            sincosf((float)pos * e.inv_freq[d >> 1], &s, &c);
-            float a = v0 * c - v1 * s, b = v1 * c + v0 * s;
-            v0 = a;
-            v1 = b;
-        }
-        if (n < e.q_dim) {
-            if (e.f) *reinterpret_cast<float2 *>(e.f + (size_t)r * e.ldf + n) = make_float2(v0, v1);
-            else *reinterpret_cast<uint32_t *>((T *)e.t + (size_t)r * e.ldt + n) = Ty<T>::pack(v0, v1);
-        } else {
-            int nn = n - e.q_dim;
-            T *cache = (T *)e.kc;
-            if (nn >= e.kv_dim) {
-                nn -= e.kv_dim;
-                cache = (T *)e.vc;
-            }
-            int n_kv = e.kv_dim / e.hd, kvh = nn / e.hd;
-            size_t idx = (((size_t)row_seq(e.rows, r) * n_kv + kvh) * e.ctx + pos) * e.hd + d;
-            *reinterpret_cast<uint32_t *>(cache + idx) = Ty<T>::pack(v0, v1);
-        }
-        break;
-    }
-    }
+    epi_rows<T, 1>(e, r, 0, r + 1, n, &v0, &v1);
 }
 
 /* ======================================================================== */
@@ -749,10 +776,8 @@ __global__ void __launch_bounds__(GM_THREADS, 2)
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
             int row = m0 + wm * WM + i * 16 + (lane >> 2), col = n0 + wn * 32 + j * 8 + (lane & 3) * 2;
-            if (col < N) {
-                if (row < M) epi_pair<T>(e, row, col, acc[i][j][0], acc[i][j][1]);
-                if (row + 8 < M) epi_pair<T>(e, row + 8, col, acc[i][j][2], acc[i][j][3]);
-            }
+            const float v0[2] = {acc[i][j][0], acc[i][j][2]}, v1[2] = {acc[i][j][1], acc[i][j][3]};
+            if (col < N) epi_rows<T, 2>(e, row, 8, M, col, v0, v1);
         }
 }
 
@@ -1022,13 +1047,15 @@ template <int R> __device__ __forceinline__ float4 wg_pick(const float *acc, int
 /* A warp's 16 x 2R accumulators (rows row0.., columns col0..) to epi_pair,
  * 32 columns at a time through stg (16 rows x WG_EPI_LD floats), so that a
  * half-warp takes 16 consecutive pairs of a row: 2 lines per store
- * instruction rather than 8 (measured: 4-8% faster GEMMs). Loops, not
- * unrolled: unrolled, the inlined copies of epi_pair (all its modes)
- * overflow the instruction cache (it cost ~6 us a 128 x 128 tile). */
+ * instruction rather than 8 (measured: 4-8% faster GEMMs). Each lane hands
+ * its 8 rows of a column pair to one epi_rows call; the column loop stays
+ * rolled, as unrolled copies of all the epilogue modes overflow the
+ * instruction cache (measured: ~6 us a 128 x 128 tile). */
 template <class T, int R>
 __device__ __forceinline__ void wg_epilogue(const float *acc, float *stg, int row0, int col0, int M, int N,
                                             const Epi &e, int lane) {
     constexpr int WN = 2 * R;
+    constexpr int NR = R >= 128 ? 1 : R >= 96 ? 2 : 4; /* rows a lane hands over at once: more would spill */
 #pragma unroll 1
     for (int c = 0; c < WN; c += 32) {
 #pragma unroll
@@ -1039,11 +1066,16 @@ __device__ __forceinline__ void wg_epilogue(const float *acc, float *stg, int ro
             *reinterpret_cast<float2 *>(p + 8 * WG_EPI_LD) = make_float2(v.z, v.w);
         }
         __syncwarp();
+        const int cc = c + 2 * (lane & 15), col = col0 + cc;
 #pragma unroll 1
-        for (int it = 0; it < 8; it++) {
-            const int r = 2 * it + (lane >> 4), cc = c + 2 * (lane & 15), row = row0 + r, col = col0 + cc;
-            const float2 v = *reinterpret_cast<const float2 *>(stg + r * WG_EPI_LD + 2 * (lane & 15));
-            if (cc < WN && row < M && col < N) epi_pair<T>(e, row, col, v.x, v.y);
+        for (int h = 0; h < 16; h += 2 * NR) { /* rows h + 2 i + lane / 16, i < NR */
+            float v0[NR], v1[NR];
+#pragma unroll
+            for (int i = 0; i < NR; i++) {
+                const float2 v = *reinterpret_cast<const float2 *>(stg + (h + 2 * i + (lane >> 4)) * WG_EPI_LD + 2 * (lane & 15));
+                v0[i] = v.x, v1[i] = v.y;
+            }
+            if (cc < WN && col < N) epi_rows<T, NR>(e, row0 + h + (lane >> 4), 2, M, col, v0, v1);
         }
         __syncwarp();
     }
@@ -2570,9 +2602,9 @@ template <class T>
 static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pdl, const T *X, int ldx, int R,
                       const void *W, int N, int K, const Epi &e) {
     const T *Wt = (const T *)W;
-    /* the skinny GEMM up to 64 rows, or 32 before the Hopper GEMM (measured at
-       64 sequences of TinyLlama on an H200: 32,300 tok/s against 30,100 with
-       the skinny one; at 32, 13,700 against 16,800) */
+    /* the skinny GEMM up to 64 rows, or 32 before the Hopper GEMM (measured on
+       TinyLlama's shape on an H200, tok/s skinny / Hopper GEMM: 32 sequences
+       20,430 / 19,160, 16 sequences 10,600 / 9,380) */
     if (R <= (M->wgmma ? 32 : 64)) {
         const int pairs = (N + 1) / 2, grid = pairs < M->sms ? pairs : M->sms;
         if (R <= 8) cu_launch(err, pdl, k_skinny<T, 1>, dim3(grid), SK_THREADS, skinny_smem<1>(), S->st, Wt, N, K, X, ldx, R, e);
