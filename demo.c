@@ -2344,11 +2344,12 @@ int main(int argc, char **argv) {
         free(sopts); free(prompts); free(n_prompt); free(n_out);
         goto fail;
     }
+    /* every sequence's prompt in one call: short ones go through the weights together */
+    const int run = a.n_new ? n_ids - 1 : n_ids;
+    for (int i = 0; i < a.batch; i++) prompts[i] = ids, n_prompt[i] = run, n_out[i] = i;
     double t0 = now_s();
-    int gen_rc = 0;
+    int gen_rc = run > 0 ? llorch_forward_many(s, a.batch, n_out, prompts, n_prompt, &err) : 0;
     for (int i = 0; i < a.batch && !gen_rc; i++) {
-        int run = a.n_new ? n_ids - 1 : n_ids;
-        if (run > 0) gen_rc = llorch_forward(s, i, ids, run, NULL, &err);
         prompts[i] = a.n_new ? ids + n_ids - 1 : ids; /* with -n 0 everything ran already */
         n_prompt[i] = 1;
         sopts[i] = a.sampler;

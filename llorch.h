@@ -193,6 +193,12 @@ int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text,
 /* Append n tokens to sequence seq; when logits is not NULL, write the
  * logits after the last one there (vocab_size floats). */
 int llorch_forward(llorch_session *s, int seq, const int *ids, int n, float *logits, llorch_error *err);
+/* Append tokens to several sequences: n[i] tokens ids[i] to sequence seq[i]
+ * (each sequence at most once), without logits. The same as k calls of
+ * llorch_forward, but a backend may run short pieces as the rows of one pass,
+ * reading the weights once for all of them (the GPU does). */
+int llorch_forward_many(llorch_session *s, int k, const int *seq, const int *const *ids, const int *n,
+                        llorch_error *err);
 
 /* Sampling on the host, on logits you hold (llorch_generate samples on the
  * device the model runs on). u is a uniform number in [0,1); logits are
@@ -437,6 +443,9 @@ struct llorch_backend {
      * next[i] per sp[i]; with logits, writes n_seq x vocab floats (host). */
     int (*decode)(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
                   llorch_error *err);
+    /* k pieces at once, as llorch_forward_many; NULL: prefill runs each */
+    int (*prefill_many)(llorch_session *s, int k, const int *seq, const int *const *ids, const int *n,
+                        llorch_error *err);
 };
 
 extern const llorch_backend llorch_cpu_backend;
@@ -1732,6 +1741,34 @@ int llorch_forward(llorch_session *s, int seq, const int *ids, int n, float *log
     return 0;
 }
 
+int llorch_forward_many(llorch_session *s, int k, const int *seq, const int *const *ids, const int *n,
+                        llorch_error *err) {
+    const llorch_backend *b = s->m->backend;
+    int st;
+    llorch_ok(err);
+    if (k < 1) return llorch_fail(err, LLORCH_E_ARG, "no sequences to run");
+    for (int i = 0; i < k; i++) {
+        if (seq[i] < 0 || seq[i] >= s->n_seq) return llorch_fail(err, LLORCH_E_ARG, "sequence %d of %d", seq[i], s->n_seq);
+        for (int j = 0; j < i; j++)
+            if (seq[j] == seq[i]) return llorch_fail(err, LLORCH_E_ARG, "sequence %d given twice", seq[i]);
+        if (n[i] < 1) return llorch_fail(err, LLORCH_E_ARG, "sequence %d: no tokens to run", seq[i]);
+        if ((st = llorch_check_ids(s->m, ids[i], n[i], err))) return st;
+        if (n[i] > s->ctx - s->pos[seq[i]])
+            return llorch_fail(err, LLORCH_E_CONTEXT, "sequence %d: %d tokens at position %d do not fit the context of %d",
+                               seq[i], n[i], s->pos[seq[i]], s->ctx);
+    }
+    if (k == 1 || !b->prefill_many) {
+        for (int i = 0; i < k; i++)
+            if ((st = llorch_forward(s, seq[i], ids[i], n[i], NULL, err))) return st;
+        return 0;
+    }
+    for (int i = 0; i < k; i++)
+        memcpy(s->tokens + (size_t)seq[i] * s->ctx + s->pos[seq[i]], ids[i], (size_t)n[i] * sizeof **ids);
+    if ((st = b->prefill_many(s, k, seq, ids, n, err))) return st;
+    for (int i = 0; i < k; i++) s->pos[seq[i]] += n[i];
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Tokens and text                                                           */
 /* ------------------------------------------------------------------------ */
@@ -2062,10 +2099,18 @@ int llorch_generate_batch(llorch_session *s, const int *const *prompts, const in
     if (!g || !ids || !next || !sp || !text) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
     /* the prompt but its last token in one pass; the last one goes through the
        decode step, which samples the first new token */
-    for (int i = 0; i < n_seq && !st; i++) {
-        int run = max_new ? n_prompt[i] - 1 : n_prompt[i];
-        if (run > 0) st = llorch_forward(s, i, prompts[i], run, NULL, err);
-        llorch_gen_begin(&g[i], s->m, &o[i], max_new, prompts[i][n_prompt[i] - 1]);
+    {
+        int k = 0;
+        for (int i = 0; i < n_seq; i++) {
+            int run = max_new ? n_prompt[i] - 1 : n_prompt[i];
+            if (run > 0) ids[k] = i, next[k++] = run; /* (ids, next: scratch here) */
+            llorch_gen_begin(&g[i], s->m, &o[i], max_new, prompts[i][n_prompt[i] - 1]);
+        }
+        const int **from = (const int **)malloc((size_t)(k ? k : 1) * sizeof *from);
+        if (!from) { st = llorch_fail(err, LLORCH_E_NOMEM, "out of memory"); goto out; }
+        for (int i = 0; i < k; i++) from[i] = prompts[ids[i]];
+        if (k) st = llorch_forward_many(s, k, ids, from, next, err);
+        free((void *)from);
     }
     for (int ran = 1; !st && ran;) {
         if ((st = llorch_gen_step(s, g, ids, sp, next, &ran, err)) || !ran) break;
@@ -2152,6 +2197,7 @@ static llorch_job *llorch_list_pop(llorch_job_list *l) {
 typedef struct {
     llorch_job *job; /* NULL: free; changed under the mutex */
     int prefilled;   /* prompt tokens in the cache (the prompt but its last is the goal) */
+    int picked;      /* a piece of its prompt is in the prefill being gathered */
     int cancel;      /* job->cancel, as of the last turn */
     int done;        /* its last event is out: the slot is freed at the next turn */
     char *text;      /* output not yet emitted: what may begin a stop string */
@@ -2177,6 +2223,8 @@ struct llorch_engine {
     llorch_gen_seq *gen; /* [n_slots]: the slots' generation state */
     int *ids, *next;
     llorch_sample_params *sp;
+    int *piece_seq, *piece_n; /* [n_slots]: the prompt pieces of a prefill */
+    const int **piece_ids;
     char *text;      /* the slots' text buffers, text_cap each */
     size_t text_cap;
     unsigned long long ended, prompt_tokens, generated, steps; /* since the last turn */
@@ -2274,32 +2322,44 @@ static void llorch_engine_fail(llorch_engine *e) {
         if (e->slots[i].job && !e->slots[i].done) llorch_slot_end(e, i, LLORCH_FINISH_ERROR, -1, 0);
 }
 
-/* The slot whose prompt is still prefilling and came first, or -1. */
+/* The slot whose prompt is still prefilling and came first, or -1; slots
+ * already picked for this prefill do not count. */
 static int llorch_engine_prefilling(const llorch_engine *e) {
     int best = -1;
     for (int i = 0; i < e->n_slots; i++) {
         const llorch_slot *sl = &e->slots[i];
-        if (sl->job && !sl->done && sl->prefilled < sl->job->n_prompt - 1 &&
+        if (sl->job && !sl->done && !sl->picked && sl->prefilled < sl->job->n_prompt - 1 &&
             (best < 0 || sl->job->id < e->slots[best].job->id))
             best = i;
     }
     return best;
 }
 
-/* Up to prefill_chunk prompt tokens, oldest request first; a prompt whose
- * all but last token are in joins the decode steps. */
+/* Up to prefill_chunk prompt tokens, oldest request first, in one
+ * llorch_forward_many; a prompt whose all but last token are in joins the
+ * decode steps. */
 static int llorch_engine_prefill(llorch_engine *e) {
-    int st, i;
-    for (int budget = e->prefill_chunk; budget > 0 && (i = llorch_engine_prefilling(e)) >= 0;) {
+    int k = 0, i;
+    for (int budget = e->prefill_chunk; budget > 0 && (i = llorch_engine_prefilling(e)) >= 0; k++) {
         llorch_slot *sl = &e->slots[i];
         int n = sl->job->n_prompt - 1 - sl->prefilled;
         if (n > budget) n = budget;
-        if ((st = llorch_forward(e->s, i, sl->job->prompt + sl->prefilled, n, NULL, &e->err))) return st;
-        sl->prefilled += n;
+        sl->picked = 1;
+        e->piece_seq[k] = i;
+        e->piece_ids[k] = sl->job->prompt + sl->prefilled;
+        e->piece_n[k] = n;
         budget -= n;
-        if (sl->prefilled == sl->job->n_prompt - 1) e->gen[i].active = 1;
     }
-    return 0;
+    if (!k) return 0;
+    const int st = llorch_forward_many(e->s, k, e->piece_seq, e->piece_ids, e->piece_n, &e->err);
+    for (int j = 0; j < k; j++) {
+        llorch_slot *sl = &e->slots[e->piece_seq[j]];
+        sl->picked = 0;
+        if (st) continue;
+        sl->prefilled += e->piece_n[j];
+        if (sl->prefilled == sl->job->n_prompt - 1) e->gen[e->piece_seq[j]].active = 1;
+    }
+    return st;
 }
 
 /* The work of one step, without the mutex: the last events of requests that
@@ -2435,6 +2495,9 @@ static void llorch_engine_release(llorch_engine *e) {
     free(e->ids);
     free(e->next);
     free(e->sp);
+    free(e->piece_seq);
+    free(e->piece_n);
+    free((void *)e->piece_ids);
     free(e->text);
     free(e);
 }
@@ -2464,9 +2527,12 @@ static int llorch_engine_create(llorch_engine **out, llorch_model *m, const llor
     e->ids = (int *)malloc(n * sizeof *e->ids);
     e->next = (int *)malloc(n * sizeof *e->next);
     e->sp = (llorch_sample_params *)malloc(n * sizeof *e->sp);
+    e->piece_seq = (int *)malloc(n * sizeof *e->piece_seq);
+    e->piece_n = (int *)malloc(n * sizeof *e->piece_n);
+    e->piece_ids = (const int **)malloc(n * sizeof *e->piece_ids);
     e->text = (char *)malloc(n * e->text_cap);
     int sync = 0; /* how many of mu, wake, idle exist */
-    if (e->slots && e->gen && e->ids && e->next && e->sp && e->text) {
+    if (e->slots && e->gen && e->ids && e->next && e->sp && e->piece_seq && e->piece_n && e->piece_ids && e->text) {
         for (size_t i = 0; i < n; i++) e->slots[i].text = e->text + i * e->text_cap;
         if (!pthread_mutex_init(&e->mu, NULL) && ++sync && !pthread_cond_init(&e->wake, NULL) && ++sync &&
             !pthread_cond_init(&e->idle, NULL) && ++sync && !pthread_create(&e->thread, NULL, llorch_engine_main, e))

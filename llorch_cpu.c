@@ -684,4 +684,5 @@ static int cpu_decode(llorch_session *s, const int *ids, const llorch_sample_par
 
 const llorch_backend llorch_cpu_backend = {
     "cpu", cpu_model_init, cpu_model_free, cpu_session_init, cpu_session_free, cpu_prefill, cpu_decode,
+    NULL, /* prompt pieces one at a time */
 };

@@ -2562,6 +2562,8 @@ typedef struct {
     float2 *amax;
     float *gws;             /* split-K partial tiles */
     int *counters, *hist, *d_ids, *d_step, *d_next, *gflags;
+    int *d_pieces;          /* rows of a pass of prompt pieces: positions [PF], sequences [PF] */
+    int *h_pieces;          /* host: ids, positions, sequences of those rows (3 PF) */
     unsigned *seen;
     int *h_step[2], *h_next[2]; /* pinned step records (cu_step_*) and chosen ids per row */
 } cu_session;
@@ -2659,6 +2661,8 @@ typedef struct {
     Rows rows;         /* their sequences and positions */
     int gemv;          /* one decoding sequence */
     int prefill;       /* a chunk of one sequence */
+    int pieces;        /* prompt pieces of several sequences: rows as in decode, attention by k_attn_group only
+                          (k_attn loads cached keys before the QKV kernel has written this pass's) */
     int splits;        /* attention: most blocks a row's keys are split over */
     const void *embed; /* gemv: layer 0's QKV GEMV looks up the token's embedding itself */
 } cu_pass;
@@ -2671,6 +2675,17 @@ static cu_pass cu_pass_decode(const cu_model *M, const cu_session *S, int R) {
     p.gemv = R == 1;
     p.splits = S->s_max;
     p.embed = p.gemv ? M->embed : NULL;
+    return p;
+}
+
+/* R rows of prompt pieces, their positions and sequences in d_pieces. */
+static cu_pass cu_pass_pieces(const cu_session *S, int R) {
+    cu_pass p;
+    memset(&p, 0, sizeof p);
+    p.R = R;
+    p.rows = {S->d_pieces, S->d_pieces + S->PF, 0, 0};
+    p.pieces = 1;
+    p.splits = 1;
     return p;
 }
 
@@ -2721,12 +2736,17 @@ static void cu_flash(cudaError_t *err, const llorch_config *c, cu_session *S, co
  * KV heads) on an H200, tok/s k_attn_group / k_attn: 16 rows 11,600 / 10,600
  * at position 20 but 3,570 / 4,100 at position 2,000; 32 rows 20,800 /
  * 16,900 and 5,540 / 5,470. */
+static int cu_group_fits(const llorch_config *c) {
+    const int hd = c->head_dim;
+    return c->n_heads / c->n_kv_heads <= AG_WARPS * AG_MAXH && (hd == 16 || hd == 32 || hd == 64 || hd == 128);
+}
+
 template <class T>
 static int cu_attend_group(cudaError_t *err, const cu_model *M, const llorch_config *c, cu_session *S, const cu_pass *p,
                            const T *kc, const T *vc) {
     const int hd = c->head_dim, qd = c->n_heads * hd, G = c->n_heads / c->n_kv_heads;
-    if (p->prefill || p->gemv || M->attn_group == 0 || G > AG_WARPS * AG_MAXH ||
-        !(hd == 16 || hd == 32 || hd == 64 || hd == 128) || (M->attn_group < 0 && 8 * p->R * c->n_kv_heads < 7 * M->sms))
+    if (!p->pieces && (p->prefill || p->gemv || M->attn_group == 0 || !cu_group_fits(c) ||
+                       (M->attn_group < 0 && 8 * p->R * c->n_kv_heads < 7 * M->sms)))
         return 0;
     void (*k)(const float *, int, const T *, const T *, T *, int, Rows, int, int, int, int, float) =
         hd == 16 ? k_attn_group<T, 16> : hd == 32 ? k_attn_group<T, 32> : hd == 64 ? k_attn_group<T, 64> : k_attn_group<T, 128>;
@@ -2857,6 +2877,18 @@ template <class T> static cudaError_t cu_enqueue_prefill(llorch_model *m, cu_ses
     return err;
 }
 
+/* R rows of prompt pieces (ids in d_ids, positions and sequences in d_pieces). */
+template <class T> static cudaError_t cu_enqueue_pieces(llorch_model *m, cu_session *S, int R) {
+    const cu_model *M = (const cu_model *)m->backend_data;
+    const llorch_config *c = &m->cfg;
+    cudaError_t err = cudaSuccess;
+    const cu_pass p = cu_pass_pieces(S, R);
+    cu_launch(&err, 0, k_embed<T>, dim3(R), dim3(128), 0, S->st, (const T *)M->embed, c->dim, (const int *)S->d_ids,
+              (const int *)NULL, p.rows, S->x, S->hist, S->ctx);
+    for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
+    return err;
+}
+
 /* logits of activation row r (after the final norm) into S->logits. */
 template <class T> static cudaError_t cu_enqueue_logits(llorch_model *m, cu_session *S, int r) {
     const cu_model *M = (const cu_model *)m->backend_data;
@@ -2890,6 +2922,7 @@ static void cu_session_free(llorch_session *s) {
     free(S->rec);
     free(S->row_seq);
     free(S->has_row);
+    free(S->h_pieces);
     free(S);
     s->backend_data = NULL;
     s->bytes = 0;
@@ -2974,7 +3007,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         {(void **)&S->att, R * qd * 2},               /* attention out (several rows) */
         {(void **)&S->h, R * hid * 2},                /* SwiGLU out (several rows) */
         {(void **)&S->qt, (size_t)S->PF * qd * 2},    /* q of a prefill chunk */
-        {(void **)&S->qf, Bz * qd * 4},               /* q of a decode step */
+        {(void **)&S->qf, R * qd * 4},                /* q of a decode step or of prompt pieces */
         {(void **)&S->attf, (size_t)qd * 4},          /* attention out (one row) */
         {(void **)&S->hf, (size_t)hid * 4},           /* SwiGLU out (one row) */
         {(void **)&S->logits, Bz * V * 4},
@@ -2987,6 +3020,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         {(void **)&S->gflags, (size_t)cu_gflags(M) * 4},
         {(void **)&S->hist, Bz * ctx * 4},
         {(void **)&S->d_ids, (size_t)S->PF * 4},
+        {(void **)&S->d_pieces, (size_t)S->PF * 2 * 4},
         {(void **)&S->d_step, cu_step_bytes(B)},
         {(void **)&S->d_next, Bz * 4},
     };
@@ -3016,7 +3050,8 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
             (e = cudaMallocHost((void **)&S->h_next[k], Bz * 4)) == cudaSuccess)
             e = cudaEventCreateWithFlags(&S->done[k], cudaEventDisableTiming);
     if (e == cudaSuccess && (!(S->rec = (int *)malloc(step_bytes)) || !(S->row_seq = (int *)malloc(Bz * sizeof(int))) ||
-                             !(S->has_row = (unsigned char *)malloc(Bz))))
+                             !(S->has_row = (unsigned char *)malloc(Bz)) ||
+                             !(S->h_pieces = (int *)malloc((size_t)S->PF * 3 * sizeof(int)))))
         e = cudaErrorMemoryAllocation;
     for (int r = 0; r < B && e == cudaSuccess; r++) S->row_seq[r] = -1;
     if (e != cudaSuccess) {
@@ -3076,6 +3111,47 @@ static int cu_prefill(llorch_session *s, int seq, const int *ids, int n, float *
     S->ahead = 0; /* a step queued ahead (now finished) saw the cache before this prefill */
     if (e != cudaSuccess) {
         cudaGetLastError();
+        return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: prefill: %s", M->dev, cudaGetErrorString(e));
+    }
+    return 0;
+}
+
+/* Prompt pieces of several sequences. A piece of 64 tokens or more runs
+ * alone (cu_prefill: flash attention shares each key among 64 queries);
+ * shorter ones are gathered as the rows of passes of up to PF rows, which
+ * read the weights once for all of them: a server admitting many short
+ * prompts at once would otherwise pay a pass over the weights for each. */
+static int cu_prefill_many(llorch_session *s, int k, const int *seq, const int *const *ids, const int *n,
+                           llorch_error *err) {
+    llorch_model *m = s->m;
+    const cu_model *M = (const cu_model *)m->backend_data;
+    cu_session *S = (cu_session *)s->backend_data;
+    const int PF = S->PF, gather = cu_group_fits(&m->cfg);
+    int *hid = S->h_pieces, *hpos = hid + PF, *hseq = hpos + PF, R = 0, st;
+    cudaSetDevice(M->dev);
+    cudaError_t e = cudaSuccess;
+    for (int i = 0; i <= k && e == cudaSuccess; i++) {
+        const int alone = i < k && (n[i] >= 64 || !gather);
+        if (R > 0 && (i == k || (!alone && R + n[i] > PF))) { /* run the rows gathered so far */
+            e = cudaMemcpyAsync(S->d_ids, hid, (size_t)R * sizeof(int), cudaMemcpyHostToDevice, S->st);
+            if (e == cudaSuccess) e = cudaMemcpyAsync(S->d_pieces, hpos, (size_t)R * sizeof(int), cudaMemcpyHostToDevice, S->st);
+            if (e == cudaSuccess)
+                e = cudaMemcpyAsync(S->d_pieces + PF, hseq, (size_t)R * sizeof(int), cudaMemcpyHostToDevice, S->st);
+            if (e == cudaSuccess) e = M->is_f16 ? cu_enqueue_pieces<f16>(m, S, R) : cu_enqueue_pieces<bf16>(m, S, R);
+            if (e == cudaSuccess) e = cudaStreamSynchronize(S->st); /* before the host rows are refilled */
+            R = 0;
+        }
+        if (i == k || e != cudaSuccess) break;
+        if (alone) {
+            if ((st = cu_prefill(s, seq[i], ids[i], n[i], NULL, err))) return st;
+            continue;
+        }
+        for (int j = 0; j < n[i]; j++, R++) hid[R] = ids[i][j], hpos[R] = s->pos[seq[i]] + j, hseq[R] = seq[i];
+    }
+    S->ahead = 0; /* as in cu_prefill */
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        cudaStreamSynchronize(S->st);
         return llorch_fail(err, LLORCH_E_DEVICE, "cuda:%d: prefill: %s", M->dev, cudaGetErrorString(e));
     }
     return 0;
@@ -3234,4 +3310,4 @@ static int cu_decode(llorch_session *s, const int *ids, const llorch_sample_para
 }
 
 extern "C" const llorch_backend llorch_cuda_backend = {"cuda",          cu_model_init, cu_model_free, cu_session_init,
-                                                       cu_session_free, cu_prefill,    cu_decode};
+                                                       cu_session_free, cu_prefill,    cu_decode,    cu_prefill_many};

@@ -1193,8 +1193,10 @@ static void check_cuda_queued_batch(llorch_model *g, const ref_prompt *r, float 
         n_prompt[i] = r->n_ids;
     }
     if (!st) st = llorch_generate_batch(sa, prompts, n_prompt, 20, o, collect_until, got, NULL, &err);
+    /* the prompts in as llorch_generate_batch puts them in: one llorch_forward_many */
+    const int seqs[3] = {0, 1, 2}, runs[3] = {r->n_ids - 1, r->n_ids - 1, r->n_ids - 1};
+    if (!st) st = llorch_forward_many(sb, 3, seqs, prompts, runs, &err);
     for (int i = 0; i < 3 && !st; i++) {
-        st = llorch_forward(sb, i, r->ids, r->n_ids - 1, NULL, &err);
         cur[i] = r->ids[r->n_ids - 1];
         rng[i] = o[i].seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
         u[i] = llorch_rand(&rng[i]);
@@ -1329,6 +1331,51 @@ static void check_cuda_decode_reference(llorch_model *g, const char *name, const
     llorch_session_free(s3);
 }
 
+/* Every reference prompt on its own sequence, fed by llorch_forward_many in
+ * two calls (the first half of each prompt, then the rest but the last
+ * token, so pieces start at position 0 and past it), the short pieces as the
+ * rows of one pass; then a decode step with each last token: its logits and
+ * argmax against transformers. A sequence given twice is refused. */
+static void check_cuda_pieces_reference(llorch_model *g, const char *name, const ref_prompt *refs, int n_ref,
+                                        const float *ref_logits) {
+    const int vocab = llorch_model_config(g)->vocab_size;
+    llorch_session *s = NULL;
+    llorch_session_opts so = {128, n_ref};
+    llorch_error err;
+    int st = llorch_session_new(&s, g, &so, &err);
+    CHECK(st == 0, "%s: pieces session: %s", name, err.msg);
+    if (st) return;
+    float *lg = (float *)malloc((size_t)n_ref * vocab * sizeof *lg);
+    int seq[8], n[8], ids[8], nx[8], k = 0;
+    const int *from[8];
+    for (int half = 0; half < 2 && !st; half++) {
+        k = 0;
+        for (int i = 0; i < n_ref; i++) {
+            const int cut = (refs[i].n_ids - 1) / 2, a = half ? cut : 0, b = half ? refs[i].n_ids - 1 : cut;
+            if (b > a) seq[k] = i, from[k] = refs[i].ids + a, n[k++] = b - a;
+        }
+        if (k) st = llorch_forward_many(s, k, seq, from, n, &err);
+    }
+    for (int i = 0; i < n_ref; i++) ids[i] = refs[i].ids[refs[i].n_ids - 1];
+    if (!st) st = cuda_step(s, ids, NULL, nx, lg, &err);
+    double worst = 0;
+    int bad = -1;
+    for (int i = 0; i < n_ref && !st; i++) {
+        const float *li = lg + (size_t)i * vocab;
+        double e = rel_err(li, ref_logits + (size_t)refs[i].logits_row * vocab, vocab);
+        if (e > worst) worst = e;
+        if (!argmax_agrees(li, vocab, refs[i].argmax[refs[i].n_ids - 1], 2e-2) && bad < 0) bad = i;
+    }
+    CHECK(st == 0 && worst <= 2e-2 && bad < 0, "%s/cuda: %d prompts as pieces of one pass: error %.3g, argmax differs for %d (%s)",
+          name, n_ref, worst, bad, st ? err.msg : "");
+    int two[2] = {0, 0}, len[2] = {1, 1};
+    const int *twice[2] = {refs[0].ids, refs[0].ids};
+    st = llorch_forward_many(s, 2, two, twice, len, &err);
+    CHECK(st == LLORCH_E_ARG && strstr(err.msg, "twice"), "a sequence given twice is refused: %d (%s)", st, err.msg);
+    free(lg);
+    llorch_session_free(s);
+}
+
 static void check_cuda_model(const char *name) {
     char dir[4096], lpath[8192];
     snprintf(dir, sizeof dir, "%s/models/%s", g_shared, name);
@@ -1349,6 +1396,7 @@ static void check_cuda_model(const char *name) {
     const int vocab = llorch_model_config(g)->vocab_size;
     float *lgp = (float *)malloc((size_t)3 * vocab * sizeof *lgp), *lcp = (float *)malloc((size_t)3 * vocab * sizeof *lcp);
     check_cuda_decode_reference(g, name, refs, n_ref, ref_logits);
+    check_cuda_pieces_reference(g, name, refs, n_ref, ref_logits);
     for (int p = 0; p < n_ref; p++) {
         const ref_prompt *r = &refs[p];
         llorch_session *sg = NULL, *sc = NULL;
@@ -1439,6 +1487,7 @@ static void check_cuda_model(const char *name) {
 }
 
 static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma);
+static void check_cuda_many_rows(void);
 
 static void test_reference_cuda(void) {
     if (!g_shared) { SKIP("cuda: no shared data"); return; }
@@ -1468,6 +1517,7 @@ static void test_reference_cuda(void) {
     check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 1);
     check_cuda_long_context("F16", FAMILY_QWEN3, 0, 1);
     check_cuda_long_context("BF16", FAMILY_MISTRAL, 300, 1);
+    check_cuda_many_rows();
     llorch_load_opts bad = {"cuda:999", 0};
     int st = llorch_load(&m, dir, &bad, &err);
     CHECK(st == LLORCH_E_DEVICE && strstr(err.msg, "cuda:999"), "cuda:999 gives a device error naming it: %s", err.msg);
@@ -2333,6 +2383,56 @@ static void check_cuda_long_context(const char *dtype, ckpt_family family, int w
     llorch_session_free(sg);
     llorch_session_free(sc);
     llorch_session_free(sd);
+    llorch_free(g);
+    llorch_free(c);
+}
+
+/* Many sequences at once on a model wide enough for split-K (hidden 1024,
+ * MLP 2816: the Hopper GEMM splits K when 40 rows make too few tiles to fill
+ * the GPU): 40 short prompts fed by one llorch_forward_many (the rows of one
+ * pass), then 3 decode steps of all 40 (GEMMs past the skinny kernel's 32
+ * rows, k_attn_group), each sequence's logits against the CPU's. */
+static void check_cuda_many_rows(void) {
+    const ckpt_shape sh = {1024, 2816, 2, 16, 4, 64, 300, 256, "BF16", FAMILY_LLAMA, 0, 0};
+    enum { S = 40, P = 6, V = 300 };
+    make_tmpdir();
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/wide-llama", g_tmp);
+    CHECK(write_small_model(dir, &sh) == 0, "write a model of hidden size 1024");
+    llorch_model *g = NULL, *c = NULL;
+    llorch_session *sg = NULL, *sc = NULL;
+    llorch_error err;
+    llorch_load_opts lg = {"cuda", 0}, lc = {"cpu", 2};
+    llorch_session_opts so = {64, S};
+    int st = llorch_load(&g, dir, &lg, &err) || llorch_load(&c, dir, &lc, &err) || llorch_session_new(&sg, g, &so, &err) ||
+             llorch_session_new(&sc, c, &so, &err);
+    CHECK(st == 0, "many rows: load and sessions: %s", err.msg);
+    static int prompts[S][P];
+    int seq[S], n[S], ids[S], nx[S];
+    const int *from[S];
+    for (int i = 0; i < S; i++) {
+        for (int j = 0; j < P; j++) prompts[i][j] = j ? 3 + (int)((rand_uniform() + 1) * 148) : 1;
+        seq[i] = i, from[i] = prompts[i], n[i] = P - 1 - i % 3; /* pieces of 3 to 5 tokens */
+        ids[i] = prompts[i][n[i]];
+    }
+    if (!st) st = llorch_forward_many(sg, S, seq, from, n, &err);
+    for (int i = 0; i < S && !st; i++) st = llorch_forward(sc, i, from[i], n[i], NULL, &err);
+    float *lg_ = (float *)malloc((size_t)S * V * sizeof *lg_), *lc_ = (float *)malloc((size_t)S * V * sizeof *lc_);
+    double worst = 0;
+    for (int t = 0; t < 3 && !st; t++) {
+        st = cuda_step(sg, ids, NULL, nx, lg_, &err) || cuda_step(sc, ids, NULL, nx, lc_, &err);
+        for (int i = 0; i < S && !st; i++) {
+            const double e = rel_err(lg_ + (size_t)i * V, lc_ + (size_t)i * V, V);
+            if (e > worst) worst = e;
+            ids[i] = argmax_f(lc_ + (size_t)i * V, V);
+        }
+    }
+    CHECK(st == 0 && worst <= 2e-2, "%d sequences (pieces of one pass, decode steps of %d rows): cuda vs cpu relative "
+          "error %.3g (%s)", S, S, worst, st ? err.msg : "");
+    free(lg_);
+    free(lc_);
+    llorch_session_free(sg);
+    llorch_session_free(sc);
     llorch_free(g);
     llorch_free(c);
 }
@@ -3307,12 +3407,53 @@ static void check_batch_invariance(llorch_model *m) {
     free(pieces);
 }
 
+/* llorch_forward_many: the same cache as one llorch_forward per piece, and
+ * the arguments checked before anything runs. */
+static void check_forward_many(llorch_model *m) {
+    const int vocab = llorch_model_config(m)->vocab_size;
+    llorch_session *a = NULL, *b = NULL;
+    llorch_session_opts so = {32, 3};
+    llorch_error err;
+    int st = llorch_session_new(&a, m, &so, &err) || llorch_session_new(&b, m, &so, &err);
+    CHECK(st == 0, "forward_many sessions: %s", err.msg);
+    if (st) { llorch_session_free(a); return; }
+    const int p0[] = {1, 15, 27}, p1[] = {1, 400}, p2[] = {1, 99, 98, 97, 96}, seq[] = {2, 0, 1}, n[] = {5, 3, 2};
+    const int *from[] = {p2, p0, p1};
+    st = llorch_forward_many(a, 3, seq, from, n, &err);
+    for (int i = 0; i < 3 && !st; i++) st = llorch_forward(b, seq[i], from[i], n[i], NULL, &err);
+    float *la = (float *)malloc((size_t)vocab * sizeof *la), *lb = (float *)malloc((size_t)vocab * sizeof *lb);
+    int same = 1, one = 7;
+    for (int i = 0; i < 3 && !st; i++) {
+        st = llorch_forward(a, i, &one, 1, la, &err) || llorch_forward(b, i, &one, 1, lb, &err);
+        same &= !st && !memcmp(la, lb, (size_t)vocab * sizeof *la) && llorch_session_pos(a, i) == llorch_session_pos(b, i);
+    }
+    CHECK(st == 0 && same, "forward_many leaves the cache llorch_forward leaves, bit for bit (%s)", st ? err.msg : "");
+    const int dup[] = {1, 1}, bad_seq[] = {0, 3}, two[] = {1, 1}, big[] = {1, 40}, bad_id = vocab;
+    const int *ids2[] = {p0, p1}, *bad_ids[] = {p0, &bad_id};
+    const int pos1 = llorch_session_pos(a, 1);
+    CHECK(llorch_forward_many(a, 0, seq, from, n, &err) == LLORCH_E_ARG, "forward_many: no pieces refused");
+    CHECK(llorch_forward_many(a, 2, dup, ids2, two, &err) == LLORCH_E_ARG && strstr(err.msg, "twice"),
+          "forward_many: a sequence twice refused (%s)", err.msg);
+    CHECK(llorch_forward_many(a, 2, bad_seq, ids2, two, &err) == LLORCH_E_ARG, "forward_many: sequence 3 of 3 refused");
+    CHECK(llorch_forward_many(a, 2, seq + 1, bad_ids, two, &err) == LLORCH_E_ARG, "forward_many: an id past the vocabulary refused");
+    static const int forty[40] = {1};
+    const int *ids_big[] = {p0, forty};
+    CHECK(llorch_forward_many(a, 2, seq + 1, ids_big, big, &err) == LLORCH_E_CONTEXT,
+          "forward_many: past the context refused (%s)", err.msg);
+    CHECK(llorch_session_pos(a, 1) == pos1, "forward_many: a refused call runs nothing");
+    free(la);
+    free(lb);
+    llorch_session_free(a);
+    llorch_session_free(b);
+}
+
 static void test_engine(void) {
     if (!g_shared) { SKIP("engine: no shared models"); return; }
     llorch_model *m = load_shared("tiny-llama-f32");
     CHECK(m != NULL, "tiny-llama-f32 loads");
     if (!m) return;
     check_batch_invariance(m);
+    check_forward_many(m);
     check_engine_batching(m);
     check_engine_stops(m);
     check_engine_ends(m);
