@@ -1830,7 +1830,8 @@ __device__ int block_min_int(int v) {
     return v;
 }
 
-/* Exclusive prefix sum over the block's threads. */
+/* Exclusive prefix sum over the block's threads (the warps' sums added in
+ * warp order). */
 __device__ float block_exscan(float v, float *total) {
     __shared__ float sv[32];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -1852,7 +1853,21 @@ __device__ float block_exscan(float v, float *total) {
     return before + incl - v;
 }
 
-/* The k-th largest of e[0..V) (all >= 0), by 8-bit digits of the float bits. */
+/* Suffix sums over the 32 lanes of warp 0: lane l gets the sum of lanes l..31. */
+template <class X> __device__ __forceinline__ X lane_suffix(X v) {
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        const X y = __shfl_down_sync(0xffffffffu, v, o);
+        if (lane + o < 32) v += y;
+    }
+    return v;
+}
+
+/* The k-th largest of e[0..V) (all >= 0), by 8-bit digits of the float bits.
+ * Per digit: the histogram, then warp 0 finds the bin where the count from
+ * the top reaches the rank (each lane sums 8 bins; the crossing lane walks
+ * its own). */
 __device__ float radix_kth(const float *e, int V, int k) {
     __shared__ unsigned hist[256];
     __shared__ unsigned s_digit, s_krem;
@@ -1861,19 +1876,26 @@ __device__ float radix_kth(const float *e, int V, int k) {
         for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
         __syncthreads();
         for (int i = threadIdx.x; i < V; i += blockDim.x) {
-            unsigned u = __float_as_uint(e[i]);
+            const unsigned u = __float_as_uint(e[i]);
             if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255], 1u);
         }
         __syncthreads();
-        if (threadIdx.x == 0) {
-            unsigned cum = 0;
-            int d = 255;
-            for (; d > 0; d--) {
-                if (cum + hist[d] >= krem) break;
-                cum += hist[d];
+        if (threadIdx.x < 32) {
+            const int lane = threadIdx.x;
+            unsigned mine = 0;
+            for (int j = 0; j < 8; j++) mine += hist[8 * lane + j];
+            const unsigned incl = lane_suffix(mine), hit = __ballot_sync(0xffffffffu, incl >= krem);
+            /* the highest lane whose bins and those above reach the rank; none: bin 0 */
+            if (lane == (hit ? 31 - __clz(hit) : 0)) {
+                unsigned cum = incl - mine;
+                int d = 8 * lane + 7;
+                for (; d > 8 * lane; d--) {
+                    if (cum + hist[d] >= krem) break;
+                    cum += hist[d];
+                }
+                s_digit = (unsigned)d;
+                s_krem = krem - cum;
             }
-            s_digit = (unsigned)d;
-            s_krem = krem - cum;
         }
         __syncthreads();
         prefix |= s_digit << shift;
@@ -1884,7 +1906,8 @@ __device__ float radix_kth(const float *e, int V, int k) {
     return __uint_as_float(prefix);
 }
 
-/* The largest tau with sum{e >= tau, e >= lo} >= target, by mass per digit. */
+/* The largest tau with sum{e >= tau, e >= lo} >= target, by mass per digit
+ * (the same walk as radix_kth, over masses; empty bins are never chosen). */
 __device__ float radix_top_p(const float *e, int V, float lo, float target) {
     __shared__ float hm[256];
     __shared__ unsigned hc[256];
@@ -1896,32 +1919,41 @@ __device__ float radix_top_p(const float *e, int V, float lo, float target) {
         for (int i = threadIdx.x; i < 256; i += blockDim.x) hm[i] = 0, hc[i] = 0;
         __syncthreads();
         for (int i = threadIdx.x; i < V; i += blockDim.x) {
-            float v = e[i];
-            unsigned u = __float_as_uint(v);
+            const float v = e[i];
+            const unsigned u = __float_as_uint(v);
             if (v >= lo && (u & mask) == prefix) {
                 atomicAdd(&hm[(u >> shift) & 255], v);
                 atomicAdd(&hc[(u >> shift) & 255], 1u);
             }
         }
         __syncthreads();
-        if (threadIdx.x == 0) {
-            float cum = above;
-            int chosen = -1, lowest = 0;
-            for (int d = 255; d >= 0; d--) {
-                if (!hc[d]) continue;
-                lowest = d;
-                if (cum + hm[d] >= target) {
-                    chosen = d;
-                    break;
+        if (threadIdx.x < 32) {
+            const int lane = threadIdx.x;
+            float mine = 0;
+            unsigned count = 0;
+            for (int j = 0; j < 8; j++) mine += hm[8 * lane + j], count += hc[8 * lane + j];
+            const float incl = lane_suffix(mine);
+            const unsigned hit = __ballot_sync(0xffffffffu, count && above + incl >= target);
+            const unsigned some = __ballot_sync(0xffffffffu, count != 0);
+            /* the highest lane that reaches the target; none (rounding): the lowest
+               non-empty one, whose lowest non-empty bin keeps everything */
+            const int at = hit ? 31 - __clz(hit) : some ? __ffs(some) - 1 : 0;
+            if (lane == at) {
+                float cum = above + incl - mine;
+                int chosen = -1, lowest = 8 * lane;
+                for (int d = 8 * lane + 7; d >= 8 * lane; d--) {
+                    if (!hc[d]) continue;
+                    lowest = d;
+                    if (hit && cum + hm[d] >= target) {
+                        chosen = d;
+                        break;
+                    }
+                    cum += hm[d];
                 }
-                cum += hm[d];
+                if (chosen < 0) chosen = lowest, cum -= hm[lowest];
+                s_digit = (unsigned)chosen;
+                s_above = cum;
             }
-            if (chosen < 0) { /* rounding left the target unreached: keep all of them */
-                chosen = lowest;
-                cum -= hm[lowest];
-            }
-            s_digit = (unsigned)chosen;
-            s_above = cum;
         }
         __syncthreads();
         prefix |= s_digit << shift;
@@ -2002,23 +2034,42 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         kept = block_sum(kept);
         tau = radix_top_p(w, V, tau, sp.top_p * kept);
     }
-    /* running sums in index order: contiguous segments per thread, scanned */
-    const int seg = (V + SAMPLE_THREADS - 1) / SAMPLE_THREADS, i0 = tid * seg, i1 = min(V, i0 + seg);
+    /* running sums in index order: warp w owns a contiguous chunk, read 32
+       elements at a time (coalesced); the chunk holding u * (kept mass) walks
+       it with warp scans */
+    const int lane = tid & 31, warp = tid >> 5, nw = SAMPLE_THREADS / 32;
+    const int chunk = ((V + nw - 1) / nw + 31) & ~31, c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
     float local = 0;
     int lastkept = -1;
-    for (int i = i0; i < i1; i++)
+    for (int i = c0 + lane; i < c1; i += 32)
         if (w[i] >= tau) local += w[i], lastkept = i;
+    local = warp_sum(local);
     float total;
-    float run = block_exscan(local, &total);
+    const float before = __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &total), 0);
     const float r = sp.u * total;
     int cand = 0x7fffffff;
-    for (int i = i0; i < i1; i++) {
-        if (w[i] < tau) continue;
-        run += w[i];
-        if (run > r) {
-            cand = i;
-            break;
+    if (before <= r && r < before + local) { /* (the same sums as the scan's: one warp at most) */
+        float run = before;
+        int last = -1;
+        for (int i0 = c0; i0 < c1; i0 += 32) {
+            const int i = i0 + lane;
+            const bool kept = i < c1 && w[i] >= tau;
+            const float x = kept ? w[i] : 0.0f;
+            float incl = x;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const float y = __shfl_up_sync(0xffffffffu, incl, o);
+                if (lane >= o) incl += y;
+            }
+            const unsigned over = __ballot_sync(0xffffffffu, kept && run + incl > r), any = __ballot_sync(0xffffffffu, kept);
+            if (over) {
+                cand = i0 + __ffs(over) - 1;
+                break;
+            }
+            if (any) last = i0 + 31 - __clz(any);
+            run += __shfl_sync(0xffffffffu, incl, 31);
         }
+        if (cand == 0x7fffffff) cand = last; /* rounding: the chunk's last kept token */
     }
     cand = block_min_int(cand);
     if (cand == 0x7fffffff) cand = -block_min_int(-lastkept); /* the last kept token */
