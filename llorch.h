@@ -195,8 +195,9 @@ int llorch_detokenize(const llorch_model *m, const int *ids, int n, char **text,
 int llorch_forward(llorch_session *s, int seq, const int *ids, int n, float *logits, llorch_error *err);
 /* Append tokens to several sequences: n[i] tokens ids[i] to sequence seq[i]
  * (each sequence at most once), without logits. The same as k calls of
- * llorch_forward, but a backend may run short pieces as the rows of one pass,
- * reading the weights once for all of them (the GPU does). */
+ * llorch_forward, but the pieces run as the rows of shared passes, which
+ * read the weights once for all of them (on the GPU, pieces under 64 tokens;
+ * longer ones run alone, with flash attention). */
 int llorch_forward_many(llorch_session *s, int k, const int *seq, const int *const *ids, const int *n,
                         llorch_error *err);
 

@@ -3,7 +3,8 @@
  *
  * The forward pass works on "rows": each row is one token of one sequence at
  * one position. A prompt is many rows of one sequence (so every weight read
- * serves all of them); a batched decode step is one row per sequence. Matrix
+ * serves all of them), prompt pieces of several sequences are rows of each,
+ * and a batched decode step is one row per sequence. Matrix
  * products stream the weights in their stored type (f32, f16, bf16) and
  * convert in registers, split over a small pthread pool per session.
  */
@@ -659,6 +660,27 @@ static int cpu_prefill(llorch_session *s, int seq, const int *ids, int n, float 
     return 0;
 }
 
+/* Prompt pieces of several sequences: their tokens are the rows of passes of
+ * up to max_rows, as a chunk of one sequence's are (a piece may straddle two
+ * passes: its later rows see the keys the earlier pass wrote). The rows are
+ * computed one by one in every product, so the results are those of one
+ * cpu_prefill per piece, bit for bit. */
+static int cpu_prefill_many(llorch_session *s, int k, const int *seq, const int *const *ids, const int *n,
+                            llorch_error *err) {
+    cpu_state *st = (cpu_state *)s->backend_data;
+    int rows = 0;
+    (void)err;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < n[i]; j++) {
+            st->row_seq[rows] = seq[i];
+            st->row_pos[rows] = s->pos[seq[i]] + j;
+            st->row_tok[rows] = ids[i][j];
+            if (++rows == st->max_rows) cpu_forward_rows(s, rows, rows), rows = 0;
+        }
+    if (rows) cpu_forward_rows(s, rows, rows);
+    return 0;
+}
+
 static int cpu_decode(llorch_session *s, const int *ids, const llorch_sample_params *sp, int *next, float *logits,
                       llorch_error *err) {
     cpu_state *st = (cpu_state *)s->backend_data;
@@ -684,5 +706,5 @@ static int cpu_decode(llorch_session *s, const int *ids, const llorch_sample_par
 
 const llorch_backend llorch_cpu_backend = {
     "cpu", cpu_model_init, cpu_model_free, cpu_session_init, cpu_session_free, cpu_prefill, cpu_decode,
-    NULL, /* prompt pieces one at a time */
+    cpu_prefill_many,
 };

@@ -3412,12 +3412,15 @@ static void check_batch_invariance(llorch_model *m) {
 static void check_forward_many(llorch_model *m) {
     const int vocab = llorch_model_config(m)->vocab_size;
     llorch_session *a = NULL, *b = NULL;
-    llorch_session_opts so = {32, 3};
+    llorch_session_opts so = {96, 3};
     llorch_error err;
     int st = llorch_session_new(&a, m, &so, &err) || llorch_session_new(&b, m, &so, &err);
     CHECK(st == 0, "forward_many sessions: %s", err.msg);
     if (st) { llorch_session_free(a); return; }
-    const int p0[] = {1, 15, 27}, p1[] = {1, 400}, p2[] = {1, 99, 98, 97, 96}, seq[] = {2, 0, 1}, n[] = {5, 3, 2};
+    /* 70 + 3 + 2 rows: the CPU's passes take 64, so the first piece straddles two */
+    int p2[70];
+    for (int i = 0; i < 70; i++) p2[i] = 1 + (i * 37) % 250;
+    const int p0[] = {1, 15, 27}, p1[] = {1, 400}, seq[] = {2, 0, 1}, n[] = {70, 3, 2};
     const int *from[] = {p2, p0, p1};
     st = llorch_forward_many(a, 3, seq, from, n, &err);
     for (int i = 0; i < 3 && !st; i++) st = llorch_forward(b, seq[i], from[i], n[i], NULL, &err);
@@ -3428,7 +3431,7 @@ static void check_forward_many(llorch_model *m) {
         same &= !st && !memcmp(la, lb, (size_t)vocab * sizeof *la) && llorch_session_pos(a, i) == llorch_session_pos(b, i);
     }
     CHECK(st == 0 && same, "forward_many leaves the cache llorch_forward leaves, bit for bit (%s)", st ? err.msg : "");
-    const int dup[] = {1, 1}, bad_seq[] = {0, 3}, two[] = {1, 1}, big[] = {1, 40}, bad_id = vocab;
+    const int dup[] = {1, 1}, bad_seq[] = {0, 3}, two[] = {1, 1}, big[] = {1, 100}, bad_id = vocab;
     const int *ids2[] = {p0, p1}, *bad_ids[] = {p0, &bad_id};
     const int pos1 = llorch_session_pos(a, 1);
     CHECK(llorch_forward_many(a, 0, seq, from, n, &err) == LLORCH_E_ARG, "forward_many: no pieces refused");
@@ -3436,8 +3439,8 @@ static void check_forward_many(llorch_model *m) {
           "forward_many: a sequence twice refused (%s)", err.msg);
     CHECK(llorch_forward_many(a, 2, bad_seq, ids2, two, &err) == LLORCH_E_ARG, "forward_many: sequence 3 of 3 refused");
     CHECK(llorch_forward_many(a, 2, seq + 1, bad_ids, two, &err) == LLORCH_E_ARG, "forward_many: an id past the vocabulary refused");
-    static const int forty[40] = {1};
-    const int *ids_big[] = {p0, forty};
+    static const int hundred[100] = {1};
+    const int *ids_big[] = {p0, hundred};
     CHECK(llorch_forward_many(a, 2, seq + 1, ids_big, big, &err) == LLORCH_E_CONTEXT,
           "forward_many: past the context refused (%s)", err.msg);
     CHECK(llorch_session_pos(a, 1) == pos1, "forward_many: a refused call runs nothing");
