@@ -61,6 +61,11 @@
  * once for all rows, the tensor-core "skinny" one (up to 32 rows on Hopper,
  * 64 elsewhere) or the Hopper / tiled GEMM; attention by k_attn_group (a
  * block per row and KV head) once the rows fill the GPU, else k_attn.
+ * Prompt pieces of several sequences (llorch_forward_many): pieces under 64
+ * tokens are the rows of one pass laid out like a decode step's (each row
+ * its own sequence and position; attention by k_attn_group, which loads no
+ * key before the QKV kernel has written this pass's); longer ones prefill
+ * alone.
  * Prefill, in chunks of up to 512 tokens: for chunks over 64 tokens, on
  * Hopper (cc 9.0) a persistent TMA + wgmma GEMM, elsewhere (or with
  * LLORCH_CUDA_GEMM=mma) the tiled mma.sync GEMM (both f32 accumulate,
