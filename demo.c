@@ -2344,7 +2344,8 @@ int main(int argc, char **argv) {
         free(sopts); free(prompts); free(n_prompt); free(n_out);
         goto fail;
     }
-    /* every sequence's prompt in one call: short ones go through the weights together */
+    /* every sequence's prompt in one call: short ones go through the weights together
+       (n_out holds the sequence numbers until llorch_generate_batch fills it) */
     const int run = a.n_new ? n_ids - 1 : n_ids;
     for (int i = 0; i < a.batch; i++) prompts[i] = ids, n_prompt[i] = run, n_out[i] = i;
     double t0 = now_s();
