@@ -1969,6 +1969,85 @@ __device__ float radix_top_p(const float *e, int V, float lo, float target) {
     return __uint_as_float(prefix);
 }
 
+/* The candidates of the top-k / top-p cuts: bins of e's top 12 bits (1/8
+ * of an octave; e <= 1, so bins 0 .. 1016), counted (and weighed, for top-p)
+ * in one pass; from the top bin down, the first bin where the count reaches
+ * k (with top-k: its survivors are all at or above that bin), or else the
+ * mass reaches top_p of the total (and one bin more, for rounding). The
+ * tokens at or above it go, in index order, to cv (e) and ci (index): a warp
+ * per contiguous chunk, counted, then written at the chunk's offset. Returns
+ * how many, or -1 when more than SAMPLE_CAND (the caller then works on the
+ * whole vocabulary); *total gets the mass of the whole vocabulary. */
+#define SAMPLE_CAND 2048
+#define SAMPLE_BINS 1024
+__device__ __noinline__ int sample_candidates(const float *e, int V, int k, float top_p, float *cv, int *ci, float *total) {
+    __shared__ unsigned hc[SAMPLE_BINS];
+    __shared__ float hm[SAMPLE_BINS];
+    __shared__ int s_bin, s_n;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nw = blockDim.x >> 5;
+    const bool by_mass = k <= 0;
+    for (int i = tid; i < SAMPLE_BINS; i += blockDim.x) hc[i] = 0, hm[i] = 0;
+    __syncthreads();
+    float all = 0;
+    for (int i = tid; i < V; i += blockDim.x) {
+        const float v = e[i];
+        const unsigned bin = min(__float_as_uint(v) >> 20, (unsigned)SAMPLE_BINS - 1);
+        atomicAdd(&hc[bin], 1u);
+        if (by_mass) atomicAdd(&hm[bin], v);
+        all += v;
+    }
+    *total = block_sum(all); /* (its barriers also order the histogram) */
+    if (warp == 0) {
+        constexpr int PER = SAMPLE_BINS / 32;
+        unsigned mine = 0;
+        float mass = 0;
+        for (int j = 0; j < PER; j++) mine += hc[PER * lane + j], mass += hm[PER * lane + j];
+        const unsigned incl = lane_suffix(mine);
+        const float incl_m = lane_suffix(mass), target = top_p * *total;
+        const unsigned hit = __ballot_sync(0xffffffffu, by_mass ? incl_m >= target : incl >= (unsigned)k);
+        const int at = hit ? 31 - __clz(hit) : 0;
+        if (lane == at) {
+            unsigned cum = incl - mine;
+            float cm = incl_m - mass;
+            int d = PER * lane + PER - 1;
+            for (; d > PER * lane; d--) {
+                if (by_mass ? cm + hm[d] >= target : cum + hc[d] >= (unsigned)k) break;
+                cum += hc[d], cm += hm[d];
+            }
+            if (by_mass && d > 0) d--; /* one bin lower: the sums above are rounded */
+            s_bin = d;
+        }
+    }
+    __syncthreads();
+    const unsigned bound = (unsigned)s_bin;
+    /* each warp's count in its chunk, then the offsets */
+    const int chunk = ((V + nw - 1) / nw + 31) & ~31, c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
+    int count = 0;
+    for (int i0 = c0; i0 < c1; i0 += 32) {
+        const int i = i0 + lane;
+        count += __popc(__ballot_sync(0xffffffffu, i < c1 && min(__float_as_uint(e[i]) >> 20, (unsigned)SAMPLE_BINS - 1) >= bound));
+    }
+    float n_all;
+    int at = (int)__shfl_sync(0xffffffffu, block_exscan(lane == 0 ? (float)count : 0.0f, &n_all), 0);
+    if (tid == 0) s_n = (int)n_all;
+    __syncthreads();
+    const int n = s_n;
+    if (n > SAMPLE_CAND) return -1;
+    for (int i0 = c0; i0 < c1; i0 += 32) {
+        const int i = i0 + lane;
+        const float v = i < c1 ? e[i] : 0.0f;
+        const bool in = i < c1 && min(__float_as_uint(v) >> 20, (unsigned)SAMPLE_BINS - 1) >= bound;
+        const unsigned take = __ballot_sync(0xffffffffu, in);
+        if (in) {
+            const int p = at + __popc(take & ((1u << lane) - 1));
+            cv[p] = v, ci[p] = i;
+        }
+        at += __popc(take);
+    }
+    __syncthreads();
+    return n;
+}
+
 __device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
     a.next[b] = id;
     a.next_host[b] = id;
@@ -2031,23 +2110,39 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     /* the largest weigh exactly 1: no 0 * inf when 1/T overflows */
     for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i] == mx ? 1.0f : expf((src[i] - mx) * inv_t);
     __syncthreads();
+    /* the cuts work on the candidates when they are few, else on all of w */
+    __shared__ float cand_v[SAMPLE_CAND];
+    __shared__ int cand_i[SAMPLE_CAND];
+    const bool cut_k = sp.top_k > 0 && sp.top_k < V, cut_p = sp.top_p > 0 && sp.top_p < 1;
+    const float *cv = w;
+    const int *ci = NULL;
+    int n = V;
+    float total_all = 0;
+    if (cut_k || cut_p) {
+        const int nc = sample_candidates(w, V, cut_k ? sp.top_k : 0, sp.top_p, cand_v, cand_i, &total_all);
+        if (nc >= 0) cv = cand_v, ci = cand_i, n = nc;
+    }
     float tau = 0;
-    if (sp.top_k > 0 && sp.top_k < V) tau = radix_kth(w, V, sp.top_k);
-    if (sp.top_p > 0 && sp.top_p < 1) {
-        float kept = 0;
-        for (int i = tid; i < V; i += SAMPLE_THREADS) kept += w[i] >= tau ? w[i] : 0.0f;
-        kept = block_sum(kept);
-        tau = radix_top_p(w, V, tau, sp.top_p * kept);
+    if (cut_k) tau = radix_kth(cv, n, sp.top_k);
+    if (cut_p) {
+        float kept = 0; /* the mass the top-k cut keeps (of the whole vocabulary without one) */
+        if (cut_k || !ci) {
+            for (int i = tid; i < n; i += SAMPLE_THREADS) kept += cv[i] >= tau ? cv[i] : 0.0f;
+            kept = block_sum(kept);
+        } else {
+            kept = total_all;
+        }
+        tau = radix_top_p(cv, n, tau, sp.top_p * kept);
     }
     /* running sums in index order: warp w owns a contiguous chunk, read 32
        elements at a time (coalesced); the chunk holding u * (kept mass) walks
        it with warp scans */
     const int lane = tid & 31, warp = tid >> 5, nw = SAMPLE_THREADS / 32;
-    const int chunk = ((V + nw - 1) / nw + 31) & ~31, c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
+    const int chunk = ((n + nw - 1) / nw + 31) & ~31, c0 = min(n, warp * chunk), c1 = min(n, c0 + chunk);
     float local = 0;
     int lastkept = -1;
     for (int i = c0 + lane; i < c1; i += 32)
-        if (w[i] >= tau) local += w[i], lastkept = i;
+        if (cv[i] >= tau) local += cv[i], lastkept = i;
     local = warp_sum(local);
     float total;
     const float before = __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &total), 0);
@@ -2058,8 +2153,8 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         int last = -1;
         for (int i0 = c0; i0 < c1; i0 += 32) {
             const int i = i0 + lane;
-            const bool kept = i < c1 && w[i] >= tau;
-            const float x = kept ? w[i] : 0.0f;
+            const bool kept = i < c1 && cv[i] >= tau;
+            const float x = kept ? cv[i] : 0.0f;
             float incl = x;
 #pragma unroll
             for (int o = 1; o < 32; o <<= 1) {
@@ -2078,6 +2173,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     cand = block_min_int(cand);
     if (cand == 0x7fffffff) cand = -block_min_int(-lastkept); /* the last kept token */
+    if (ci && cand >= 0) cand = ci[cand]; /* a candidate's index in the vocabulary */
     if (tid == 0) put_next(a, b, cand < 0 ? bi : cand);
 }
 
