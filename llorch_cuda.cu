@@ -426,7 +426,7 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
     if (embed) { /* layer 0 of a decode step: x is the token's embedding; each block stores its share of it */
         int id = step_id(ids, chosen, 0);
         const int pos = e.rows.pos[0];
-        if (blockIdx.x == 0 && tid == 0 && pos >= 0 && id >= 0) hist[pos] = id;
+        if (blockIdx.x == 0 && tid == 0 && pos >= 0 && id >= 0) hist[(size_t)row_seq(e.rows, 0) * e.ctx + pos] = id;
         if (id < 0) id = 0;
         const uint4 *er = reinterpret_cast<const uint4 *>(embed + (size_t)id * K);
         float4 *xg = reinterpret_cast<float4 *>(const_cast<float *>(x));

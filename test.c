@@ -1475,6 +1475,31 @@ static void check_cuda_model(const char *name) {
         }
         CHECK(st == 0 && mism <= 1, "%s: device sampler differs from llorch_sample_logits in %d of %d draws (%s)", name,
               mism, total, st ? err.msg : "");
+        /* the last sequence decoding alone (a one-row step whose row is not
+           sequence 0): its tokens must still reach its own history, which
+           the repetition penalty reads */
+        mism = total = 0;
+        llorch_session_free(sg);
+        sg = NULL;
+        st = llorch_session_new(&sg, g, &so, &err);
+        if (!st) st = llorch_forward(sg, 2, refs[0].ids, refs[0].n_ids, NULL, &err);
+        ids[0] = ids[1] = -1;
+        ids[2] = 5;
+        for (int t = 0; t < 40 && !st; t++) {
+            llorch_sample_params one = t % 2 ? sp[0] : sp[2];
+            one.u = llorch_rand(&rng);
+            llorch_sample_params spa[3] = {sp[0], sp[1], one};
+            st = cuda_step(sg, ids, spa, nx, lgp, &err);
+            if (st) break;
+            memcpy(tmp, lgp + (size_t)2 * vocab, (size_t)vocab * sizeof *tmp);
+            const int want = llorch_sample_logits(tmp, vocab, &one, sg->tokens + (size_t)2 * sg->ctx, sg->pos[2]);
+            mism += want != nx[2];
+            total++;
+            ids[2] = nx[2];
+        }
+        CHECK(st == 0 && mism <= 1,
+              "%s: one sequence but not the first decoding alone: device sampler differs from llorch_sample_logits in "
+              "%d of %d draws (%s)", name, mism, total, st ? err.msg : "");
         free(tmp);
         llorch_session_free(sg);
     }
