@@ -2066,18 +2066,6 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     const bool pen = sp.repetition_penalty > 0 && sp.repetition_penalty != 1.0f;
     const float *src = a.logits + (size_t)b * V;
     const bool greedy = !(sp.temperature > 0) || sp.top_p == 0; /* top_p 0 keeps one token */
-    if (!pen && greedy && a.amax) { /* greedy: the lm_head GEMV left per-block maxima */
-        float v = -INFINITY;
-        int i = 0x7fffffff;
-        for (int j = tid; j < a.n_amax; j += SAMPLE_THREADS) {
-            float2 c = a.amax[j];
-            int ci = __float_as_int(c.y);
-            if (c.x > v || (c.x == v && ci < i)) v = c.x, i = ci;
-        }
-        block_argmax(v, i);
-        if (tid == 0) put_next(a, b, i == 0x7fffffff ? 0 : i);
-        return;
-    }
     float *w = a.work + (size_t)b * V;
     if (pen) {
         for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i];
@@ -2099,21 +2087,34 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     float v = -INFINITY;
     int bi = 0x7fffffff;
-    for (int i = tid; i < V; i += SAMPLE_THREADS)
-        if (src[i] > v) v = src[i], bi = i;
+    if (!pen && a.amax) { /* the lm_head GEMV left per-block maxima */
+        for (int j = tid; j < a.n_amax; j += SAMPLE_THREADS) {
+            const float2 c = a.amax[j];
+            const int i = __float_as_int(c.y);
+            if (c.x > v || (c.x == v && i < bi)) v = c.x, bi = i;
+        }
+    } else {
+        for (int i = tid; i < V; i += SAMPLE_THREADS)
+            if (src[i] > v) v = src[i], bi = i;
+    }
     block_argmax(v, bi);
     if (greedy) {
         if (tid == 0) put_next(a, b, bi == 0x7fffffff ? 0 : bi);
         return;
     }
     const float mx = v, inv_t = 1.0f / sp.temperature;
-    /* the largest weigh exactly 1: no 0 * inf when 1/T overflows */
-    for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i] == mx ? 1.0f : expf((src[i] - mx) * inv_t);
-    __syncthreads();
-    /* the cuts work on the candidates when they are few, else on all of w */
+    /* the weights; the largest weigh exactly 1: no 0 * inf when 1/T overflows */
+    auto weight = [&](float x) { return x == mx ? 1.0f : expf((x - mx) * inv_t); };
+    /* the cuts work on the candidates when they are few, else on all of w;
+       without cuts the running sums below compute the weights themselves */
     __shared__ float cand_v[SAMPLE_CAND];
     __shared__ int cand_i[SAMPLE_CAND];
-    const bool cut_k = sp.top_k > 0 && sp.top_k < V, cut_p = sp.top_p > 0 && sp.top_p < 1;
+    const bool cut_k = sp.top_k > 0 && sp.top_k < V, cut_p = sp.top_p > 0 && sp.top_p < 1, cuts = cut_k || cut_p;
+    if (cuts) {
+        for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
+        __syncthreads();
+    }
+    auto wt = [&](const float *cv, int i) { return cuts ? cv[i] : weight(src[i]); };
     const float *cv = w;
     const int *ci = NULL;
     int n = V;
@@ -2141,8 +2142,10 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     const int chunk = ((n + nw - 1) / nw + 31) & ~31, c0 = min(n, warp * chunk), c1 = min(n, c0 + chunk);
     float local = 0;
     int lastkept = -1;
-    for (int i = c0 + lane; i < c1; i += 32)
-        if (cv[i] >= tau) local += cv[i], lastkept = i;
+    for (int i = c0 + lane; i < c1; i += 32) {
+        const float x = wt(cv, i);
+        if (x >= tau) local += x, lastkept = i;
+    }
     local = warp_sum(local);
     float total;
     const float before = __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &total), 0);
@@ -2153,8 +2156,9 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         int last = -1;
         for (int i0 = c0; i0 < c1; i0 += 32) {
             const int i = i0 + lane;
-            const bool kept = i < c1 && cv[i] >= tau;
-            const float x = kept ? cv[i] : 0.0f;
+            const float xi = i < c1 ? wt(cv, i) : 0.0f;
+            const bool kept = i < c1 && xi >= tau;
+            const float x = kept ? xi : 0.0f;
             float incl = x;
 #pragma unroll
             for (int o = 1; o < 32; o <<= 1) {
