@@ -58,9 +58,10 @@
  * for each bucket of 1, 2, 4, ... rows, so a step costs what its active
  * sequences need, whatever the session's size (one row: the GEMV path
  * above). Several rows: RMSNorm kernels and a GEMM that reads each weight
- * once for all rows, the tensor-core "skinny" one (up to 32 rows on Hopper,
- * 64 elsewhere) or the Hopper / tiled GEMM; attention by k_attn_group (a
- * block per row and KV head) once the rows fill the GPU, else k_attn.
+ * once for all rows, the tensor-core "skinny" one (up to 64 rows; on Hopper
+ * only the attention projections past 32) or the Hopper / tiled GEMM;
+ * attention by k_attn_group (a block per row and KV head) once the rows fill
+ * the GPU, else k_attn.
  * Prompt pieces of several sequences (llorch_forward_many): pieces under 64
  * tokens are the rows of one pass laid out like a decode step's (each row
  * its own sequence and position; attention by k_attn_group, which loads no
@@ -2262,10 +2263,15 @@ struct WgPlan {
 };
 
 /* The tile and split-K with the least estimated time of the busiest block,
- * in us on an H100 (fitted to measurements): per unit, its k blocks at the
- * tile's shared-memory-bound rate (TMA writes + wgmma reads of a k block at
- * ~128 B/clk), the epilogue (~2.5 us per 64 x 128 tile) and, when split, the
- * partial tiles' round trip (~6 us). */
+ * in us (fitted to measurements on an H100 and an H200): per unit, its k
+ * blocks at the tile's shared-memory-bound rate (TMA writes + wgmma reads of
+ * a k block at ~128 B/clk), the epilogue (~2.5 us per 64 x 128 tile) and,
+ * when split, the partial tiles' round trip: ~3 us, plus ~1 us a split, as
+ * the last block to finish reads every split's tile. (A flat 6 us a split
+ * chose 8 splits where 3 or 4 are faster; measured on an H200, tok/s flat /
+ * per split: TinyLlama --batch 64 39,655 / 40,177, --batch 128 70,199 /
+ * 71,760, --batch 256 107,663 / 111,088, 512-token prefill 163,692 /
+ * 165,134; Qwen2.5-0.5B 512-token prefill 228,021 / 240,028.) */
 static WgPlan cu_wg_plan(int R, int N, int K, int sms, size_t ws_floats, int n_flags) {
 #define WG_TILE(BM, BN) {BM, BN},
     static const int tiles_bm_bn[][2] = {WG_FOR_EACH(WG_TILE)};
@@ -2280,7 +2286,7 @@ static WgPlan cu_wg_plan(int R, int N, int K, int sms, size_t ws_floats, int n_f
         for (int s = 1; s <= 8; s++) {
             if (s > 1 && (s * 4 > kall || tiles > n_flags || (size_t)tiles * s * bm * bn > ws_floats)) break;
             const int units = tiles * s, per_block = (units + sms - 1) / sms;
-            const double t_unit = (kall + s - 1) / s * kb_us + 2.5 * bm * bn / (64 * 128) + (s > 1 ? 6.0 : 0.0);
+            const double t_unit = (kall + s - 1) / s * kb_us + 2.5 * bm * bn / (64 * 128) + (s > 1 ? 3.0 + s : 0.0);
             const double total = per_block * t_unit;
             if (total < best_t * 0.999) best_t = total, best.bm = bm, best.bn = bn, best.splits = s;
         }
@@ -2755,15 +2761,22 @@ static size_t cu_gws_floats(const cu_model *M) { return (size_t)2 * M->sms * 128
 static int cu_gflags(const cu_model *M) { return 2 * M->sms; }
 
 /* Y = X W^T over R activation rows in T, by the skinny GEMM, the Hopper
- * GEMM (cc 9.0) or the tiled one. */
+ * GEMM (cc 9.0) or the tiled one. attn: W is an attention projection (QKV or
+ * output). */
 template <class T>
 static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pdl, const T *X, int ldx, int R,
-                      const void *W, int N, int K, const Epi &e) {
+                      const void *W, int N, int K, const Epi &e, int attn) {
     const T *Wt = (const T *)W;
-    /* the skinny GEMM up to 64 rows, or 32 before the Hopper GEMM (measured on
-       TinyLlama's shape on an H200, tok/s skinny / Hopper GEMM: 32 sequences
-       20,430 / 19,160, 16 sequences 10,600 / 9,380) */
-    if (R <= (M->wgmma ? 32 : 64)) {
+    /* The skinny GEMM up to 64 rows; with the Hopper GEMM, up to 32 rows
+       (measured on TinyLlama's shape on an H200, tok/s skinny / Hopper GEMM:
+       32 sequences 20,430 / 19,160, 16 sequences 10,600 / 9,380) and up to 64
+       for the attention projections, small matrices whose Hopper plan splits
+       K and leaves the QKV epilogue (RoPE, cache writes) to the last split of
+       each tile (--batch 64, Hopper GEMM / skinny for QKV / and for the
+       output: TinyLlama 38,090 / 39,640 / 40,000, Qwen2.5-0.5B 48,637 /
+       49,925 / 50,117). The FFN matrices stay on the Hopper GEMM (Qwen2.5's
+       down projection on the skinny one: 45,000). */
+    if (R <= (M->wgmma && !attn ? 32 : 64)) {
         const int pairs = (N + 1) / 2, grid = pairs < M->sms ? pairs : M->sms;
         if (R <= 8) cu_launch(err, pdl, k_skinny<T, 1>, dim3(grid), SK_THREADS, skinny_smem<1>(), S->st, Wt, N, K, X, ldx, R, e);
         else if (R <= 16) cu_launch(err, pdl, k_skinny<T, 2>, dim3(grid), SK_THREADS, skinny_smem<2>(), S->st, Wt, N, K, X, ldx, R, e);
@@ -2858,11 +2871,12 @@ static cu_pass cu_pass_prefill(int seq, int pos0, int n) {
 /* Y = X W^T for the pass's rows with epilogue e, X = RMSNorm(xf) * normw when
  * normw is given, else xf (one row, f32) or xt (rows in T). One row: the GEMV
  * (grid_max blocks at most, 0 = the default; amax: per-block argmax; embed:
- * x is that token's embedding). Several: the RMSNorm into xn, then a GEMM. */
+ * x is that token's embedding). Several: the RMSNorm into xn, then a GEMM
+ * (attn: W is an attention projection, see cu_matmul). */
 template <class T>
 static void cu_linear(cudaError_t *err, const llorch_model *m, cu_session *S, const cu_pass *p, int pdl, const void *W,
                       int N, int K, const float *normw, const float *xf, const T *xt, const Epi &e, int grid_max,
-                      float2 *amax = NULL, const void *embed = NULL) {
+                      int attn, float2 *amax = NULL, const void *embed = NULL) {
     const cu_model *M = (const cu_model *)m->backend_data;
     const float eps = m->cfg.norm_eps;
     if (p->gemv) {
@@ -2874,7 +2888,7 @@ static void cu_linear(cudaError_t *err, const llorch_model *m, cu_session *S, co
         xt = (const T *)S->xn;
         pdl = S->pdl;
     }
-    cu_matmul<T>(err, M, S, pdl, xt, K, p->R, W, N, K, e);
+    cu_matmul<T>(err, M, S, pdl, xt, K, p->R, W, N, K, e, attn);
 }
 
 /* Flash attention of a prefill chunk for head size HD. */
@@ -2966,7 +2980,7 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     /* q, k, v (biases and RoPE in the epilogue; k and v into the cache), then the q/k norm if any */
     const Epi eq = cu_epi_qkv(m, S, p, l);
     const void *embed = l ? NULL : p->embed;
-    cu_linear<T>(err, m, S, p, embed ? 0 : pdl, L->wqkv, qd + 2 * kvd, dim, L->attn_norm, S->x, NULL, eq, 0, NULL, embed);
+    cu_linear<T>(err, m, S, p, embed ? 0 : pdl, L->wqkv, qd + 2 * kvd, dim, L->attn_norm, S->x, NULL, eq, 0, 1, NULL, embed);
     if (c->qk_norm)
         cu_launch(err, pdl, k_qk_norm<T>, dim3(c->n_heads + c->n_kv_heads, p->R), dim3(32), 0, S->st, eq,
                   (const float *)L->q_norm, (const float *)L->k_norm, c->norm_eps, c->n_heads);
@@ -2975,13 +2989,13 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     Epi eo = cu_epi(EPI_ADD, dim);
     eo.f = S->x;
     eo.ldf = dim;
-    cu_linear<T>(err, m, S, p, pdl, L->wo, dim, qd, NULL, S->attf, (const T *)S->att, eo, 0);
+    cu_linear<T>(err, m, S, p, pdl, L->wo, dim, qd, NULL, S->attf, (const T *)S->att, eo, 0, 1);
     /* x += down_proj(SwiGLU(gate_proj(xn), up_proj(xn))) */
     Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
     if (p->gemv) eg.f = S->hf, eg.ldf = hid;
     else eg.t = S->h, eg.ldt = hid;
-    cu_linear<T>(err, m, S, p, pdl, L->wgu, 2 * hid, dim, L->ffn_norm, S->x, NULL, eg, S->gv_grid[0]);
-    cu_linear<T>(err, m, S, p, pdl, L->wdown, dim, hid, NULL, S->hf, (const T *)S->h, eo, S->gv_grid[1]);
+    cu_linear<T>(err, m, S, p, pdl, L->wgu, 2 * hid, dim, L->ffn_norm, S->x, NULL, eg, S->gv_grid[0], 0);
+    cu_linear<T>(err, m, S, p, pdl, L->wdown, dim, hid, NULL, S->hf, (const T *)S->h, eo, S->gv_grid[1], 0);
 }
 
 /* Enqueue one decode step of R rows (the step record already in d_step).
@@ -3000,7 +3014,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     Epi el = cu_epi(EPI_STORE, V);
     el.f = S->logits;
     el.ldf = V;
-    cu_linear<T>(&err, m, S, &p, S->pdl, M->lm_head, V, dim, M->norm, S->x, NULL, el, S->gv_grid[2],
+    cu_linear<T>(&err, m, S, &p, S->pdl, M->lm_head, V, dim, M->norm, S->x, NULL, el, S->gv_grid[2], 0,
                  p.gemv ? S->amax : NULL);
     SampleArgs sa;
     memset(&sa, 0, sizeof sa);
