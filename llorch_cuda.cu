@@ -1775,6 +1775,8 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
  * radix search weighted by mass), and the first kept index, in index order,
  * whose running sum exceeds u * (kept mass). */
 #define SAMPLE_THREADS 1024
+#define SAMPLE_CHUNKS 128     /* temperature alone: chunks summed by blocks of their own */
+#define SAMPLE_SUM_THREADS 256
 
 struct SampleArgs {
     const float *logits;
@@ -2049,9 +2051,107 @@ __device__ __noinline__ int sample_candidates(const float *e, int V, int k, floa
     return n;
 }
 
+/* What a row's parameters ask of the sampler (the same tests as
+ * llorch_sample_logits). */
+struct SampleMode {
+    bool pen, greedy, cut_k, cut_p;
+    bool chunks; /* temperature alone after a one-row lm_head GEMV: see k_sample_sums */
+};
+__device__ __forceinline__ SampleMode sample_mode(const SampleArgs &a, const llorch_sample_params &sp) {
+    SampleMode m;
+    m.pen = sp.repetition_penalty > 0 && sp.repetition_penalty != 1.0f;
+    m.greedy = !(sp.temperature > 0) || sp.top_p == 0; /* top_p 0 keeps one token */
+    m.cut_k = sp.top_k > 0 && sp.top_k < a.vocab;
+    m.cut_p = sp.top_p > 0 && sp.top_p < 1;
+    m.chunks = a.amax && !m.pen && !m.greedy && !m.cut_k && !m.cut_p && a.vocab >= 8 * SAMPLE_CHUNKS;
+    return m;
+}
+
+/* A logit's weight exp((x - max) / T); the largest weigh exactly 1, so there
+ * is no 0 * inf when 1/T overflows. */
+__device__ __forceinline__ float sample_weight(float x, float mx, float inv_t) {
+    return x == mx ? 1.0f : expf((x - mx) * inv_t);
+}
+
+/* The largest logit, from the lm_head GEMV's per-block (max, index). */
+__device__ __forceinline__ float2 sample_amax(const SampleArgs &a) {
+    float v = -INFINITY;
+    int bi = 0x7fffffff;
+    for (int j = threadIdx.x; j < a.n_amax; j += blockDim.x) {
+        const float2 c = a.amax[j];
+        const int i = __float_as_int(c.y);
+        if (c.x > v || (c.x == v && i < bi)) v = c.x, bi = i;
+    }
+    block_argmax(v, bi);
+    return make_float2(v, __int_as_float(bi));
+}
+
+/* Chunk c of SAMPLE_CHUNKS contiguous chunks of the vocabulary. */
+__device__ __forceinline__ int sample_chunk_start(int c, int V) { return (int)((long long)c * V / SAMPLE_CHUNKS); }
+
+/* Temperature alone, one row: the weights of the logits are summed by
+ * SAMPLE_CHUNKS blocks, a chunk each, into the row's work[0 .. SAMPLE_CHUNKS),
+ * and k_sample walks only the chunk where the running sum crosses u * total
+ * (one block reading all 152k logits was most of the sampler's cost). Rows
+ * that sample otherwise return at once. */
+__global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_sums(SampleArgs a) {
+    pdl_wait();
+    pdl_trigger();
+    const int b = blockIdx.y, c = blockIdx.x;
+    if (a.pos[b] < 0) return;
+    const llorch_sample_params sp = a.sp[b];
+    if (!sample_mode(a, sp).chunks) return;
+    const float mx = sample_amax(a).x, inv_t = 1.0f / sp.temperature;
+    const float *src = a.logits + (size_t)b * a.vocab;
+    float sum = 0;
+    for (int i = sample_chunk_start(c, a.vocab) + threadIdx.x; i < sample_chunk_start(c + 1, a.vocab); i += blockDim.x)
+        sum += sample_weight(src[i], mx, inv_t);
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) a.work[(size_t)b * a.vocab + c] = sum;
+}
+
 __device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
     a.next[b] = id;
     a.next_host[b] = id;
+}
+
+/* The chunk whose running sum crosses u * (the sum of all chunks), from the
+ * sums k_sample_sums left: (its index as int bits, the mass before it, the
+ * total) in every thread. Rounding past the end: the last chunk with mass. */
+__device__ float3 sample_find_chunk(const float *sums, float u) {
+    __shared__ float3 s_found;
+    constexpr int PER = SAMPLE_CHUNKS / 32;
+    if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        float mine[PER], part = 0;
+#pragma unroll
+        for (int j = 0; j < PER; j++) mine[j] = __ldcg(sums + lane * PER + j), part += mine[j];
+        float incl = part;
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const float y = __shfl_up_sync(0xffffffffu, incl, o);
+            if (lane >= o) incl += y;
+        }
+        const float total = __shfl_sync(0xffffffffu, incl, 31), r = u * total;
+        const unsigned over = __ballot_sync(0xffffffffu, incl > r), some = __ballot_sync(0xffffffffu, part > 0);
+        const int at = over ? __ffs(over) - 1 : some ? 31 - __clz(some) : 31;
+        if (lane == at) {
+            float run = incl - part, before = 0, last_before = run;
+            int c = -1, last = lane * PER;
+#pragma unroll
+            for (int j = 0; j < PER; j++) {
+                if (mine[j] > 0) last = lane * PER + j, last_before = run;
+                if (c < 0 && over && run + mine[j] > r) c = lane * PER + j, before = run;
+                run += mine[j];
+            }
+            if (c < 0) c = last, before = last_before;
+            s_found = make_float3(__int_as_float(c), before, total);
+        }
+    }
+    __syncthreads();
+    const float3 f = s_found;
+    __syncthreads();
+    return f;
 }
 
 __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
@@ -2064,9 +2164,9 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         return;
     }
     const llorch_sample_params sp = a.sp[b];
-    const bool pen = sp.repetition_penalty > 0 && sp.repetition_penalty != 1.0f;
+    const SampleMode mode = sample_mode(a, sp);
+    const bool pen = mode.pen, greedy = mode.greedy;
     const float *src = a.logits + (size_t)b * V;
-    const bool greedy = !(sp.temperature > 0) || sp.top_p == 0; /* top_p 0 keeps one token */
     float *w = a.work + (size_t)b * V;
     if (pen) {
         for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i];
@@ -2089,28 +2189,24 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     float v = -INFINITY;
     int bi = 0x7fffffff;
     if (!pen && a.amax) { /* the lm_head GEMV left per-block maxima */
-        for (int j = tid; j < a.n_amax; j += SAMPLE_THREADS) {
-            const float2 c = a.amax[j];
-            const int i = __float_as_int(c.y);
-            if (c.x > v || (c.x == v && i < bi)) v = c.x, bi = i;
-        }
+        const float2 m = sample_amax(a);
+        v = m.x, bi = __float_as_int(m.y);
     } else {
         for (int i = tid; i < V; i += SAMPLE_THREADS)
             if (src[i] > v) v = src[i], bi = i;
+        block_argmax(v, bi);
     }
-    block_argmax(v, bi);
     if (greedy) {
         if (tid == 0) put_next(a, b, bi == 0x7fffffff ? 0 : bi);
         return;
     }
     const float mx = v, inv_t = 1.0f / sp.temperature;
-    /* the weights; the largest weigh exactly 1: no 0 * inf when 1/T overflows */
-    auto weight = [&](float x) { return x == mx ? 1.0f : expf((x - mx) * inv_t); };
+    auto weight = [&](float x) { return sample_weight(x, mx, inv_t); };
     /* the cuts work on the candidates when they are few, else on all of w;
        without cuts the running sums below compute the weights themselves */
     __shared__ float cand_v[SAMPLE_CAND];
     __shared__ int cand_i[SAMPLE_CAND];
-    const bool cut_k = sp.top_k > 0 && sp.top_k < V, cut_p = sp.top_p > 0 && sp.top_p < 1, cuts = cut_k || cut_p;
+    const bool cut_k = mode.cut_k, cut_p = mode.cut_p, cuts = cut_k || cut_p;
     if (cuts) {
         for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
         __syncthreads();
@@ -2136,11 +2232,20 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         }
         tau = radix_top_p(cv, n, tau, sp.top_p * kept);
     }
-    /* running sums in index order: warp w owns a contiguous chunk, read 32
-       elements at a time (coalesced); the chunk holding u * (kept mass) walks
-       it with warp scans */
+    /* running sums in index order over [lo, hi) (all n, or the chunk
+       k_sample_sums found, whose mass before is base): warp w owns a
+       contiguous part, read 32 elements at a time (coalesced); the part
+       holding u * (kept mass) walks it with warp scans */
     const int lane = tid & 31, warp = tid >> 5, nw = SAMPLE_THREADS / 32;
-    const int chunk = ((n + nw - 1) / nw + 31) & ~31, c0 = min(n, warp * chunk), c1 = min(n, c0 + chunk);
+    int lo = 0, hi = n;
+    float base = 0, chunks_total = 0;
+    if (mode.chunks) {
+        const float3 f = sample_find_chunk(a.work + (size_t)b * V, sp.u);
+        const int c = __float_as_int(f.x);
+        lo = sample_chunk_start(c, V), hi = sample_chunk_start(c + 1, V);
+        base = f.y, chunks_total = f.z;
+    }
+    const int chunk = ((hi - lo + nw - 1) / nw + 31) & ~31, c0 = min(hi, lo + warp * chunk), c1 = min(hi, c0 + chunk);
     float local = 0;
     int lastkept = -1;
     for (int i = c0 + lane; i < c1; i += 32) {
@@ -2149,8 +2254,8 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     local = warp_sum(local);
     float total;
-    const float before = __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &total), 0);
-    const float r = sp.u * total;
+    const float before = base + __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &total), 0);
+    const float r = sp.u * (mode.chunks ? chunks_total : total);
     int cand = 0x7fffffff;
     if (before <= r && r < before + local) { /* (the same sums as the scan's: one warp at most) */
         float run = before;
@@ -3031,6 +3136,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.seen = S->seen;
     sa.next = S->d_next;
     sa.next_host = next_host;
+    if (p.gemv) cu_launch(&err, S->pdl, k_sample_sums, dim3(SAMPLE_CHUNKS, R), dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
     cu_launch(&err, S->pdl, k_sample, dim3(R), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }

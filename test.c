@@ -1477,7 +1477,8 @@ static void check_cuda_model(const char *name) {
               mism, total, st ? err.msg : "");
         /* the last sequence decoding alone (a one-row step whose row is not
            sequence 0): its tokens must still reach its own history, which
-           the repetition penalty reads */
+           the repetition penalty reads; and temperature alone, which a
+           one-row step samples from per-chunk sums (k_sample_sums) */
         mism = total = 0;
         llorch_session_free(sg);
         sg = NULL;
@@ -1485,8 +1486,9 @@ static void check_cuda_model(const char *name) {
         if (!st) st = llorch_forward(sg, 2, refs[0].ids, refs[0].n_ids, NULL, &err);
         ids[0] = ids[1] = -1;
         ids[2] = 5;
-        for (int t = 0; t < 40 && !st; t++) {
-            llorch_sample_params one = t % 2 ? sp[0] : sp[2];
+        const llorch_sample_params temp_only = {0.7f, 1.0f, 1.0f, 0, 0, -1};
+        for (int t = 0; t < 60 && !st; t++) {
+            llorch_sample_params one = t % 3 == 0 ? sp[2] : t % 3 == 1 ? sp[0] : temp_only;
             one.u = llorch_rand(&rng);
             llorch_sample_params spa[3] = {sp[0], sp[1], one};
             st = cuda_step(sg, ids, spa, nx, lgp, &err);
