@@ -1766,7 +1766,9 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 /* ======================================================================== */
 /* Sampling on the device                                                    */
 /* ======================================================================== */
-/* One block of 1024 threads per sequence; only the chosen id leaves the GPU.
+/* One block of 1024 threads per sequence; only the chosen id leaves the GPU
+ * (temperature alone on one row: k_sample_sums first spreads the sum of the
+ * weights over 128 blocks).
  * Mirrors llorch_sample_logits: repetition penalty over the distinct tokens
  * of the history, greedy argmax (lowest index on ties), or unnormalised
  * probabilities e = exp((l - max) / T), a top-k threshold (the k-th largest
