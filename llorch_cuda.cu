@@ -36,8 +36,8 @@
  *
  * Decode, one sequence: a CUDA graph replayed every token (copy the step
  * record in, 5 kernels a layer (6 with the q/k norm), lm_head, and the
- * sampler, which writes the chosen ids straight to pinned host memory; 112
- * kernels for TinyLlama).
+ * sampler's two (k_sample_sums, k_sample), which write the chosen ids
+ * straight to pinned host memory; 113 kernels for TinyLlama).
  * Per layer:
  *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
  *   attention (8 warps split the keys of a head; split over blocks past 512 keys)
