@@ -1767,8 +1767,9 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 /* Sampling on the device                                                    */
 /* ======================================================================== */
 /* One block of 1024 threads per sequence; only the chosen id leaves the GPU
- * (temperature alone on one row: k_sample_sums first spreads the sum of the
- * weights over 128 blocks).
+ * (temperature without cuts, with or without the repetition penalty:
+ * k_sample_sums first spreads the penalty and the sum of the weights over
+ * 128 blocks a row).
  * Mirrors llorch_sample_logits: repetition penalty over the distinct tokens
  * of the history, greedy argmax (lowest index on ties), or unnormalised
  * probabilities e = exp((l - max) / T), a top-k threshold (the k-th largest
@@ -1777,7 +1778,8 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
  * radix search weighted by mass), and the first kept index, in index order,
  * whose running sum exceeds u * (kept mass). */
 #define SAMPLE_THREADS 1024
-#define SAMPLE_CHUNKS 128     /* temperature alone: chunks summed by blocks of their own */
+#define SAMPLE_CHUNKS 128     /* temperature without cuts: chunks summed by blocks of their own */
+#define SAMPLE_CHUNK_MAX 4096 /* tokens of a chunk, at most (their penalty bits in shared memory) */
 #define SAMPLE_SUM_THREADS 256
 
 struct SampleArgs {
@@ -2057,7 +2059,7 @@ __device__ __noinline__ int sample_candidates(const float *e, int V, int k, floa
  * llorch_sample_logits). */
 struct SampleMode {
     bool pen, greedy, cut_k, cut_p;
-    bool chunks; /* temperature alone after a one-row lm_head GEMV: see k_sample_sums */
+    bool chunks; /* temperature (and the penalty) without cuts: see k_sample_sums */
 };
 __device__ __forceinline__ SampleMode sample_mode(const SampleArgs &a, const llorch_sample_params &sp) {
     SampleMode m;
@@ -2065,7 +2067,8 @@ __device__ __forceinline__ SampleMode sample_mode(const SampleArgs &a, const llo
     m.greedy = !(sp.temperature > 0) || sp.top_p == 0; /* top_p 0 keeps one token */
     m.cut_k = sp.top_k > 0 && sp.top_k < a.vocab;
     m.cut_p = sp.top_p > 0 && sp.top_p < 1;
-    m.chunks = a.amax && !m.pen && !m.greedy && !m.cut_k && !m.cut_p && a.vocab >= 8 * SAMPLE_CHUNKS;
+    m.chunks = !m.greedy && !m.cut_k && !m.cut_p && a.vocab >= 8 * SAMPLE_CHUNKS &&
+               a.vocab <= SAMPLE_CHUNKS * SAMPLE_CHUNK_MAX;
     return m;
 }
 
@@ -2091,25 +2094,69 @@ __device__ __forceinline__ float2 sample_amax(const SampleArgs &a) {
 /* Chunk c of SAMPLE_CHUNKS contiguous chunks of the vocabulary. */
 __device__ __forceinline__ int sample_chunk_start(int c, int V) { return (int)((long long)c * V / SAMPLE_CHUNKS); }
 
-/* Temperature alone, one row: the weights of the logits are summed by
- * SAMPLE_CHUNKS blocks, a chunk each, into the row's work[0 .. SAMPLE_CHUNKS),
- * and k_sample walks only the chunk where the running sum crosses u * total
- * (one block reading all 152k logits was most of the sampler's cost). Rows
+/* The logits of tokens n0 .. n1 of row b with the repetition penalty applied
+ * once to every distinct token of its history (bits: a shared-memory bitmap
+ * of the chunk, SAMPLE_CHUNK_MAX bits). */
+struct ChunkLogits {
+    const float *src;
+    const unsigned *bits; /* NULL: no penalty */
+    int n0;
+    float rp;
+    __device__ __forceinline__ float operator()(int i) const {
+        const float x = src[i];
+        if (!bits || !((bits[(i - n0) >> 5] >> ((i - n0) & 31)) & 1u)) return x;
+        return x > 0 ? x / rp : x * rp;
+    }
+};
+__device__ ChunkLogits sample_chunk_logits(const SampleArgs &a, int b, int pos, const llorch_sample_params &sp,
+                                           bool pen, int n0, int n1, unsigned *bits) {
+    ChunkLogits l = {a.logits + (size_t)b * a.vocab, NULL, n0, sp.repetition_penalty};
+    if (!pen) return l;
+    for (int i = threadIdx.x; i < (n1 - n0 + 31) / 32; i += blockDim.x) bits[i] = 0;
+    __syncthreads();
+    const int *hist = a.hist + (size_t)a.seq[b] * a.ctx;
+    for (int j = threadIdx.x; j <= pos; j += blockDim.x) {
+        const int t = hist[j];
+        if (t >= n0 && t < n1) atomicOr(&bits[(t - n0) >> 5], 1u << ((t - n0) & 31));
+    }
+    __syncthreads();
+    l.bits = bits;
+    return l;
+}
+
+/* Temperature without cuts (with or without the repetition penalty): each of
+ * SAMPLE_CHUNKS blocks a row takes a chunk of the vocabulary and leaves its
+ * largest (penalized) logit m and the sum of exp((x - m) / T) in the row's
+ * work[2c], work[2c + 1]; k_sample merges them and walks only the chunk where
+ * the running sum crosses u * total (one block reading all 152k logits, and
+ * copying them to apply the penalty, was most of the sampler's cost). Rows
  * that sample otherwise return at once. */
 __global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_sums(SampleArgs a) {
+    __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
     pdl_wait();
     pdl_trigger();
-    const int b = blockIdx.y, c = blockIdx.x;
-    if (a.pos[b] < 0) return;
+    const int b = blockIdx.y, c = blockIdx.x, pos = a.pos[b];
+    if (pos < 0) return;
     const llorch_sample_params sp = a.sp[b];
-    if (!sample_mode(a, sp).chunks) return;
-    const float mx = sample_amax(a).x, inv_t = 1.0f / sp.temperature;
-    const float *src = a.logits + (size_t)b * a.vocab;
+    const SampleMode mode = sample_mode(a, sp);
+    if (!mode.chunks) return;
+    const int n0 = sample_chunk_start(c, a.vocab), n1 = sample_chunk_start(c + 1, a.vocab);
+    const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, mode.pen, n0, n1, bits);
+    float m = -INFINITY;
+    int mi = 0;
+    for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) {
+        const float x = logit(i);
+        if (x > m) m = x, mi = i;
+    }
+    block_argmax(m, mi);
+    const float inv_t = 1.0f / sp.temperature;
     float sum = 0;
-    for (int i = sample_chunk_start(c, a.vocab) + threadIdx.x; i < sample_chunk_start(c + 1, a.vocab); i += blockDim.x)
-        sum += sample_weight(src[i], mx, inv_t);
+    for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) sum += sample_weight(logit(i), m, inv_t);
     sum = block_sum(sum);
-    if (threadIdx.x == 0) a.work[(size_t)b * a.vocab + c] = sum;
+    if (threadIdx.x == 0) {
+        a.work[(size_t)b * a.vocab + 2 * c] = m;
+        a.work[(size_t)b * a.vocab + 2 * c + 1] = sum;
+    }
 }
 
 __device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
@@ -2117,17 +2164,27 @@ __device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
     a.next_host[b] = id;
 }
 
-/* The chunk whose running sum crosses u * (the sum of all chunks), from the
- * sums k_sample_sums left: (its index as int bits, the mass before it, the
- * total) in every thread. Rounding past the end: the last chunk with mass. */
-__device__ float3 sample_find_chunk(const float *sums, float u) {
-    __shared__ float3 s_found;
+/* From the (max, sum) pairs k_sample_sums left: the largest logit M and, the
+ * chunks' sums rescaled to exp((x - M) / T), the chunk whose running sum
+ * crosses u * total. In every thread: (the chunk's index as int bits, the
+ * mass before it, the total, M). Rounding past the end: the last chunk with
+ * mass. */
+__device__ float4 sample_find_chunk(const float *pairs, float u, float inv_t) {
+    __shared__ float4 s_found;
     constexpr int PER = SAMPLE_CHUNKS / 32;
     if (threadIdx.x < 32) {
         const int lane = threadIdx.x;
-        float mine[PER], part = 0;
+        float mine[PER], mx[PER], top = -INFINITY, part = 0;
 #pragma unroll
-        for (int j = 0; j < PER; j++) mine[j] = __ldcg(sums + lane * PER + j), part += mine[j];
+        for (int j = 0; j < PER; j++) {
+            mx[j] = __ldcg(pairs + 2 * (lane * PER + j));
+            mine[j] = __ldcg(pairs + 2 * (lane * PER + j) + 1);
+            top = fmaxf(top, mx[j]);
+        }
+#pragma unroll
+        for (int o = 16; o; o >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, o));
+#pragma unroll
+        for (int j = 0; j < PER; j++) mine[j] *= sample_weight(mx[j], top, inv_t), part += mine[j];
         float incl = part;
 #pragma unroll
         for (int o = 1; o < 32; o <<= 1) {
@@ -2147,13 +2204,74 @@ __device__ float3 sample_find_chunk(const float *sums, float u) {
                 run += mine[j];
             }
             if (c < 0) c = last, before = last_before;
-            s_found = make_float3(__int_as_float(c), before, total);
+            s_found = make_float4(__int_as_float(c), before, total, top);
         }
     }
     __syncthreads();
-    const float3 f = s_found;
+    const float4 f = s_found;
     __syncthreads();
     return f;
+}
+
+/* The first index of [lo, hi), in index order, whose weight wt(i) is kept
+ * (>= tau) and whose running sum, from base, exceeds u * total (total < 0:
+ * the kept mass of [lo, hi)); rounding past the end: the last kept index;
+ * none kept: -1. Warp w owns a contiguous part, read 32 elements at a time
+ * (coalesced); the part holding the target walks it with warp scans. */
+template <class W> __device__ int sample_walk(const W &wt, int lo, int hi, float tau, float base, float u, float total) {
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nw = blockDim.x / 32;
+    const int chunk = ((hi - lo + nw - 1) / nw + 31) & ~31, c0 = min(hi, lo + warp * chunk), c1 = min(hi, c0 + chunk);
+    float local = 0;
+    int lastkept = -1;
+    for (int i = c0 + lane; i < c1; i += 32) {
+        const float x = wt(i);
+        if (x >= tau) local += x, lastkept = i;
+    }
+    local = warp_sum(local);
+    float kept_all;
+    const float before = base + __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &kept_all), 0);
+    const float r = u * (total < 0 ? kept_all : total);
+    int cand = 0x7fffffff;
+    if (before <= r && r < before + local) { /* (the same sums as the scan's: one warp at most) */
+        float run = before;
+        int last = -1;
+        for (int i0 = c0; i0 < c1; i0 += 32) {
+            const int i = i0 + lane;
+            const float xi = i < c1 ? wt(i) : 0.0f;
+            const bool kept = i < c1 && xi >= tau;
+            const float x = kept ? xi : 0.0f;
+            float incl = x;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const float y = __shfl_up_sync(0xffffffffu, incl, o);
+                if (lane >= o) incl += y;
+            }
+            const unsigned over = __ballot_sync(0xffffffffu, kept && run + incl > r), any = __ballot_sync(0xffffffffu, kept);
+            if (over) {
+                cand = i0 + __ffs(over) - 1;
+                break;
+            }
+            if (any) last = i0 + 31 - __clz(any);
+            run += __shfl_sync(0xffffffffu, incl, 31);
+        }
+        if (cand == 0x7fffffff) cand = last; /* rounding: the part's last kept index */
+    }
+    cand = block_min_int(cand);
+    if (cand == 0x7fffffff) cand = -block_min_int(-lastkept); /* the last kept index */
+    return cand;
+}
+
+/* Temperature without cuts: the chunk k_sample_sums' pairs point to, walked
+ * with the weights exp((x - M) / T) of its (penalized) logits. */
+__device__ int sample_by_chunks(const SampleArgs &a, int b, int pos, const llorch_sample_params &sp, bool pen) {
+    __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
+    const float inv_t = 1.0f / sp.temperature;
+    const float4 f = sample_find_chunk(a.work + (size_t)b * a.vocab, sp.u, inv_t);
+    const int c = __float_as_int(f.x), lo = sample_chunk_start(c, a.vocab), hi = sample_chunk_start(c + 1, a.vocab);
+    const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, pen, lo, hi, bits);
+    const float mx = f.w;
+    const int cand = sample_walk([&](int i) { return sample_weight(logit(i), mx, inv_t); }, lo, hi, 0.0f, f.y, sp.u, f.z);
+    return cand < 0 ? lo : cand;
 }
 
 __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
@@ -2167,6 +2285,11 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     const llorch_sample_params sp = a.sp[b];
     const SampleMode mode = sample_mode(a, sp);
+    if (mode.chunks) {
+        const int id = sample_by_chunks(a, b, pos, sp, mode.pen);
+        if (tid == 0) put_next(a, b, id);
+        return;
+    }
     const bool pen = mode.pen, greedy = mode.greedy;
     const float *src = a.logits + (size_t)b * V;
     float *w = a.work + (size_t)b * V;
@@ -2204,16 +2327,14 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     const float mx = v, inv_t = 1.0f / sp.temperature;
     auto weight = [&](float x) { return sample_weight(x, mx, inv_t); };
-    /* the cuts work on the candidates when they are few, else on all of w;
-       without cuts the running sums below compute the weights themselves */
+    /* the weights in w; the cuts work on the candidates when they are few,
+       else on all of w (without cuts: a vocabulary too small or too large
+       for k_sample_sums' chunks) */
     __shared__ float cand_v[SAMPLE_CAND];
     __shared__ int cand_i[SAMPLE_CAND];
-    const bool cut_k = mode.cut_k, cut_p = mode.cut_p, cuts = cut_k || cut_p;
-    if (cuts) {
-        for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
-        __syncthreads();
-    }
-    auto wt = [&](const float *cv, int i) { return cuts ? cv[i] : weight(src[i]); };
+    const bool cut_k = mode.cut_k, cut_p = mode.cut_p;
+    for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
+    __syncthreads();
     const float *cv = w;
     const int *ci = NULL;
     int n = V;
@@ -2234,57 +2355,7 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
         }
         tau = radix_top_p(cv, n, tau, sp.top_p * kept);
     }
-    /* running sums in index order over [lo, hi) (all n, or the chunk
-       k_sample_sums found, whose mass before is base): warp w owns a
-       contiguous part, read 32 elements at a time (coalesced); the part
-       holding u * (kept mass) walks it with warp scans */
-    const int lane = tid & 31, warp = tid >> 5, nw = SAMPLE_THREADS / 32;
-    int lo = 0, hi = n;
-    float base = 0, chunks_total = 0;
-    if (mode.chunks) {
-        const float3 f = sample_find_chunk(a.work + (size_t)b * V, sp.u);
-        const int c = __float_as_int(f.x);
-        lo = sample_chunk_start(c, V), hi = sample_chunk_start(c + 1, V);
-        base = f.y, chunks_total = f.z;
-    }
-    const int chunk = ((hi - lo + nw - 1) / nw + 31) & ~31, c0 = min(hi, lo + warp * chunk), c1 = min(hi, c0 + chunk);
-    float local = 0;
-    int lastkept = -1;
-    for (int i = c0 + lane; i < c1; i += 32) {
-        const float x = wt(cv, i);
-        if (x >= tau) local += x, lastkept = i;
-    }
-    local = warp_sum(local);
-    float total;
-    const float before = base + __shfl_sync(0xffffffffu, block_exscan(lane == 0 ? local : 0.0f, &total), 0);
-    const float r = sp.u * (mode.chunks ? chunks_total : total);
-    int cand = 0x7fffffff;
-    if (before <= r && r < before + local) { /* (the same sums as the scan's: one warp at most) */
-        float run = before;
-        int last = -1;
-        for (int i0 = c0; i0 < c1; i0 += 32) {
-            const int i = i0 + lane;
-            const float xi = i < c1 ? wt(cv, i) : 0.0f;
-            const bool kept = i < c1 && xi >= tau;
-            const float x = kept ? xi : 0.0f;
-            float incl = x;
-#pragma unroll
-            for (int o = 1; o < 32; o <<= 1) {
-                const float y = __shfl_up_sync(0xffffffffu, incl, o);
-                if (lane >= o) incl += y;
-            }
-            const unsigned over = __ballot_sync(0xffffffffu, kept && run + incl > r), any = __ballot_sync(0xffffffffu, kept);
-            if (over) {
-                cand = i0 + __ffs(over) - 1;
-                break;
-            }
-            if (any) last = i0 + 31 - __clz(any);
-            run += __shfl_sync(0xffffffffu, incl, 31);
-        }
-        if (cand == 0x7fffffff) cand = last; /* rounding: the chunk's last kept token */
-    }
-    cand = block_min_int(cand);
-    if (cand == 0x7fffffff) cand = -block_min_int(-lastkept); /* the last kept token */
+    int cand = sample_walk([&](int i) { return cv[i]; }, 0, n, tau, 0.0f, sp.u, -1.0f);
     if (ci && cand >= 0) cand = ci[cand]; /* a candidate's index in the vocabulary */
     if (tid == 0) put_next(a, b, cand < 0 ? bi : cand);
 }
@@ -3138,7 +3209,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.seen = S->seen;
     sa.next = S->d_next;
     sa.next_host = next_host;
-    if (p.gemv) cu_launch(&err, S->pdl, k_sample_sums, dim3(SAMPLE_CHUNKS, R), dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
+    cu_launch(&err, S->pdl, k_sample_sums, dim3(SAMPLE_CHUNKS, R), dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
     cu_launch(&err, S->pdl, k_sample, dim3(R), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }

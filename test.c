@@ -1477,8 +1477,9 @@ static void check_cuda_model(const char *name) {
               mism, total, st ? err.msg : "");
         /* the last sequence decoding alone (a one-row step whose row is not
            sequence 0): its tokens must still reach its own history, which
-           the repetition penalty reads; and temperature alone, which a
-           one-row step samples from per-chunk sums (k_sample_sums) */
+           the repetition penalty reads; and temperature without cuts, with
+           and without the penalty, which the device samples from per-chunk
+           sums (k_sample_sums) */
         mism = total = 0;
         llorch_session_free(sg);
         sg = NULL;
@@ -1486,9 +1487,9 @@ static void check_cuda_model(const char *name) {
         if (!st) st = llorch_forward(sg, 2, refs[0].ids, refs[0].n_ids, NULL, &err);
         ids[0] = ids[1] = -1;
         ids[2] = 5;
-        const llorch_sample_params temp_only = {0.7f, 1.0f, 1.0f, 0, 0, -1};
-        for (int t = 0; t < 60 && !st; t++) {
-            llorch_sample_params one = t % 3 == 0 ? sp[2] : t % 3 == 1 ? sp[0] : temp_only;
+        const llorch_sample_params chunked[2] = {{0.7f, 1.0f, 1.0f, 0, 0, -1}, {0.9f, 1.0f, 1.3f, 0, 0, -1}};
+        for (int t = 0; t < 80 && !st; t++) {
+            llorch_sample_params one = t % 4 == 0 ? sp[2] : t % 4 == 1 ? sp[0] : chunked[t % 4 - 2];
             one.u = llorch_rand(&rng);
             llorch_sample_params spa[3] = {sp[0], sp[1], one};
             st = cuda_step(sg, ids, spa, nx, lgp, &err);
