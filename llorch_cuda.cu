@@ -1842,27 +1842,15 @@ __device__ int block_min_int(int v) {
     return v;
 }
 
-/* Exclusive prefix sum over the block's threads (the warps' sums added in
- * warp order). */
-__device__ float block_exscan(float v, float *total) {
-    __shared__ float sv[32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    float incl = v;
+/* Inclusive prefix sums over a warp's lanes: lane l gets the sum of lanes 0..l. */
+template <class X> __device__ __forceinline__ X lane_prefix(X v) {
+    const int lane = threadIdx.x & 31;
 #pragma unroll
     for (int o = 1; o < 32; o <<= 1) {
-        float y = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += y;
+        const X y = __shfl_up_sync(0xffffffffu, v, o);
+        if (lane >= o) v += y;
     }
-    __syncthreads();
-    if (lane == 31) sv[warp] = incl;
-    __syncthreads();
-    float before = 0, all = 0;
-    for (int w = 0; w < nw; w++) {
-        if (w < warp) before += sv[w];
-        all += sv[w];
-    }
-    *total = all;
-    return before + incl - v;
+    return v;
 }
 
 /* Suffix sums over the 32 lanes of warp 0: lane l gets the sum of lanes l..31. */
@@ -1874,6 +1862,24 @@ template <class X> __device__ __forceinline__ X lane_suffix(X v) {
         if (lane + o < 32) v += y;
     }
     return v;
+}
+
+/* Exclusive prefix sum over the block's threads (the warps' sums added in
+ * warp order). */
+__device__ float block_exscan(float v, float *total) {
+    __shared__ float sv[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const float incl = lane_prefix(v);
+    __syncthreads();
+    if (lane == 31) sv[warp] = incl;
+    __syncthreads();
+    float before = 0, all = 0;
+    for (int w = 0; w < nw; w++) {
+        if (w < warp) before += sv[w];
+        all += sv[w];
+    }
+    *total = all;
+    return before + incl - v;
 }
 
 /* The k-th largest of e[0..V) (all >= 0), by 8-bit digits of the float bits.
@@ -2164,13 +2170,18 @@ __device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
     a.next_host[b] = id;
 }
 
+/* A chunk found by sample_find_chunk. */
+struct ChunkFound {
+    int c;
+    float before, total, max; /* the mass before it and of all, the largest logit */
+};
+
 /* From the (max, sum) pairs k_sample_sums left: the largest logit M and, the
  * chunks' sums rescaled to exp((x - M) / T), the chunk whose running sum
- * crosses u * total. In every thread: (the chunk's index as int bits, the
- * mass before it, the total, M). Rounding past the end: the last chunk with
- * mass. */
-__device__ float4 sample_find_chunk(const float *pairs, float u, float inv_t) {
-    __shared__ float4 s_found;
+ * crosses u * total, in every thread. Rounding past the end: the last chunk
+ * with mass. */
+__device__ ChunkFound sample_find_chunk(const float *pairs, float u, float inv_t) {
+    __shared__ ChunkFound s_found;
     constexpr int PER = SAMPLE_CHUNKS / 32;
     if (threadIdx.x < 32) {
         const int lane = threadIdx.x;
@@ -2185,12 +2196,7 @@ __device__ float4 sample_find_chunk(const float *pairs, float u, float inv_t) {
         for (int o = 16; o; o >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, o));
 #pragma unroll
         for (int j = 0; j < PER; j++) mine[j] *= sample_weight(mx[j], top, inv_t), part += mine[j];
-        float incl = part;
-#pragma unroll
-        for (int o = 1; o < 32; o <<= 1) {
-            const float y = __shfl_up_sync(0xffffffffu, incl, o);
-            if (lane >= o) incl += y;
-        }
+        const float incl = lane_prefix(part);
         const float total = __shfl_sync(0xffffffffu, incl, 31), r = u * total;
         const unsigned over = __ballot_sync(0xffffffffu, incl > r), some = __ballot_sync(0xffffffffu, part > 0);
         const int at = over ? __ffs(over) - 1 : some ? 31 - __clz(some) : 31;
@@ -2204,11 +2210,11 @@ __device__ float4 sample_find_chunk(const float *pairs, float u, float inv_t) {
                 run += mine[j];
             }
             if (c < 0) c = last, before = last_before;
-            s_found = make_float4(__int_as_float(c), before, total, top);
+            s_found = {c, before, total, top};
         }
     }
     __syncthreads();
-    const float4 f = s_found;
+    const ChunkFound f = s_found;
     __syncthreads();
     return f;
 }
@@ -2239,13 +2245,7 @@ template <class W> __device__ int sample_walk(const W &wt, int lo, int hi, float
             const int i = i0 + lane;
             const float xi = i < c1 ? wt(i) : 0.0f;
             const bool kept = i < c1 && xi >= tau;
-            const float x = kept ? xi : 0.0f;
-            float incl = x;
-#pragma unroll
-            for (int o = 1; o < 32; o <<= 1) {
-                const float y = __shfl_up_sync(0xffffffffu, incl, o);
-                if (lane >= o) incl += y;
-            }
+            const float incl = lane_prefix(kept ? xi : 0.0f);
             const unsigned over = __ballot_sync(0xffffffffu, kept && run + incl > r), any = __ballot_sync(0xffffffffu, kept);
             if (over) {
                 cand = i0 + __ffs(over) - 1;
@@ -2266,11 +2266,11 @@ template <class W> __device__ int sample_walk(const W &wt, int lo, int hi, float
 __device__ int sample_by_chunks(const SampleArgs &a, int b, int pos, const llorch_sample_params &sp, bool pen) {
     __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
     const float inv_t = 1.0f / sp.temperature;
-    const float4 f = sample_find_chunk(a.work + (size_t)b * a.vocab, sp.u, inv_t);
-    const int c = __float_as_int(f.x), lo = sample_chunk_start(c, a.vocab), hi = sample_chunk_start(c + 1, a.vocab);
+    const ChunkFound f = sample_find_chunk(a.work + (size_t)b * a.vocab, sp.u, inv_t);
+    const int lo = sample_chunk_start(f.c, a.vocab), hi = sample_chunk_start(f.c + 1, a.vocab);
     const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, pen, lo, hi, bits);
-    const float mx = f.w;
-    const int cand = sample_walk([&](int i) { return sample_weight(logit(i), mx, inv_t); }, lo, hi, 0.0f, f.y, sp.u, f.z);
+    const float mx = f.max;
+    const int cand = sample_walk([&](int i) { return sample_weight(logit(i), mx, inv_t); }, lo, hi, 0.0f, f.before, sp.u, f.total);
     return cand < 0 ? lo : cand;
 }
 
