@@ -1781,12 +1781,14 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 #define SAMPLE_CHUNKS 128     /* temperature without cuts: chunks summed by blocks of their own */
 #define SAMPLE_CHUNK_MAX 4096 /* tokens of a chunk, at most (their penalty bits in shared memory) */
 #define SAMPLE_SUM_THREADS 256
+#define SAMPLE_SUM_ROWS 8     /* rows of blocks k_sample_sums launches; each takes every 8th row */
 
 struct SampleArgs {
     const float *logits;
     int vocab;
     const float2 *amax; /* per-block (max, index) from the lm_head GEMV, or NULL */
     int n_amax;
+    int rows;
     const int *pos;     /* per row; -1 idle */
     const int *seq;     /* per row: its sequence (the history to penalize) */
     const llorch_sample_params *sp;
@@ -2141,27 +2143,32 @@ __global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_sums(SampleArgs a
     __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
     pdl_wait();
     pdl_trigger();
-    const int b = blockIdx.y, c = blockIdx.x, pos = a.pos[b];
-    if (pos < 0) return;
-    const llorch_sample_params sp = a.sp[b];
-    const SampleMode mode = sample_mode(a, sp);
-    if (!mode.chunks) return;
+    const int c = blockIdx.x;
     const int n0 = sample_chunk_start(c, a.vocab), n1 = sample_chunk_start(c + 1, a.vocab);
-    const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, mode.pen, n0, n1, bits);
-    float m = -INFINITY;
-    int mi = 0;
-    for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) {
-        const float x = logit(i);
-        if (x > m) m = x, mi = i;
-    }
-    block_argmax(m, mi);
-    const float inv_t = 1.0f / sp.temperature;
-    float sum = 0;
-    for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) sum += sample_weight(logit(i), m, inv_t);
-    sum = block_sum(sum);
-    if (threadIdx.x == 0) {
-        a.work[(size_t)b * a.vocab + 2 * c] = m;
-        a.work[(size_t)b * a.vocab + 2 * c + 1] = sum;
+    /* a bounded grid, each block a chunk of several rows: at 256 rows a
+       block per (chunk, row) cost 1.5% of a greedy step in launches alone */
+    for (int b = blockIdx.y; b < a.rows; b += gridDim.y) {
+        const int pos = a.pos[b];
+        if (pos < 0) continue;
+        const llorch_sample_params sp = a.sp[b];
+        const SampleMode mode = sample_mode(a, sp);
+        if (!mode.chunks) continue;
+        const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, mode.pen, n0, n1, bits);
+        float m = -INFINITY;
+        int mi = 0;
+        for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) {
+            const float x = logit(i);
+            if (x > m) m = x, mi = i;
+        }
+        block_argmax(m, mi);
+        const float inv_t = 1.0f / sp.temperature;
+        float sum = 0;
+        for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) sum += sample_weight(logit(i), m, inv_t);
+        sum = block_sum(sum);
+        if (threadIdx.x == 0) {
+            a.work[(size_t)b * a.vocab + 2 * c] = m;
+            a.work[(size_t)b * a.vocab + 2 * c + 1] = sum;
+        }
     }
 }
 
@@ -3198,6 +3205,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     memset(&sa, 0, sizeof sa);
     sa.logits = S->logits;
     sa.vocab = V;
+    sa.rows = R;
     sa.amax = p.gemv ? S->amax : NULL;
     sa.n_amax = p.gemv ? cu_gemv_grid(V, S->gv_grid[2]) : 0;
     sa.pos = cu_step_pos(S->d_step, B);
@@ -3209,7 +3217,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.seen = S->seen;
     sa.next = S->d_next;
     sa.next_host = next_host;
-    cu_launch(&err, S->pdl, k_sample_sums, dim3(SAMPLE_CHUNKS, R), dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
+    cu_launch(&err, S->pdl, k_sample_sums, dim3(SAMPLE_CHUNKS, R < SAMPLE_SUM_ROWS ? R : SAMPLE_SUM_ROWS), dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
     cu_launch(&err, S->pdl, k_sample, dim3(R), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }
