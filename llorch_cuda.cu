@@ -1782,6 +1782,7 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 #define SAMPLE_CHUNK_MAX 4096 /* tokens of a chunk, at most (their penalty bits in shared memory) */
 #define SAMPLE_SUM_THREADS 256
 #define SAMPLE_SUM_ROWS 8     /* rows of blocks k_sample_sums launches; each takes every 8th row */
+#define SAMPLE_CHUNK_ROWS 64  /* more rows than this sample a block a row (measured faster at 256) */
 
 struct SampleArgs {
     const float *logits;
@@ -2076,7 +2077,7 @@ __device__ __forceinline__ SampleMode sample_mode(const SampleArgs &a, const llo
     m.cut_k = sp.top_k > 0 && sp.top_k < a.vocab;
     m.cut_p = sp.top_p > 0 && sp.top_p < 1;
     m.chunks = !m.greedy && !m.cut_k && !m.cut_p && a.vocab >= 8 * SAMPLE_CHUNKS &&
-               a.vocab <= SAMPLE_CHUNKS * SAMPLE_CHUNK_MAX;
+               a.vocab <= SAMPLE_CHUNKS * SAMPLE_CHUNK_MAX && a.rows <= SAMPLE_CHUNK_ROWS;
     return m;
 }
 
@@ -2138,21 +2139,29 @@ __device__ ChunkLogits sample_chunk_logits(const SampleArgs &a, int b, int pos, 
  * work[2c], work[2c + 1]; k_sample merges them and walks only the chunk where
  * the running sum crosses u * total (one block reading all 152k logits, and
  * copying them to apply the penalty, was most of the sampler's cost). Rows
- * that sample otherwise return at once. */
+ * that sample otherwise are skipped; past SAMPLE_CHUNK_ROWS rows every row
+ * samples in k_sample alone. */
 __global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_sums(SampleArgs a) {
     __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
+    __shared__ bool wants[SAMPLE_CHUNK_ROWS / SAMPLE_SUM_ROWS];
     pdl_wait();
     pdl_trigger();
-    const int c = blockIdx.x;
+    if (a.rows > SAMPLE_CHUNK_ROWS) return;
+    const int c = blockIdx.x, tid = threadIdx.x;
     const int n0 = sample_chunk_start(c, a.vocab), n1 = sample_chunk_start(c + 1, a.vocab);
-    /* a bounded grid, each block a chunk of several rows: at 256 rows a
-       block per (chunk, row) cost 1.5% of a greedy step in launches alone */
-    for (int b = blockIdx.y; b < a.rows; b += gridDim.y) {
-        const int pos = a.pos[b];
-        if (pos < 0) continue;
+    /* a bounded grid, each block a chunk of every SAMPLE_SUM_ROWS-th row (a
+       block per chunk and row cost 1.5% of a 256-row greedy step in
+       launches); which of its rows sample this way, read at once */
+    if (tid < SAMPLE_CHUNK_ROWS / SAMPLE_SUM_ROWS) {
+        const int b = blockIdx.y + tid * gridDim.y;
+        wants[tid] = b < a.rows && a.pos[b] >= 0 && sample_mode(a, a.sp[b]).chunks;
+    }
+    __syncthreads();
+    for (int j = 0; j < SAMPLE_CHUNK_ROWS / SAMPLE_SUM_ROWS; j++) {
+        if (!wants[j]) continue;
+        const int b = blockIdx.y + j * gridDim.y, pos = a.pos[b];
         const llorch_sample_params sp = a.sp[b];
         const SampleMode mode = sample_mode(a, sp);
-        if (!mode.chunks) continue;
         const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, mode.pen, n0, n1, bits);
         float m = -INFINITY;
         int mi = 0;
