@@ -2343,36 +2343,40 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     const float mx = v, inv_t = 1.0f / sp.temperature;
     auto weight = [&](float x) { return sample_weight(x, mx, inv_t); };
-    /* the weights in w; the cuts work on the candidates when they are few,
-       else on all of w (without cuts: a vocabulary too small or too large
-       for k_sample_sums' chunks) */
+    /* the cuts work on the weights in w, or on candidates when they are few;
+       without cuts (the rows k_sample_sums' chunks do not serve) the running
+       sums compute the weights themselves: a pass writing them cost 6% of a
+       256-row step on Qwen2.5-0.5B's 152k vocabulary */
     __shared__ float cand_v[SAMPLE_CAND];
     __shared__ int cand_i[SAMPLE_CAND];
-    const bool cut_k = mode.cut_k, cut_p = mode.cut_p;
-    for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
-    __syncthreads();
-    const float *cv = w;
-    const int *ci = NULL;
-    int n = V;
-    float total_all = 0;
-    if (cut_k || cut_p) {
+    const bool cut_k = mode.cut_k, cut_p = mode.cut_p, cuts = cut_k || cut_p;
+    int cand;
+    if (!cuts) {
+        cand = sample_walk([&](int i) { return weight(src[i]); }, 0, V, 0.0f, 0.0f, sp.u, -1.0f);
+    } else {
+        for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
+        __syncthreads();
+        const float *cv = w;
+        int n = V;
+        float total_all = 0;
         const int nc = sample_candidates(w, V, cut_k ? sp.top_k : 0, sp.top_p, cand_v, cand_i, &total_all);
-        if (nc >= 0) cv = cand_v, ci = cand_i, n = nc;
-    }
-    float tau = 0;
-    if (cut_k) tau = radix_kth(cv, n, sp.top_k);
-    if (cut_p) {
-        float kept = 0; /* the mass the top-k cut keeps (of the whole vocabulary without one) */
-        if (cut_k || !ci) {
-            for (int i = tid; i < n; i += SAMPLE_THREADS) kept += cv[i] >= tau ? cv[i] : 0.0f;
-            kept = block_sum(kept);
-        } else {
-            kept = total_all;
+        const int *ci = nc >= 0 ? cand_i : NULL;
+        if (ci) cv = cand_v, n = nc;
+        float tau = 0;
+        if (cut_k) tau = radix_kth(cv, n, sp.top_k);
+        if (cut_p) {
+            float kept = 0; /* the mass the top-k cut keeps (of the whole vocabulary without one) */
+            if (cut_k || !ci) {
+                for (int i = tid; i < n; i += SAMPLE_THREADS) kept += cv[i] >= tau ? cv[i] : 0.0f;
+                kept = block_sum(kept);
+            } else {
+                kept = total_all;
+            }
+            tau = radix_top_p(cv, n, tau, sp.top_p * kept);
         }
-        tau = radix_top_p(cv, n, tau, sp.top_p * kept);
+        cand = sample_walk([&](int i) { return cv[i]; }, 0, n, tau, 0.0f, sp.u, -1.0f);
+        if (ci && cand >= 0) cand = ci[cand]; /* a candidate's index in the vocabulary */
     }
-    int cand = sample_walk([&](int i) { return cv[i]; }, 0, n, tau, 0.0f, sp.u, -1.0f);
-    if (ci && cand >= 0) cand = ci[cand]; /* a candidate's index in the vocabulary */
     if (tid == 0) put_next(a, b, cand < 0 ? bi : cand);
 }
 
