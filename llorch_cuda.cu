@@ -36,7 +36,7 @@
  *
  * Decode, one sequence: a CUDA graph replayed every token (copy the step
  * record in, 5 kernels a layer (6 with the q/k norm), lm_head, and the
- * sampler's two (k_sample_sums, k_sample), which write the chosen ids
+ * sampler's two (k_sample_chunks, k_sample), which write the chosen ids
  * straight to pinned host memory; 113 kernels for TinyLlama).
  * Per layer:
  *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
@@ -1766,22 +1766,22 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 /* ======================================================================== */
 /* Sampling on the device                                                    */
 /* ======================================================================== */
-/* One block of 1024 threads per sequence; only the chosen id leaves the GPU
- * (temperature without cuts, with or without the repetition penalty:
- * k_sample_sums first spreads the penalty and the sum of the weights over
- * 128 blocks a row).
+/* Two kernels: k_sample_chunks (128 blocks a row, each a chunk of the
+ * vocabulary; see "Sampling on chunks" below), then k_sample (a block of 1024
+ * threads a row), which writes the chosen id; only the id leaves the GPU.
  * Mirrors llorch_sample_logits: repetition penalty over the distinct tokens
  * of the history, greedy argmax (lowest index on ties), or unnormalised
  * probabilities e = exp((l - max) / T), a top-k threshold (the k-th largest
- * e, found by a radix select on the float bits), a top-p threshold (the
- * largest tau whose mass {e >= tau} reaches top_p of the kept mass, by a
- * radix search weighted by mass), and the first kept index, in index order,
- * whose running sum exceeds u * (kept mass). */
+ * e), a top-p threshold (the largest tau whose mass {e >= tau} reaches top_p
+ * of the kept mass), both by radix_select on a row's own path and by
+ * select_quadratic among the few tokens at a cut's bin on chunks, and the
+ * first kept index, in index order, whose running sum exceeds
+ * u * (kept mass). */
 #define SAMPLE_THREADS 1024
-#define SAMPLE_CHUNKS 128     /* temperature without cuts: chunks summed by blocks of their own */
+#define SAMPLE_CHUNKS 128     /* chunks of a row's vocabulary, each read by a block of its own */
 #define SAMPLE_CHUNK_MAX 4096 /* tokens of a chunk, at most (their penalty bits in shared memory) */
 #define SAMPLE_SUM_THREADS 256
-#define SAMPLE_SUM_ROWS 8     /* rows of blocks k_sample_sums launches; each takes every 8th row */
+#define SAMPLE_SUM_ROWS 8     /* rows of blocks k_sample_chunks launches; each takes every 8th row */
 #define SAMPLE_CHUNK_ROWS 64  /* more rows than this sample a block a row (measured faster at 256) */
 
 struct SampleArgs {
@@ -1795,54 +1795,68 @@ struct SampleArgs {
     const llorch_sample_params *sp;
     const int *hist;
     int ctx;
-    float *work;
+    float *work;        /* per row: wstride floats (see sample_scratch) */
+    int wstride;
     unsigned *seen;
     int *next;          /* chosen ids: on the device (the next step's input), */
     int *next_host;     /* and in pinned host memory (the host reads them) */
 };
 
-/* Block-wide argmax with the lowest index on ties; the result in all threads. */
+/* Block-wide reductions, the result in all threads: each warp reduces its
+ * lanes, then every warp reduces the warps' results with shuffles (not a
+ * loop over them in every thread: at 1024 threads that loop was most of a
+ * reduction's cost). */
+
+/* Argmax with the lowest index on ties. */
+__device__ __forceinline__ void warp_argmax(float &v, int &i) {
+#pragma unroll
+    for (int o = 16; o; o >>= 1) {
+        const float v2 = __shfl_xor_sync(0xffffffffu, v, o);
+        const int i2 = __shfl_xor_sync(0xffffffffu, i, o);
+        if (v2 > v || (v2 == v && i2 < i)) v = v2, i = i2;
+    }
+}
 __device__ void block_argmax(float &v, int &i) {
     __shared__ float sv[32];
     __shared__ int si[32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-    for (int o = 16; o; o >>= 1) {
-        float v2 = __shfl_xor_sync(0xffffffffu, v, o);
-        int i2 = __shfl_xor_sync(0xffffffffu, i, o);
-        if (v2 > v || (v2 == v && i2 < i)) v = v2, i = i2;
-    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    warp_argmax(v, i);
     __syncthreads();
     if (lane == 0) sv[warp] = v, si[warp] = i;
     __syncthreads();
-    v = sv[0];
-    i = si[0];
-    for (int w = 1; w < (int)(blockDim.x >> 5); w++)
-        if (sv[w] > v || (sv[w] == v && si[w] < i)) v = sv[w], i = si[w];
+    v = lane < nw ? sv[lane] : -INFINITY;
+    i = lane < nw ? si[lane] : 0x7fffffff;
+    warp_argmax(v, i);
 }
 
 __device__ float block_sum(float v) {
     __shared__ float sv[32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     v = warp_sum(v);
     __syncthreads();
     if (lane == 0) sv[warp] = v;
     __syncthreads();
-    float t = 0;
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += sv[w];
-    return t;
+    return warp_sum(lane < nw ? sv[lane] : 0.0f);
+}
+
+__device__ float block_max(float v) {
+    __shared__ float sv[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) sv[warp] = v;
+    __syncthreads();
+    return warp_max(lane < nw ? sv[lane] : -INFINITY);
 }
 
 __device__ int block_min_int(int v) {
     __shared__ int sv[32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-    for (int o = 16; o; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = __reduce_min_sync(0xffffffffu, v);
     __syncthreads();
     if (lane == 0) sv[warp] = v;
     __syncthreads();
-    for (int w = 0; w < (int)(blockDim.x >> 5); w++) v = min(v, sv[w]);
-    return v;
+    return __reduce_min_sync(0xffffffffu, lane < nw ? sv[lane] : 0x7fffffff);
 }
 
 /* Inclusive prefix sums over a warp's lanes: lane l gets the sum of lanes 0..l. */
@@ -1876,113 +1890,68 @@ __device__ float block_exscan(float v, float *total) {
     __syncthreads();
     if (lane == 31) sv[warp] = incl;
     __syncthreads();
-    float before = 0, all = 0;
-    for (int w = 0; w < nw; w++) {
-        if (w < warp) before += sv[w];
-        all += sv[w];
-    }
-    *total = all;
-    return before + incl - v;
+    const float w = lane < nw ? sv[lane] : 0.0f, warps = lane_prefix(w);
+    *total = __shfl_sync(0xffffffffu, warps, 31);
+    return __shfl_sync(0xffffffffu, warps - w, warp) + incl - v;
 }
 
-/* The k-th largest of e[0..V) (all >= 0), by 8-bit digits of the float bits.
- * Per digit: the histogram, then warp 0 finds the bin where the count from
- * the top reaches the rank (each lane sums 8 bins; the crossing lane walks
- * its own). */
-__device__ float radix_kth(const float *e, int V, int k) {
-    __shared__ unsigned hist[256];
-    __shared__ unsigned s_digit, s_krem;
-    unsigned prefix = 0, mask = 0, krem = (unsigned)k;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
-        __syncthreads();
-        for (int i = threadIdx.x; i < V; i += blockDim.x) {
-            const unsigned u = __float_as_uint(e[i]);
-            if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255], 1u);
-        }
-        __syncthreads();
-        if (threadIdx.x < 32) {
-            const int lane = threadIdx.x;
-            unsigned mine = 0;
-            for (int j = 0; j < 8; j++) mine += hist[8 * lane + j];
-            const unsigned incl = lane_suffix(mine), hit = __ballot_sync(0xffffffffu, incl >= krem);
-            /* the highest lane whose bins and those above reach the rank; none: bin 0 */
-            if (lane == (hit ? 31 - __clz(hit) : 0)) {
-                unsigned cum = incl - mine;
-                int d = 8 * lane + 7;
-                for (; d > 8 * lane; d--) {
-                    if (cum + hist[d] >= krem) break;
-                    cum += hist[d];
-                }
-                s_digit = (unsigned)d;
-                s_krem = krem - cum;
-            }
-        }
-        __syncthreads();
-        prefix |= s_digit << shift;
-        mask |= 255u << shift;
-        krem = s_krem;
-        __syncthreads();
-    }
-    return __uint_as_float(prefix);
-}
-
-/* The largest tau with sum{e >= tau, e >= lo} >= target, by mass per digit
- * (the same walk as radix_kth, over masses; empty bins are never chosen). */
-__device__ float radix_top_p(const float *e, int V, float lo, float target) {
-    __shared__ float hm[256];
-    __shared__ unsigned hc[256];
-    __shared__ unsigned s_digit;
+/* The largest tau with measure{e >= tau, e >= lo} >= target, where the
+ * measure is the count (by_mass false: tau is the target-th largest) or the
+ * sum of e; all e >= 0, so their float bits order them. Each pass counts the
+ * elements still in [kmin, kmax] (float bits) in up to SELECT_BINS bins
+ * spread over that range and keeps the first non-empty bin from the top
+ * where the measure reaches the target (none, by rounding: the lowest
+ * non-empty one, which keeps everything). Spreading the bins over the range
+ * keeps values that lie close together apart: fixed 8-bit digits of the
+ * bits put a flat distribution's 152k weights in a few bins, whose shared
+ * memory atomics then serialize (most of a top-p draw's cost). */
+#define SELECT_LOG 10
+#define SELECT_BINS (1 << SELECT_LOG) /* <= the block's threads: a thread per bin in the scan */
+__device__ __noinline__ float radix_select(const float *e, int n, float lo, bool by_mass, float target) {
+    __shared__ unsigned hc[SELECT_BINS];
+    __shared__ float hm[SELECT_BINS];
+    __shared__ int s_bin;
     __shared__ float s_above;
-    unsigned prefix = 0, mask = 0;
+    const int tid = threadIdx.x, nt = blockDim.x;
+    int kmin = 0x7fffffff, kmax = -1;
+    for (int i = tid; i < n; i += nt) {
+        const float v = e[i];
+        if (v >= lo) kmin = min(kmin, __float_as_int(v)), kmax = max(kmax, __float_as_int(v));
+    }
+    kmin = block_min_int(kmin);
+    kmax = -block_min_int(-kmax);
+    if (kmax < kmin) return lo; /* nothing at or above lo */
     float above = 0;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int i = threadIdx.x; i < 256; i += blockDim.x) hm[i] = 0, hc[i] = 0;
+    while (kmax > kmin) {
+        const unsigned range = (unsigned)(kmax - kmin);
+        const int shift = max(0, 32 - __clz(range) - SELECT_LOG), nb = (int)(range >> shift) + 1;
+        for (int i = tid; i < nb; i += nt) hc[i] = 0, hm[i] = 0;
         __syncthreads();
-        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+        for (int i = tid; i < n; i += nt) {
             const float v = e[i];
-            const unsigned u = __float_as_uint(v);
-            if (v >= lo && (u & mask) == prefix) {
-                atomicAdd(&hm[(u >> shift) & 255], v);
-                atomicAdd(&hc[(u >> shift) & 255], 1u);
+            const int k = __float_as_int(v);
+            if (v >= lo && k >= kmin && k <= kmax) {
+                const int bin = (k - kmin) >> shift;
+                atomicAdd(&hc[bin], 1u);
+                if (by_mass) atomicAdd(&hm[bin], v);
             }
         }
         __syncthreads();
-        if (threadIdx.x < 32) {
-            const int lane = threadIdx.x;
-            float mine = 0;
-            unsigned count = 0;
-            for (int j = 0; j < 8; j++) mine += hm[8 * lane + j], count += hc[8 * lane + j];
-            const float incl = lane_suffix(mine);
-            const unsigned hit = __ballot_sync(0xffffffffu, count && above + incl >= target);
-            const unsigned some = __ballot_sync(0xffffffffu, count != 0);
-            /* the highest lane that reaches the target; none (rounding): the lowest
-               non-empty one, whose lowest non-empty bin keeps everything */
-            const int at = hit ? 31 - __clz(hit) : some ? __ffs(some) - 1 : 0;
-            if (lane == at) {
-                float cum = above + incl - mine;
-                int chosen = -1, lowest = 8 * lane;
-                for (int d = 8 * lane + 7; d >= 8 * lane; d--) {
-                    if (!hc[d]) continue;
-                    lowest = d;
-                    if (hit && cum + hm[d] >= target) {
-                        chosen = d;
-                        break;
-                    }
-                    cum += hm[d];
-                }
-                if (chosen < 0) chosen = lowest, cum -= hm[lowest];
-                s_digit = (unsigned)chosen;
-                s_above = cum;
-            }
-        }
+        const int bin = nb - 1 - tid; /* thread t: the t-th bin from the top */
+        const bool full = bin >= 0 && hc[bin] > 0;
+        const float mine = bin < 0 ? 0.0f : by_mass ? hm[bin] : (float)hc[bin];
+        float all;
+        const float before = above + block_exscan(mine, &all);
+        const int first = block_min_int(full && before + mine >= target ? tid : 0x7fffffff);
+        const int chosen = first != 0x7fffffff ? first : -block_min_int(full ? -tid : 1);
+        if (tid == chosen) s_bin = bin, s_above = before;
         __syncthreads();
-        prefix |= s_digit << shift;
-        mask |= 255u << shift;
+        kmin += s_bin << shift;
+        kmax = min(kmax, kmin + ((1 << shift) - 1));
         above = s_above;
         __syncthreads();
     }
-    return __uint_as_float(prefix);
+    return __int_as_float(kmin);
 }
 
 /* The candidates of the top-k / top-p cuts: bins of e's top 12 bits (1/8
@@ -2068,7 +2037,7 @@ __device__ __noinline__ int sample_candidates(const float *e, int V, int k, floa
  * llorch_sample_logits). */
 struct SampleMode {
     bool pen, greedy, cut_k, cut_p;
-    bool chunks; /* temperature (and the penalty) without cuts: see k_sample_sums */
+    bool chunks; /* sampled from what k_sample_chunks leaves (see there) */
 };
 __device__ __forceinline__ SampleMode sample_mode(const SampleArgs &a, const llorch_sample_params &sp) {
     SampleMode m;
@@ -2076,8 +2045,8 @@ __device__ __forceinline__ SampleMode sample_mode(const SampleArgs &a, const llo
     m.greedy = !(sp.temperature > 0) || sp.top_p == 0; /* top_p 0 keeps one token */
     m.cut_k = sp.top_k > 0 && sp.top_k < a.vocab;
     m.cut_p = sp.top_p > 0 && sp.top_p < 1;
-    m.chunks = !m.greedy && !m.cut_k && !m.cut_p && a.vocab >= 8 * SAMPLE_CHUNKS &&
-               a.vocab <= SAMPLE_CHUNKS * SAMPLE_CHUNK_MAX && a.rows <= SAMPLE_CHUNK_ROWS;
+    m.chunks = !m.greedy && a.vocab >= 8 * SAMPLE_CHUNKS && a.vocab <= SAMPLE_CHUNKS * SAMPLE_CHUNK_MAX &&
+               a.rows <= SAMPLE_CHUNK_ROWS;
     return m;
 }
 
@@ -2100,12 +2069,77 @@ __device__ __forceinline__ float2 sample_amax(const SampleArgs &a) {
     return make_float2(v, __int_as_float(bi));
 }
 
+/* The cut (tau) of the top-k and top-p parameters over the weights
+ * cv[0..n), which hold every token either may keep; total: their sum, or
+ * < 0 when unknown. */
+__device__ float sample_tau(const float *cv, int n, const SampleMode &m, const llorch_sample_params &sp, float total) {
+    float tau = 0;
+    if (m.cut_k) tau = radix_select(cv, n, 0.0f, false, (float)sp.top_k);
+    if (m.cut_p) {
+        if (m.cut_k || total < 0) { /* the mass the top-k cut keeps */
+            float kept = 0;
+            for (int i = threadIdx.x; i < n; i += blockDim.x) kept += cv[i] >= tau ? cv[i] : 0.0f;
+            total = block_sum(kept);
+        }
+        tau = radix_select(cv, n, tau, true, sp.top_p * total);
+    }
+    return tau;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sampling on chunks of the vocabulary                                      */
+/* ------------------------------------------------------------------------ */
+/* Rows of at most SAMPLE_CHUNK_ROWS rows that are not greedy. k_sample_chunks
+ * spreads the reading of the logits over SAMPLE_CHUNKS blocks a row: each
+ * takes a contiguous chunk, applies the repetition penalty and leaves its
+ * largest logit m and the sum of exp((x - m) / T); for the cuts also its
+ * heaviest tokens, at most SAMPLE_EMIT, in index order, with how deep on the
+ * weight grid below they reach. k_sample merges them: without cuts it walks
+ * only the chunk where the running sum crosses u * total; with cuts it finds
+ * the cut among the chunks' heaviest tokens, which hold every token the cut
+ * keeps when the cut lies above the depth every chunk reaches (one block
+ * reading all 152k logits, and selecting among them, was most of the
+ * sampler's cost). */
+
 /* Chunk c of SAMPLE_CHUNKS contiguous chunks of the vocabulary. */
 __device__ __forceinline__ int sample_chunk_start(int c, int V) { return (int)((long long)c * V / SAMPLE_CHUNKS); }
 
+/* The weight grid: exp((x - M) / T) falls by half an octave per unit of
+ * x * s, s = 2 log2(e) / T. A token's bin is how many units floor(x * s)
+ * lies below its chunk's largest logit (k_sample_chunks) or its row's
+ * (k_sample); the units are exact integers in float while |x * s| < 2^22,
+ * which k_sample checks. Tokens two bins apart differ in weight by more than
+ * half an octave, so no rounding makes them equal. */
+#define SAMPLE_WIN 128 /* bins counted: 64 octaves of weight */
+#define SAMPLE_EMIT 32 /* tokens a chunk leaves for the cuts, at most */
+#define SAMPLE_DEEP (1 << 20) /* the depth of a chunk that left all its tokens */
+__device__ __forceinline__ float grid_scale(float inv_t) { return inv_t * 2.88539008f; }
+__device__ __forceinline__ float grid_at(float x, float s) { return floorf(x * s); }
+
+/* Row b's part of the sampler's work buffer: per chunk (largest logit, sum),
+ * its depth (every token in its bins 0 .. depth was left) and how many it
+ * left, then the tokens (penalized logit, index). */
+#define SAMPLE_SCRATCH (4 * SAMPLE_CHUNKS + 2 * SAMPLE_CHUNKS * SAMPLE_EMIT)
+struct SampleScratch {
+    float *pairs;
+    int *depth, *left;
+    float *x;
+    int *idx;
+};
+__device__ __forceinline__ SampleScratch sample_scratch(const SampleArgs &a, int b) {
+    float *p = a.work + (size_t)b * a.wstride;
+    SampleScratch s;
+    s.pairs = p;
+    s.depth = (int *)(p + 2 * SAMPLE_CHUNKS);
+    s.left = s.depth + SAMPLE_CHUNKS;
+    s.x = p + 4 * SAMPLE_CHUNKS;
+    s.idx = (int *)(s.x + SAMPLE_CHUNKS * SAMPLE_EMIT);
+    return s;
+}
+
 /* The logits of tokens n0 .. n1 of row b with the repetition penalty applied
  * once to every distinct token of its history (bits: a shared-memory bitmap
- * of the chunk, SAMPLE_CHUNK_MAX bits). */
+ * of tokens n0 .. n1). */
 struct ChunkLogits {
     const float *src;
     const unsigned *bits; /* NULL: no penalty */
@@ -2133,25 +2167,62 @@ __device__ ChunkLogits sample_chunk_logits(const SampleArgs &a, int b, int pos, 
     return l;
 }
 
-/* Temperature without cuts (with or without the repetition penalty): each of
- * SAMPLE_CHUNKS blocks a row takes a chunk of the vocabulary and leaves its
- * largest (penalized) logit m and the sum of exp((x - m) / T) in the row's
- * work[2c], work[2c + 1]; k_sample merges them and walks only the chunk where
- * the running sum crosses u * total (one block reading all 152k logits, and
- * copying them to apply the penalty, was most of the sampler's cost). Rows
- * that sample otherwise are skipped; past SAMPLE_CHUNK_ROWS rows every row
- * samples in k_sample alone. */
-__global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_sums(SampleArgs a) {
+/* A chunk's heaviest tokens: those in its bins 0 .. depth, the deepest bin
+ * that keeps them within SAMPLE_EMIT (hc: the chunk's bin counts), written
+ * in index order (each warp a contiguous part: counted, then written at its
+ * offset). Returns the depth. */
+__device__ int sample_emit(const ChunkLogits &logit, int n0, int n1, float top, float s, const unsigned *hc,
+                           float *out_x, int *out_i, int *left) {
+    __shared__ int s_depth, s_warp[SAMPLE_SUM_THREADS / 32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    if (warp == 0) {
+        constexpr int PER = SAMPLE_WIN / 32;
+        unsigned c[PER], part = 0;
+#pragma unroll
+        for (int q = 0; q < PER; q++) c[q] = hc[PER * lane + q], part += c[q];
+        unsigned cum = lane_prefix(part) - part, fit = 0; /* bins, from the top, within SAMPLE_EMIT */
+#pragma unroll
+        for (int q = 0; q < PER; q++) fit += (cum += c[q]) <= SAMPLE_EMIT;
+        fit = __reduce_add_sync(0xffffffffu, fit);
+        if (lane == 0) s_depth = n1 - n0 <= SAMPLE_EMIT ? SAMPLE_DEEP : (int)fit - 1;
+    }
+    __syncthreads();
+    const int depth = s_depth;
+    const int part = ((n1 - n0 + nw - 1) / nw + 31) & ~31, c0 = min(n1, n0 + warp * part), c1 = min(n1, c0 + part);
+    auto in = [&](int i) { return i < c1 && top - grid_at(logit(i), s) <= (float)depth; };
+    int count = 0;
+    for (int i0 = c0; i0 < c1; i0 += 32) count += __popc(__ballot_sync(0xffffffffu, in(i0 + lane)));
+    if (lane == 0) s_warp[warp] = count;
+    __syncthreads();
+    int at = 0, all = 0;
+    for (int w = 0; w < nw; w++) at += w < warp ? s_warp[w] : 0, all += s_warp[w];
+    for (int i0 = c0; i0 < c1; i0 += 32) {
+        const int i = i0 + lane;
+        const bool t = in(i);
+        const unsigned take = __ballot_sync(0xffffffffu, t);
+        if (t) {
+            const int p = at + __popc(take & ((1u << lane) - 1));
+            out_x[p] = logit(i), out_i[p] = i;
+        }
+        at += __popc(take);
+    }
+    if (threadIdx.x == 0) *left = all;
+    return depth;
+}
+
+/* Each block takes chunk blockIdx.x of every SAMPLE_SUM_ROWS-th row from
+ * blockIdx.y (a bounded grid: a block per chunk and row cost 1.5% of a
+ * 256-row greedy step in launches), and reads at once which of its rows
+ * sample on chunks. */
+__global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_chunks(SampleArgs a) {
     __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
+    __shared__ unsigned hc[SAMPLE_WIN];
     __shared__ bool wants[SAMPLE_CHUNK_ROWS / SAMPLE_SUM_ROWS];
     pdl_wait();
     pdl_trigger();
     if (a.rows > SAMPLE_CHUNK_ROWS) return;
     const int c = blockIdx.x, tid = threadIdx.x;
     const int n0 = sample_chunk_start(c, a.vocab), n1 = sample_chunk_start(c + 1, a.vocab);
-    /* a bounded grid, each block a chunk of every SAMPLE_SUM_ROWS-th row (a
-       block per chunk and row cost 1.5% of a 256-row greedy step in
-       launches); which of its rows sample this way, read at once */
     if (tid < SAMPLE_CHUNK_ROWS / SAMPLE_SUM_ROWS) {
         const int b = blockIdx.y + tid * gridDim.y;
         wants[tid] = b < a.rows && a.pos[b] >= 0 && sample_mode(a, a.sp[b]).chunks;
@@ -2162,22 +2233,29 @@ __global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_sums(SampleArgs a
         const int b = blockIdx.y + j * gridDim.y, pos = a.pos[b];
         const llorch_sample_params sp = a.sp[b];
         const SampleMode mode = sample_mode(a, sp);
+        const bool cuts = mode.cut_k || mode.cut_p;
         const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, mode.pen, n0, n1, bits);
         float m = -INFINITY;
-        int mi = 0;
-        for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) {
-            const float x = logit(i);
-            if (x > m) m = x, mi = i;
-        }
-        block_argmax(m, mi);
-        const float inv_t = 1.0f / sp.temperature;
+        for (int i = n0 + tid; i < n1; i += blockDim.x) m = fmaxf(m, logit(i));
+        if (cuts)
+            for (int i = tid; i < SAMPLE_WIN; i += blockDim.x) hc[i] = 0;
+        m = block_max(m); /* (its barriers also order the clearing) */
+        const float inv_t = 1.0f / sp.temperature, s = grid_scale(inv_t), top = grid_at(m, s);
         float sum = 0;
-        for (int i = n0 + threadIdx.x; i < n1; i += blockDim.x) sum += sample_weight(logit(i), m, inv_t);
-        sum = block_sum(sum);
-        if (threadIdx.x == 0) {
-            a.work[(size_t)b * a.vocab + 2 * c] = m;
-            a.work[(size_t)b * a.vocab + 2 * c + 1] = sum;
+        for (int i = n0 + tid; i < n1; i += blockDim.x) {
+            const float x = logit(i), d = top - grid_at(x, s);
+            sum += sample_weight(x, m, inv_t);
+            if (cuts && d < SAMPLE_WIN) atomicAdd(&hc[(int)d], 1u); /* (NaN: not counted) */
         }
+        sum = block_sum(sum); /* (its barriers also order the histogram) */
+        const SampleScratch sc = sample_scratch(a, b);
+        if (cuts) {
+            const int depth = sample_emit(logit, n0, n1, top, s, hc, sc.x + c * SAMPLE_EMIT,
+                                          sc.idx + c * SAMPLE_EMIT, sc.left + c);
+            if (tid == 0) sc.depth[c] = depth;
+        }
+        if (tid == 0) sc.pairs[2 * c] = m, sc.pairs[2 * c + 1] = sum;
+        __syncthreads(); /* before the next row clears the histogram */
     }
 }
 
@@ -2186,32 +2264,98 @@ __device__ __forceinline__ void put_next(const SampleArgs &a, int b, int id) {
     a.next_host[b] = id;
 }
 
+/* A row's chunks, merged by k_sample. */
+struct RowChunks {
+    float M, total;               /* the largest (penalized) logit, the sum of all weights */
+    int deep;                     /* cuts: every token in the row's bins 0 .. deep was left by its chunk */
+    float mass[SAMPLE_CHUNKS];    /* each chunk's weight */
+    unsigned count[SAMPLE_WIN];   /* cuts: the left tokens' histogram below M */
+    float bmass[SAMPLE_WIN];
+};
+
+/* M, the chunks' weights rescaled to it, their total, and (cuts) the depth
+ * of the bins below M that every chunk's left tokens cover: a chunk's own
+ * depth plus how far its top bin lies below M's. */
+__device__ void sample_row_sums(const SampleScratch &sc, float inv_t, bool cuts, RowChunks &h) {
+    constexpr int PER = SAMPLE_CHUNKS / 32;
+    if (threadIdx.x < 32) { /* one warp: no block-wide barriers on the way */
+        const int lane = threadIdx.x;
+        float mc[PER], sum[PER], top = -INFINITY, part = 0;
+        int depth[PER], deep = SAMPLE_DEEP;
+#pragma unroll
+        for (int q = 0; q < PER; q++) {
+            const int c = PER * lane + q;
+            mc[q] = __ldcg(sc.pairs + 2 * c), sum[q] = __ldcg(sc.pairs + 2 * c + 1);
+            depth[q] = cuts ? __ldcg(sc.depth + c) : 0;
+            top = fmaxf(top, mc[q]);
+        }
+        const float M = warp_max(top), s = grid_scale(inv_t);
+#pragma unroll
+        for (int q = 0; q < PER; q++) {
+            h.mass[PER * lane + q] = sum[q] *= sample_weight(mc[q], M, inv_t);
+            part += sum[q];
+            const float below = grid_at(M, s) - grid_at(mc[q], s); /* (>= 0; NaN, inf: a chunk of -inf) */
+            if (below < (float)SAMPLE_WIN) deep = min(deep, (int)below + min(depth[q], SAMPLE_WIN));
+        }
+        const float total = warp_sum(part);
+        deep = __reduce_min_sync(0xffffffffu, deep);
+        if (lane == 0) h.M = M, h.total = total, h.deep = deep;
+    }
+    __syncthreads();
+}
+
+/* The first bin from the top (M's) where the count (by_mass false) or the
+ * mass reaches target, in every thread; -1: none within the window. *above:
+ * the measure of the bins above it. */
+__device__ int sample_cut_bin(const RowChunks &h, bool by_mass, float target, float *above) {
+    __shared__ int s_bin;
+    __shared__ float s_above;
+    constexpr int PER = SAMPLE_WIN / 32;
+    if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        float v[PER], part = 0;
+#pragma unroll
+        for (int q = 0; q < PER; q++) v[q] = by_mass ? h.bmass[PER * lane + q] : (float)h.count[PER * lane + q], part += v[q];
+        const float incl = lane_prefix(part);
+        const unsigned hit = __ballot_sync(0xffffffffu, incl >= target);
+        if (lane == (hit ? __ffs(hit) - 1 : 0)) {
+            int bin = hit ? PER * lane + PER - 1 : -1; /* (rounding: the lane's last bin) */
+            float run = incl - part, before = run;
+            for (int q = 0; hit && q < PER; q++) {
+                before = run;
+                if ((run += v[q]) >= target) {
+                    bin = PER * lane + q;
+                    break;
+                }
+            }
+            s_bin = bin;
+            s_above = before;
+        }
+    }
+    __syncthreads();
+    const int bin = s_bin;
+    *above = s_above;
+    __syncthreads();
+    return bin;
+}
+
 /* A chunk found by sample_find_chunk. */
 struct ChunkFound {
     int c;
-    float before, total, max; /* the mass before it and of all, the largest logit */
+    float before, total; /* the mass before it and of all */
 };
 
-/* From the (max, sum) pairs k_sample_sums left: the largest logit M and, the
- * chunks' sums rescaled to exp((x - M) / T), the chunk whose running sum
- * crosses u * total, in every thread. Rounding past the end: the last chunk
- * with mass. */
-__device__ ChunkFound sample_find_chunk(const float *pairs, float u, float inv_t) {
+/* The chunk whose running mass crosses u * total, in every thread (mass:
+ * SAMPLE_CHUNKS chunks' masses). Rounding past the end: the last chunk with
+ * mass. */
+__device__ ChunkFound sample_find_chunk(const float *mass, float u) {
     __shared__ ChunkFound s_found;
     constexpr int PER = SAMPLE_CHUNKS / 32;
     if (threadIdx.x < 32) {
         const int lane = threadIdx.x;
-        float mine[PER], mx[PER], top = -INFINITY, part = 0;
+        float mine[PER], part = 0;
 #pragma unroll
-        for (int j = 0; j < PER; j++) {
-            mx[j] = __ldcg(pairs + 2 * (lane * PER + j));
-            mine[j] = __ldcg(pairs + 2 * (lane * PER + j) + 1);
-            top = fmaxf(top, mx[j]);
-        }
-#pragma unroll
-        for (int o = 16; o; o >>= 1) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, o));
-#pragma unroll
-        for (int j = 0; j < PER; j++) mine[j] *= sample_weight(mx[j], top, inv_t), part += mine[j];
+        for (int j = 0; j < PER; j++) mine[j] = mass[lane * PER + j], part += mine[j];
         const float incl = lane_prefix(part);
         const float total = __shfl_sync(0xffffffffu, incl, 31), r = u * total;
         const unsigned over = __ballot_sync(0xffffffffu, incl > r), some = __ballot_sync(0xffffffffu, part > 0);
@@ -2226,7 +2370,7 @@ __device__ ChunkFound sample_find_chunk(const float *pairs, float u, float inv_t
                 run += mine[j];
             }
             if (c < 0) c = last, before = last_before;
-            s_found = {c, before, total, top};
+            s_found = {c, before, total};
         }
     }
     __syncthreads();
@@ -2277,16 +2421,126 @@ template <class W> __device__ int sample_walk(const W &wt, int lo, int hi, float
     return cand;
 }
 
-/* Temperature without cuts: the chunk k_sample_sums' pairs point to, walked
- * with the weights exp((x - M) / T) of its (penalized) logits. */
-__device__ int sample_by_chunks(const SampleArgs &a, int b, int pos, const llorch_sample_params &sp, bool pen) {
+/* The largest v of bv[0..nb) (shared memory, nb <= the block's threads) with
+ * measure{bv >= v, bv >= lo} >= target, where the measure is the count or
+ * above + the mass; none (rounding): the smallest v >= lo, which keeps them
+ * all. By the definition itself: each thread measures one element against
+ * all (read as broadcasts, in index order): nb^2 steps but no passes, so
+ * only for the few tokens at a cut's bin. */
+__device__ float select_quadratic(const float *bv, int nb, float lo, bool by_mass, float above, float target) {
+    const int i = threadIdx.x;
+    const float v = i < nb ? bv[i] : -1.0f;
+    float ge = by_mass ? above : 0.0f;
+    if (i - (i & 31) < nb) /* (warps without an element skip it) */
+        for (int j = 0; j < nb; j++) ge += bv[j] >= v && bv[j] >= lo ? (by_mass ? bv[j] : 1.0f) : 0.0f;
+    const bool in = i < nb && v >= lo;
+    const float t = block_max(in && ge >= target ? v : -1.0f);
+    return t >= 0 ? t : -block_max(in ? -v : -INFINITY);
+}
+
+/* The candidates cv[0..n) (two a thread) for which keep(value, bin) holds,
+ * in order, to bv (the first SAMPLE_THREADS of them); returns how many. */
+template <class K> __device__ int sample_compact(const float *cv, const unsigned short *cb, int n, float *bv, const K &keep) {
+    const int i = 2 * threadIdx.x;
+    const bool k0 = i < n && keep(cv[i], cb[i]), k1 = i + 1 < n && keep(cv[i + 1], cb[i + 1]);
+    float all;
+    const int at = (int)block_exscan((float)(k0 + k1), &all);
+    if (k0 && at < SAMPLE_THREADS) bv[at] = cv[i];
+    if (k1 && at + k0 < SAMPLE_THREADS) bv[at + k0] = cv[i + 1];
+    __syncthreads();
+    return (int)all;
+}
+
+/* The cuts on chunks, from the tokens the chunks left: their histogram on
+ * the row's grid gives the bin where the count reaches k (top-k) or the mass
+ * top_p of the total (top-p alone). Where that bin and the next lie within
+ * the depth every chunk covers, the left tokens of the bins down to the
+ * next hold every token the cut keeps, and every token that may weigh the
+ * same as the last kept after rounding; they go, in index order, to cv, ci
+ * (and their bins to cb). The exact cut is then found among the tokens of
+ * the cut's bins only (and of the bins either side, for top-p: the
+ * histogram's sums are rounded), those above it counted; top-p after top-k
+ * among the tokens top-k keeps. Returns the id, or -1 (the cut lies deeper,
+ * or on more than SAMPLE_CAND tokens, or top-k keeps more than
+ * SAMPLE_THREADS for top-p): the row's own path then samples. */
+__device__ __noinline__ int sample_cuts_on_chunks(const SampleScratch &sc, RowChunks &h, const SampleMode &mode,
+                                                  const llorch_sample_params &sp, float *cv, int *ci) {
+    constexpr int PER = SAMPLE_CHUNKS * SAMPLE_EMIT / SAMPLE_THREADS; /* left tokens a thread reads */
+    __shared__ unsigned short cb[SAMPLE_CAND];
+    __shared__ float bv[SAMPLE_THREADS];
+    const int tid = threadIdx.x;
+    const float inv_t = 1.0f / sp.temperature, s = grid_scale(inv_t), M = h.M, G = grid_at(M, s);
+    if (!(fabsf(M * s) < 4194304.0f)) return -1; /* the grid's units are no longer exact */
+    for (int j = tid; j < SAMPLE_WIN; j += blockDim.x) h.count[j] = 0, h.bmass[j] = 0;
+    __syncthreads();
+    float x[PER], bin[PER];
+    int idx[PER];
+#pragma unroll
+    for (int q = 0; q < PER; q++) { /* thread t reads slots PER t .. PER t + PER - 1, in index order */
+        const int slot = PER * tid + q, c = slot / SAMPLE_EMIT;
+        x[q] = __ldcg(sc.x + slot); /* (read with the count, not after it) */
+        idx[q] = __ldcg(sc.idx + slot);
+        if (slot % SAMPLE_EMIT >= __ldcg(sc.left + c)) x[q] = -INFINITY; /* a slot its chunk did not fill */
+        bin[q] = G - grid_at(x[q], s);
+        if (bin[q] < SAMPLE_WIN) {
+            atomicAdd(&h.count[(int)bin[q]], 1u);
+            atomicAdd(&h.bmass[(int)bin[q]], sample_weight(x[q], M, inv_t));
+        }
+    }
+    __syncthreads();
+    float counted; /* top-k: the tokens above the cut's bin (exact: counts in float) */
+    const int cut = sample_cut_bin(h, !mode.cut_k, mode.cut_k ? (float)sp.top_k : sp.top_p * h.total, &counted);
+    if (cut < 0 || cut + 1 > h.deep) return -1;
+    int mine = 0;
+#pragma unroll
+    for (int q = 0; q < PER; q++) mine += bin[q] <= (float)(cut + 1);
+    float n_all;
+    int at = (int)block_exscan((float)mine, &n_all);
+    if (n_all > SAMPLE_CAND) return -1;
+    const int n = (int)n_all;
+#pragma unroll
+    for (int q = 0; q < PER; q++)
+        if (bin[q] <= (float)(cut + 1)) cv[at] = sample_weight(x[q], M, inv_t), cb[at] = (unsigned short)bin[q], ci[at++] = idx[q];
+    __syncthreads();
+    float tau;
+    if (mode.cut_k) {
+        int nb = sample_compact(cv, cb, n, bv, [&](float, int b) { return b >= cut; });
+        if (nb > SAMPLE_THREADS) return -1;
+        tau = select_quadratic(bv, nb, 0.0f, false, 0.0f, (float)sp.top_k - counted);
+        if (mode.cut_p) {
+            nb = sample_compact(cv, cb, n, bv, [&](float v, int) { return v >= tau; });
+            if (nb > SAMPLE_THREADS) return -1;
+            float kept = 0;
+            for (int j = 0; j < nb; j++) kept += bv[j]; /* (in index order, as select_quadratic's sums) */
+            tau = select_quadratic(bv, nb, tau, true, 0.0f, sp.top_p * kept);
+        }
+    } else {
+        float above = 0; /* the mass above the cut's bins, in index order */
+        for (int i = 2 * tid; i < 2 * tid + 2 && i < n; i++) above += cb[i] + 1 < cut ? cv[i] : 0.0f;
+        above = block_sum(above);
+        const int nb = sample_compact(cv, cb, n, bv, [&](float, int b) { return b + 1 >= cut; });
+        if (nb > SAMPLE_THREADS) return -1;
+        tau = select_quadratic(bv, nb, 0.0f, true, above, sp.top_p * h.total);
+    }
+    const int cand = sample_walk([&](int i) { return cv[i]; }, 0, n, tau, 0.0f, sp.u, -1.0f);
+    return cand < 0 ? -1 : ci[cand];
+}
+
+/* A row that samples on chunks; -1: by its own path after all. */
+__device__ int sample_on_chunks(const SampleArgs &a, int b, int pos, const llorch_sample_params &sp,
+                                const SampleMode &mode, float *cv, int *ci) {
     __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
+    __shared__ RowChunks h;
+    const SampleScratch sc = sample_scratch(a, b);
     const float inv_t = 1.0f / sp.temperature;
-    const ChunkFound f = sample_find_chunk(a.work + (size_t)b * a.vocab, sp.u, inv_t);
+    const bool cuts = mode.cut_k || mode.cut_p;
+    sample_row_sums(sc, inv_t, cuts, h);
+    if (cuts) return sample_cuts_on_chunks(sc, h, mode, sp, cv, ci);
+    const ChunkFound f = sample_find_chunk(h.mass, sp.u);
     const int lo = sample_chunk_start(f.c, a.vocab), hi = sample_chunk_start(f.c + 1, a.vocab);
-    const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, pen, lo, hi, bits);
-    const float mx = f.max;
-    const int cand = sample_walk([&](int i) { return sample_weight(logit(i), mx, inv_t); }, lo, hi, 0.0f, f.before, sp.u, f.total);
+    const ChunkLogits logit = sample_chunk_logits(a, b, pos, sp, mode.pen, lo, hi, bits);
+    const float M = h.M;
+    const int cand = sample_walk([&](int i) { return sample_weight(logit(i), M, inv_t); }, lo, hi, 0.0f, f.before, sp.u, f.total);
     return cand < 0 ? lo : cand;
 }
 
@@ -2301,14 +2555,20 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     }
     const llorch_sample_params sp = a.sp[b];
     const SampleMode mode = sample_mode(a, sp);
+    __shared__ float cand_v[SAMPLE_CAND];
+    __shared__ int cand_i[SAMPLE_CAND];
     if (mode.chunks) {
-        const int id = sample_by_chunks(a, b, pos, sp, mode.pen);
-        if (tid == 0) put_next(a, b, id);
-        return;
+        const int id = sample_on_chunks(a, b, pos, sp, mode, cand_v, cand_i);
+        if (id >= 0) {
+            if (tid == 0) put_next(a, b, id);
+            return;
+        }
     }
+    /* the row's own path: greedy, more than SAMPLE_CHUNK_ROWS rows, or a cut
+       the chunks' heaviest tokens do not hold */
     const bool pen = mode.pen, greedy = mode.greedy;
     const float *src = a.logits + (size_t)b * V;
-    float *w = a.work + (size_t)b * V;
+    float *w = a.work + (size_t)b * a.wstride;
     if (pen) {
         for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = src[i];
         __syncthreads();
@@ -2344,38 +2604,23 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
     const float mx = v, inv_t = 1.0f / sp.temperature;
     auto weight = [&](float x) { return sample_weight(x, mx, inv_t); };
     /* the cuts work on the weights in w, or on candidates when they are few;
-       without cuts (the rows k_sample_sums' chunks do not serve) the running
-       sums compute the weights themselves: a pass writing them cost 6% of a
-       256-row step on Qwen2.5-0.5B's 152k vocabulary */
-    __shared__ float cand_v[SAMPLE_CAND];
-    __shared__ int cand_i[SAMPLE_CAND];
-    const bool cut_k = mode.cut_k, cut_p = mode.cut_p, cuts = cut_k || cut_p;
+       without cuts the running sums compute the weights themselves: a pass
+       writing them cost 6% of a 256-row step on Qwen2.5-0.5B's 152k
+       vocabulary */
     int cand;
-    if (!cuts) {
+    if (!mode.cut_k && !mode.cut_p) {
         cand = sample_walk([&](int i) { return weight(src[i]); }, 0, V, 0.0f, 0.0f, sp.u, -1.0f);
     } else {
         for (int i = tid; i < V; i += SAMPLE_THREADS) w[i] = weight(src[i]);
         __syncthreads();
-        const float *cv = w;
-        int n = V;
         float total_all = 0;
-        const int nc = sample_candidates(w, V, cut_k ? sp.top_k : 0, sp.top_p, cand_v, cand_i, &total_all);
-        const int *ci = nc >= 0 ? cand_i : NULL;
-        if (ci) cv = cand_v, n = nc;
-        float tau = 0;
-        if (cut_k) tau = radix_kth(cv, n, sp.top_k);
-        if (cut_p) {
-            float kept = 0; /* the mass the top-k cut keeps (of the whole vocabulary without one) */
-            if (cut_k || !ci) {
-                for (int i = tid; i < n; i += SAMPLE_THREADS) kept += cv[i] >= tau ? cv[i] : 0.0f;
-                kept = block_sum(kept);
-            } else {
-                kept = total_all;
-            }
-            tau = radix_top_p(cv, n, tau, sp.top_p * kept);
-        }
+        const int nc = sample_candidates(w, V, mode.cut_k ? sp.top_k : 0, sp.top_p, cand_v, cand_i, &total_all);
+        const float *cv = nc >= 0 ? cand_v : w;
+        const int n = nc >= 0 ? nc : V;
+        /* top-p alone over candidates: they are what reaches top_p of the whole mass */
+        const float tau = sample_tau(cv, n, mode, sp, nc >= 0 ? total_all : -1.0f);
         cand = sample_walk([&](int i) { return cv[i]; }, 0, n, tau, 0.0f, sp.u, -1.0f);
-        if (ci && cand >= 0) cand = ci[cand]; /* a candidate's index in the vocabulary */
+        if (nc >= 0 && cand >= 0) cand = cand_i[cand]; /* a candidate's index in the vocabulary */
     }
     if (tid == 0) put_next(a, b, cand < 0 ? bi : cand);
 }
@@ -2383,6 +2628,10 @@ __global__ void __launch_bounds__(SAMPLE_THREADS) k_sample(SampleArgs a) {
 /* ======================================================================== */
 /* Host side: launching a kernel                                             */
 /* ======================================================================== */
+
+/* Floats of the sampler's work buffer a row: the logits' copy of the row's
+ * own path, or the scratch of sampling on chunks. */
+static size_t cu_sample_stride(int V) { return (size_t)V > SAMPLE_SCRATCH ? (size_t)V : SAMPLE_SCRATCH; }
 
 /* Launch with programmatic dependent launch when pdl is set. */
 template <typename... KArgs, typename... Args>
@@ -3230,7 +3479,9 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.seen = S->seen;
     sa.next = S->d_next;
     sa.next_host = next_host;
-    cu_launch(&err, S->pdl, k_sample_sums, dim3(SAMPLE_CHUNKS, R < SAMPLE_SUM_ROWS ? R : SAMPLE_SUM_ROWS), dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
+    sa.wstride = cu_sample_stride(V);
+    cu_launch(&err, S->pdl, k_sample_chunks, dim3(SAMPLE_CHUNKS, R < SAMPLE_SUM_ROWS ? R : SAMPLE_SUM_ROWS),
+              dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
     cu_launch(&err, S->pdl, k_sample, dim3(R), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }
@@ -3381,7 +3632,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         {(void **)&S->attf, (size_t)qd * 4},          /* attention out (one row) */
         {(void **)&S->hf, (size_t)hid * 4},           /* SwiGLU out (one row) */
         {(void **)&S->logits, Bz * V * 4},
-        {(void **)&S->work, Bz * V * 4},              /* the sampler's */
+        {(void **)&S->work, Bz * cu_sample_stride(V) * 4}, /* the sampler's */
         {(void **)&S->seen, Bz * V * 4},
         {(void **)&S->amax, (size_t)4 * M->sms * 8},  /* up to 4 lm_head blocks per SM */
         {(void **)&S->part, Bz * c->n_heads * S->s_max * (hd + 2) * 4}, /* attention splits */

@@ -1478,18 +1478,28 @@ static void check_cuda_model(const char *name) {
         /* the last sequence decoding alone (a one-row step whose row is not
            sequence 0): its tokens must still reach its own history, which
            the repetition penalty reads; and temperature without cuts, with
-           and without the penalty, which the device samples from per-chunk
-           sums (k_sample_sums) */
+           and without the penalty, and the cuts, which the device samples
+           from its chunks' sums and histograms (k_sample_chunks) */
         mism = total = 0;
         llorch_session_free(sg);
         sg = NULL;
-        st = llorch_session_new(&sg, g, &so, &err);
+        llorch_session_opts alone = {320, 3};
+        st = llorch_session_new(&sg, g, &alone, &err);
         if (!st) st = llorch_forward(sg, 2, refs[0].ids, refs[0].n_ids, NULL, &err);
         ids[0] = ids[1] = -1;
         ids[2] = 5;
-        const llorch_sample_params chunked[2] = {{0.7f, 1.0f, 1.0f, 0, 0, -1}, {0.9f, 1.0f, 1.3f, 0, 0, -1}};
-        for (int t = 0; t < 80 && !st; t++) {
-            llorch_sample_params one = t % 4 == 0 ? sp[2] : t % 4 == 1 ? sp[0] : chunked[t % 4 - 2];
+        /* temperature alone, with the penalty; top-p, top-k and both, with
+           and without the penalty, at temperatures from peaked to flat
+           (where the chunks' heaviest tokens no longer hold the cut) */
+        enum { KINDS = 11 };
+        const llorch_sample_params kinds[KINDS] = {
+            {0.7f, 1.0f, 1.0f, 0, 0, -1},   {0.9f, 1.0f, 1.3f, 0, 0, -1},    {0.8f, 0.95f, 1.0f, 0, 0, -1},
+            {1.1f, 0.5f, 1.2f, 0, 0, -1},   {0.05f, 0.9f, 1.0f, 0, 0, -1},   {0.8f, 1.0f, 1.0f, 40, 0, -1},
+            {0.8f, 0.95f, 1.1f, 40, 0, -1}, {1.0f, 0.99f, 1.0f, 2000, 0, -1}, {3.0f, 0.9f, 1.0f, 0, 0, -1},
+            {1.5f, 1.0f, 1.0f, 200, 0, -1}, {2.0f, 0.8f, 1.2f, 100, 0, -1}};
+        for (int t = 0; t < 19 * (KINDS + 2) && !st; t++) {
+            const int kind = t % (KINDS + 2);
+            llorch_sample_params one = kind == 0 ? sp[2] : kind == 1 ? sp[0] : kinds[kind - 2];
             one.u = llorch_rand(&rng);
             llorch_sample_params spa[3] = {sp[0], sp[1], one};
             st = cuda_step(sg, ids, spa, nx, lgp, &err);
@@ -1503,6 +1513,61 @@ static void check_cuda_model(const char *name) {
         CHECK(st == 0 && mism <= 1,
               "%s: one sequence but not the first decoding alone: device sampler differs from llorch_sample_logits in "
               "%d of %d draws (%s)", name, mism, total, st ? err.msg : "");
+        llorch_session_free(sg);
+        /* a history of 200 neighbouring ids, all in one chunk of every
+           vocabulary here, and a repetition penalty below 1, which lifts
+           them: the cut then falls among more of one chunk's tokens than it
+           leaves for the cuts, and the device must sample otherwise */
+        int crowd[200];
+        for (int i = 0; i < 200; i++) crowd[i] = 250 + i;
+        llorch_session_opts co = {256, 1};
+        sg = NULL;
+        st = llorch_session_new(&sg, g, &co, &err);
+        if (!st) st = llorch_forward(sg, 0, crowd, 200, NULL, &err);
+        const llorch_sample_params lifted[2] = {{3.0f, 1.0f, 0.2f, 80, 0, -1}, {3.0f, 0.9f, 0.2f, 0, 0, -1}};
+        mism = total = 0;
+        for (int t = 0, id = 300; t < 40 && !st; t++) {
+            llorch_sample_params one = lifted[t % 2];
+            one.u = llorch_rand(&rng);
+            int got;
+            st = cuda_step(sg, &id, &one, &got, lgp, &err);
+            if (st) break;
+            memcpy(tmp, lgp, (size_t)vocab * sizeof *tmp);
+            mism += got != llorch_sample_logits(tmp, vocab, &one, sg->tokens, sg->pos[0]);
+            total++;
+            id = got;
+        }
+        CHECK(st == 0 && mism <= 1, "%s: a lifted crowd of tokens: device sampler differs from llorch_sample_logits in "
+              "%d of %d draws (%s)", name, mism, total, st ? err.msg : "");
+        llorch_session_free(sg);
+        /* more rows than sample on chunks: each row by its own path, the
+           same kinds of parameters */
+        enum { ROWS = 65 };
+        llorch_session_opts wide = {32, ROWS};
+        sg = NULL;
+        st = llorch_session_new(&sg, g, &wide, &err);
+        for (int i = 0; i < ROWS && !st; i++) st = llorch_forward(sg, i, refs[0].ids, 2 + i % 5, NULL, &err);
+        float *lw = (float *)malloc((size_t)ROWS * vocab * sizeof *lw);
+        int wids[ROWS], wnx[ROWS];
+        llorch_sample_params wsp[ROWS];
+        mism = total = 0;
+        for (int t = 0; t < 3 && !st; t++) {
+            for (int i = 0; i < ROWS; i++) {
+                wids[i] = t ? wnx[i] : 5 + i;
+                wsp[i] = kinds[(i + t) % KINDS];
+                wsp[i].u = llorch_rand(&rng);
+            }
+            st = cuda_step(sg, wids, wsp, wnx, lw, &err);
+            for (int i = 0; i < ROWS && !st; i++) {
+                memcpy(tmp, lw + (size_t)i * vocab, (size_t)vocab * sizeof *tmp);
+                const int want = llorch_sample_logits(tmp, vocab, &wsp[i], sg->tokens + (size_t)i * sg->ctx, sg->pos[i]);
+                mism += want != wnx[i];
+                total++;
+            }
+        }
+        CHECK(st == 0 && mism <= 1, "%s: %d rows: device sampler differs from llorch_sample_logits in %d of %d draws (%s)",
+              name, ROWS, mism, total, st ? err.msg : "");
+        free(lw);
         free(tmp);
         llorch_session_free(sg);
     }
