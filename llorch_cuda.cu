@@ -1820,34 +1820,21 @@ __device__ void block_argmax(float &v, int &i) {
     warp_argmax(v, i);
 }
 
-__device__ float block_sum(float v) {
-    __shared__ float sv[32];
+/* Each warp reduces its lanes with warp_op, then warp_op reduces the warps'
+ * results (`none` fills the lanes past the last warp). */
+template <class X, class WarpOp> __device__ __forceinline__ X block_reduce(X v, X none, WarpOp warp_op) {
+    __shared__ X sv[32];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = warp_sum(v);
+    v = warp_op(v);
     __syncthreads();
     if (lane == 0) sv[warp] = v;
     __syncthreads();
-    return warp_sum(lane < nw ? sv[lane] : 0.0f);
+    return warp_op(lane < nw ? sv[lane] : none);
 }
-
-__device__ float block_max(float v) {
-    __shared__ float sv[32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = warp_max(v);
-    __syncthreads();
-    if (lane == 0) sv[warp] = v;
-    __syncthreads();
-    return warp_max(lane < nw ? sv[lane] : -INFINITY);
-}
-
+__device__ float block_sum(float v) { return block_reduce(v, 0.0f, [](float x) { return warp_sum(x); }); }
+__device__ float block_max(float v) { return block_reduce(v, -INFINITY, [](float x) { return warp_max(x); }); }
 __device__ int block_min_int(int v) {
-    __shared__ int sv[32];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = __reduce_min_sync(0xffffffffu, v);
-    __syncthreads();
-    if (lane == 0) sv[warp] = v;
-    __syncthreads();
-    return __reduce_min_sync(0xffffffffu, lane < nw ? sv[lane] : 0x7fffffff);
+    return block_reduce(v, 0x7fffffff, [](int x) { return __reduce_min_sync(0xffffffffu, x); });
 }
 
 /* Inclusive prefix sums over a warp's lanes: lane l gets the sum of lanes 0..l. */
