@@ -236,6 +236,7 @@ struct Epi {
     const float *bias;    /* QKV: q, k, v biases in the device's row order, or NULL */
     int rope;             /* QKV: rotate q and k here (else k_qk_norm does, after its norm) */
     int hd, q_dim, kv_dim, ctx;
+    int window;           /* QKV: the attention's sliding window (0: none) */
 };
 
 /* Outputs n and n+1 (n even) of the NR activation rows r0, r0 + dr, ...
@@ -353,10 +354,31 @@ __device__ __forceinline__ void l2_prefetch(const void *p, unsigned bytes) {
 #endif
 }
 
+/* Before the wait, L2 prefetches of what a GEMV and the kernel after it read
+ * that no kernel of the step writes: the norm weight, the QKV epilogue's
+ * biases and RoPE frequencies, and (QKV) the keys and values of earlier
+ * positions, which the attention kernel loads next. Under the weight stream a
+ * miss on any of them waits behind it, on the step's critical path. */
+template <class T> __device__ void gemv_prefetch_more(const float *normw, int K, const Epi &e) {
+    if (blockIdx.x == 0) {
+        if (normw) l2_prefetch(normw, (unsigned)K * 4);
+        if (e.mode == EPI_QKV && e.bias) l2_prefetch(e.bias, (unsigned)e.n * 4);
+        if (e.mode == EPI_QKV && e.rope) l2_prefetch(e.inv_freq, (unsigned)e.hd * 2);
+    }
+    if (e.mode != EPI_QKV || !e.rows.pos) return;
+    const int pos = e.rows.pos[0], n_kv = e.kv_dim / e.hd; /* (set before the step's first kernel) */
+    const int first = e.window > 0 && pos >= e.window ? pos - e.window + 1 : 0;
+    if (pos <= first) return;
+    const size_t at = (((size_t)row_seq(e.rows, 0) * n_kv) * e.ctx + first) * e.hd;
+    for (int j = blockIdx.x; j < 2 * n_kv; j += gridDim.x) /* K and V of each KV head: one range each */
+        l2_prefetch((const T *)(j & 1 ? e.vc : e.kc) + at + (size_t)(j >> 1) * e.ctx * e.hd,
+                    (unsigned)((pos - first) * e.hd * sizeof(T)));
+}
+
 template <class T, int NW, int U, int S>
 __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 registers */
     k_gemv(const T *__restrict__ W, int N, int K, const float *__restrict__ x, const float *__restrict__ normw,
-           float eps, Epi e, float2 *__restrict__ amax, int pf, int early, const T *__restrict__ embed,
+           float eps, Epi e, float2 *__restrict__ amax, int pf, int pf_more, int early, const T *__restrict__ embed,
            const int *__restrict__ ids, const int *__restrict__ chosen, int *__restrict__ hist) {
     constexpr int GV_THREADS = NW * 32, GV_SEG = 32 * U * 8, GV_RING = S * U * 2 * GV_THREADS * 16;
     extern __shared__ uint4 gvs[];
@@ -399,6 +421,7 @@ __global__ void __launch_bounds__(NW * 32, 1024 / (NW * 32)) /* at most 64 regis
         if (bytes > (size_t)pf) bytes = (size_t)pf;
         if (bytes >= 16) l2_prefetch(W + (size_t)2 * pb0 * K, (unsigned)(bytes & ~(size_t)15));
     }
+    if (tid == 0 && pf_more) gemv_prefetch_more<T>(normw, K, e);
     pdl_wait();
     pdl_trigger();
 
@@ -3124,6 +3147,7 @@ typedef struct {
     int gv_grid[3];         /* GEMV blocks of w_gate/w_up, w_down, lm_head (one sequence) */
     int pdl;                /* programmatic dependent launch in use */
     int gv_pf, gv_early;    /* GEMV: L2 prefetch bytes per block; trigger the next launch before waiting */
+    int gv_pf_more;         /* GEMV: prefetch the small vectors and the cached keys (gemv_prefetch_more) */
     cudaStream_t st;
     /* The decode step is captured for each bucket of active rows (1, 2, 4,
      * ..., B: a step runs the smallest that holds its active sequences), and
@@ -3234,7 +3258,7 @@ static void cu_gemv(cudaError_t *err, cu_session *S, int pdl, const void *W, int
                     int grid_max = 0) {
     const int grid = cu_gemv_grid(N, grid_max ? grid_max : S->gemv_grid);
     cu_launch(err, pdl, k_gemv<T, GV_NW, GV_U, GV_S>, dim3(grid), GV_NW * 32, gemv_smem(N, K, grid), S->st,
-              (const T *)W, N, K, x, normw, eps, e, amax, S->gv_pf, S->gv_early, (const T *)embed,
+              (const T *)W, N, K, x, normw, eps, e, amax, S->gv_pf, S->gv_pf_more, S->gv_early, (const T *)embed,
               (const int *)S->d_step, (const int *)S->d_next, S->hist);
 }
 
@@ -3392,6 +3416,7 @@ static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, const cu_pass 
     e.q_dim = M->q_dim;
     e.kv_dim = M->kv_dim;
     e.ctx = S->ctx;
+    e.window = c->sliding_window;
     return e;
 }
 
@@ -3593,6 +3618,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->pdl = M->cc >= 90;
     S->gv_early = 1;      /* measured: letting the next kernel launch before waiting saves ~2% */
     S->gv_pf = 64 << 10; /* measured: 64 KB beats 0, 32 KB (by 1%) and 128 KB */
+    S->gv_pf_more = 1;
     const size_t R = (size_t)S->R, Bz = (size_t)B;
 
     /* one allocation: KV cache, then scratch, laid out from the table */
