@@ -2113,6 +2113,7 @@ __device__ __forceinline__ int sample_chunk_start(int c, int V) { return (int)((
  * half an octave, so no rounding makes them equal. */
 #define SAMPLE_WIN 128 /* bins counted: 64 octaves of weight */
 #define SAMPLE_EMIT 32 /* tokens a chunk leaves for the cuts, at most */
+#define SAMPLE_SUBH 16 /* copies of the cuts' histogram */
 #define SAMPLE_DEEP (1 << 20) /* the depth of a chunk that left all its tokens */
 __device__ __forceinline__ float grid_scale(float inv_t) { return inv_t * 2.88539008f; }
 __device__ __forceinline__ float grid_at(float x, float s) { return floorf(x * s); }
@@ -2472,7 +2473,15 @@ __device__ __noinline__ int sample_cuts_on_chunks(const SampleScratch &sc, RowCh
     const int tid = threadIdx.x;
     const float inv_t = 1.0f / sp.temperature, s = grid_scale(inv_t), M = h.M, G = grid_at(M, s);
     if (!(fabsf(M * s) < 4194304.0f)) return -1; /* the grid's units are no longer exact */
-    for (int j = tid; j < SAMPLE_WIN; j += blockDim.x) h.count[j] = 0, h.bmass[j] = 0;
+    /* the histogram is counted in SAMPLE_SUBH copies (warp w adds to copy
+       w % SAMPLE_SUBH), kept in the candidates' space until they are
+       gathered, then added up: with one copy, a vocabulary whose left tokens
+       crowd into a few bins serialized on their shared-memory atomics
+       (TinyLlama: 10.9 us, 4.8 us with 16 copies) */
+    static_assert(SAMPLE_SUBH * SAMPLE_WIN <= SAMPLE_CAND, "the copies fit in the candidates' space");
+    unsigned *sub_count = reinterpret_cast<unsigned *>(ci);
+    float *sub_mass = cv;
+    for (int j = tid; j < SAMPLE_SUBH * SAMPLE_WIN; j += blockDim.x) sub_count[j] = 0, sub_mass[j] = 0;
     __syncthreads();
     float x[PER], bin[PER];
     int idx[PER];
@@ -2484,9 +2493,17 @@ __device__ __noinline__ int sample_cuts_on_chunks(const SampleScratch &sc, RowCh
         if (slot % SAMPLE_EMIT >= __ldcg(sc.left + c)) x[q] = -INFINITY; /* a slot its chunk did not fill */
         bin[q] = G - grid_at(x[q], s);
         if (bin[q] < SAMPLE_WIN) {
-            atomicAdd(&h.count[(int)bin[q]], 1u);
-            atomicAdd(&h.bmass[(int)bin[q]], sample_weight(x[q], M, inv_t));
+            const int j = (tid >> 5) % SAMPLE_SUBH * SAMPLE_WIN + (int)bin[q];
+            atomicAdd(&sub_count[j], 1u);
+            atomicAdd(&sub_mass[j], sample_weight(x[q], M, inv_t));
         }
+    }
+    __syncthreads();
+    for (int j = tid; j < SAMPLE_WIN; j += blockDim.x) {
+        unsigned c = 0;
+        float m = 0;
+        for (int u = 0; u < SAMPLE_SUBH; u++) c += sub_count[u * SAMPLE_WIN + j], m += sub_mass[u * SAMPLE_WIN + j];
+        h.count[j] = c, h.bmass[j] = m;
     }
     __syncthreads();
     float counted; /* top-k: the tokens above the cut's bin (exact: counts in float) */
