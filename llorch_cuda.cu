@@ -45,9 +45,11 @@
  * then gemv(lm_head, RMSNorm fused) with per-block argmax, and the sampler.
  * The GEMVs are weight streams (cp.async rings, 2 blocks per SM). Kernels are
  * chained with programmatic dependent launch: each lets its successor launch
- * at once; the successor queues its first weights and an L2 prefetch (the
- * attention kernel: the keys and values of earlier positions), and only then
- * waits (griddepcontrol.wait) for the activations it needs.
+ * at once; the successor queues its first weights and an L2 prefetch (a
+ * GEMV also of its norm weight, the QKV one of the biases, the RoPE
+ * frequencies and the keys and values of earlier positions that attention
+ * reads next; the attention kernel loads those keys), and only then waits
+ * (griddepcontrol.wait) for the activations it needs.
  * While generating, the next step is queued before this step's token reaches
  * the host: it takes its input token from the device (cu_decode), so the GPU
  * does not wait for the host between steps.
