@@ -3637,7 +3637,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->pdl = M->cc >= 90;
     S->gv_early = 1;      /* measured: letting the next kernel launch before waiting saves ~2% */
     S->gv_pf = 64 << 10; /* measured: 64 KB beats 0, 32 KB (by 1%) and 128 KB */
-    S->gv_pf_more = 1;
+    S->gv_pf_more = 1;    /* measured: TinyLlama 1,181 -> 1,188 tok/s, Qwen2.5-0.5B 1,575 -> 1,592 */
     const size_t R = (size_t)S->R, Bz = (size_t)B;
 
     /* one allocation: KV cache, then scratch, laid out from the table */
