@@ -2509,7 +2509,15 @@ __device__ __noinline__ int sample_cuts_on_chunks(const SampleScratch &sc, RowCh
     }
     __syncthreads();
     float counted; /* top-k: the tokens above the cut's bin (exact: counts in float) */
-    const int cut = sample_cut_bin(h, !mode.cut_k, mode.cut_k ? (float)sp.top_k : sp.top_p * h.total, &counted);
+    int cut = sample_cut_bin(h, !mode.cut_k, mode.cut_k ? (float)sp.top_k : sp.top_p * h.total, &counted);
+    /* Top-k below the window (a peaked row: Llama 3's 40th token may weigh
+       2^-80 of the largest) keeps every token of the window, once the chunks
+       cover it (the depth check below). The tokens below it it may keep
+       weigh under 2^-64 of the largest: too little to change a float sum
+       that reaches u * total, for u in [2^-30, 0.999] (outside, the row's
+       own path samples). */
+    const bool whole_window = mode.cut_k && cut < 0 && sp.u >= 0x1p-30f && sp.u <= 0.999f;
+    if (whole_window) cut = SAMPLE_WIN - 2; /* (gathers bins 0 .. SAMPLE_WIN - 1) */
     if (cut < 0 || cut + 1 > h.deep) return -1;
     int mine = 0;
 #pragma unroll
@@ -2524,11 +2532,14 @@ __device__ __noinline__ int sample_cuts_on_chunks(const SampleScratch &sc, RowCh
     __syncthreads();
     float tau;
     if (mode.cut_k) {
-        int nb = sample_compact(cv, cb, n, bv, [&](float, int b) { return b >= cut; });
-        if (nb > SAMPLE_THREADS) return -1;
-        tau = select_quadratic(bv, nb, 0.0f, false, 0.0f, (float)sp.top_k - counted);
+        tau = 0.0f; /* (the whole window: all of them) */
+        if (!whole_window) {
+            const int nb = sample_compact(cv, cb, n, bv, [&](float, int b) { return b >= cut; });
+            if (nb > SAMPLE_THREADS) return -1;
+            tau = select_quadratic(bv, nb, 0.0f, false, 0.0f, (float)sp.top_k - counted);
+        }
         if (mode.cut_p) {
-            nb = sample_compact(cv, cb, n, bv, [&](float v, int) { return v >= tau; });
+            const int nb = sample_compact(cv, cb, n, bv, [&](float v, int) { return v >= tau; });
             if (nb > SAMPLE_THREADS) return -1;
             float kept = 0;
             for (int j = 0; j < nb; j++) kept += bv[j]; /* (in index order, as select_quadratic's sums) */
