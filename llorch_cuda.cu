@@ -2510,12 +2510,12 @@ __device__ __noinline__ int sample_cuts_on_chunks(const SampleScratch &sc, RowCh
     __syncthreads();
     float counted; /* top-k: the tokens above the cut's bin (exact: counts in float) */
     int cut = sample_cut_bin(h, !mode.cut_k, mode.cut_k ? (float)sp.top_k : sp.top_p * h.total, &counted);
-    /* Top-k below the window (a peaked row: Llama 3's 40th token may weigh
-       2^-80 of the largest) keeps every token of the window, once the chunks
-       cover it (the depth check below). The tokens below it it may keep
-       weigh under 2^-64 of the largest: too little to change a float sum
-       that reaches u * total, for u in [2^-30, 0.999] (outside, the row's
-       own path samples). */
+    /* Top-k whose cut lies below the window (a peaked row: Llama 3's 40th
+       token may weigh 2^-80 of the largest) keeps every token of the window,
+       once the chunks cover it (the depth check below). The tokens it then
+       leaves out weigh under 2^-64 of the largest each: too little to change
+       a float sum that reaches u * total for u in [2^-30, 0.999] (outside
+       that range the row's own path samples). */
     const bool whole_window = mode.cut_k && cut < 0 && sp.u >= 0x1p-30f && sp.u <= 0.999f;
     if (whole_window) cut = SAMPLE_WIN - 2; /* (gathers bins 0 .. SAMPLE_WIN - 1) */
     if (cut < 0 || cut + 1 > h.deep) return -1;
