@@ -1229,34 +1229,38 @@ __global__ void __launch_bounds__(256)
 
     uint4 kv[8 * P];
     uint32_t vv[KB][P];
-    auto load_k = [&](int kb) {
-        const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)min(kb + lane, k1 - 1) * hd);
+    auto load_k = [&](int kb, int last) {
+        const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)min(kb + lane, last) * hd);
 #pragma unroll
         for (int c = 0; c < 8 * P; c++) kv[c] = c < HC ? __ldcg(kr + c) : make_uint4(0, 0, 0, 0);
     };
-    auto load_v = [&](int kb) {
+    auto load_v = [&](int kb, int last) {
 #pragma unroll
         for (int jj = 0; jj < KB; jj++) {
-            const unsigned *vr = reinterpret_cast<const unsigned *>(V + (size_t)min(kb + jj, k1 - 1) * hd);
+            const unsigned *vr = reinterpret_cast<const unsigned *>(V + (size_t)min(kb + jj, last) * hd);
 #pragma unroll
             for (int i = 0; i < P; i++) vv[jj][i] = lane + 32 * i < np ? __ldcg(vr + lane + 32 * i) : 0u;
         }
     };
     /* Keys before `fresh` were cached by earlier steps or chunks: their first
        tile loads before waiting for the kernel that writes this row's query
-       and its own keys, which are loaded after. */
+       and its own keys. The tile's places from `fresh` on hold copies of key
+       fresh - 1 until the wait; then keys fresh .. k1 - 1 (in decode one) are
+       loaded. Places past k1 - 1 keep their copy: a key written before, so
+       finite, as the value p = 0 multiplies must be (a score past k1 - 1 is
+       masked). Only a row whose keys are all fresh has no such key. */
     const int kb0 = k0 + 32 * warp, fresh = rows.pos ? pos : rows.pos0;
-    if (kb0 < k1) load_k(kb0), load_v(kb0);
+    if (kb0 < k1) load_k(kb0, max(min(fresh, k1) - 1, 0)), load_v(kb0, max(min(fresh, k1) - 1, 0));
     pdl_wait();
     if (kb0 < k1 && kb0 + 31 >= fresh) {
-        if (min(kb0 + lane, k1 - 1) >= fresh) {
-            const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)min(kb0 + lane, k1 - 1) * hd);
+        if (kb0 + lane >= fresh && kb0 + lane < k1) {
+            const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)(kb0 + lane) * hd);
 #pragma unroll
             for (int c = 0; c < 8 * P; c++) kv[c] = c < HC ? __ldcg(kr + c) : make_uint4(0, 0, 0, 0);
         }
 #pragma unroll
         for (int jj = 0; jj < KB; jj++)
-            if (min(kb0 + jj, k1 - 1) >= fresh) {
+            if (kb0 + jj >= fresh && (kb0 + jj < k1 || fresh == 0)) {
                 const unsigned *vr = reinterpret_cast<const unsigned *>(V + (size_t)min(kb0 + jj, k1 - 1) * hd);
 #pragma unroll
                 for (int i = 0; i < P; i++) vv[jj][i] = lane + 32 * i < np ? __ldcg(vr + lane + 32 * i) : 0u;
@@ -1270,7 +1274,7 @@ __global__ void __launch_bounds__(256)
 #pragma unroll
     for (int i = 0; i < 2 * P; i++) acc[i] = 0;
     for (int kb = kb0; kb < k1; kb += 256) {
-        if (kb != kb0) load_k(kb), load_v(kb);
+        if (kb != kb0) load_k(kb, k1 - 1), load_v(kb, k1 - 1);
         const int key = kb + lane;
         float t = 0;
 #pragma unroll
@@ -1285,7 +1289,7 @@ __global__ void __launch_bounds__(256)
         for (int i = 0; i < 2 * P; i++) acc[i] *= alpha;
 #pragma unroll
         for (int half = 0; half < 32 / KB; half++) {
-            if (half) load_v(kb + KB); /* head_dim > 128: the second 16 keys' values */
+            if (half) load_v(kb + KB, k1 - 1); /* head_dim > 128: the second 16 keys' values */
 #pragma unroll
             for (int jj = 0; jj < KB; jj++) {
                 const float pj = __shfl_sync(0xffffffffu, p, half * KB + jj);
