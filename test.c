@@ -1588,7 +1588,7 @@ static void check_cuda_model(const char *name) {
     llorch_free(c);
 }
 
-static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma);
+static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma, int head_dim);
 static void check_cuda_many_rows(void);
 
 static void test_reference_cuda(void) {
@@ -1610,15 +1610,16 @@ static void test_reference_cuda(void) {
         check_model_reference(models[i], "cuda", 2e-2, 0.25);
         check_cuda_model(models[i]);
     }
-    check_cuda_long_context("BF16", FAMILY_LLAMA, 0, 0);
-    check_cuda_long_context("F16", FAMILY_LLAMA, 0, 0);
-    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 0);
-    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0);
-    check_cuda_long_context("BF16", FAMILY_MISTRAL, 700, 0); /* decode attention split within the window */
-    check_cuda_long_context("F16", FAMILY_MISTRAL, 100, 0);  /* prefill tiles wholly before the window */
-    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 1);
-    check_cuda_long_context("F16", FAMILY_QWEN3, 0, 1);
-    check_cuda_long_context("BF16", FAMILY_MISTRAL, 300, 1);
+    check_cuda_long_context("BF16", FAMILY_LLAMA, 0, 0, 0);
+    check_cuda_long_context("F16", FAMILY_LLAMA, 0, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_MISTRAL, 700, 0, 0); /* decode attention split within the window */
+    check_cuda_long_context("F16", FAMILY_MISTRAL, 100, 0, 0);  /* prefill tiles wholly before the window */
+    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 1, 0);
+    check_cuda_long_context("F16", FAMILY_QWEN3, 0, 1, 0);
+    check_cuda_long_context("BF16", FAMILY_MISTRAL, 300, 1, 0);
+    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 96); /* prefill attention by k_attn, not the flash kernel */
     check_cuda_many_rows();
     llorch_load_opts bad = {"cuda:999", 0};
     int st = llorch_load(&m, dir, &bad, &err);
@@ -2417,20 +2418,23 @@ static llorch_model *load_small(const char *name, const char *device) {
 }
 
 /* Past the tiny models' 512 positions: a synthetic model of a family (Llama,
- * Qwen2's biases with one KV head (MQA), Qwen3's q/k norm with head_dim 128
- * on hidden 256, Mistral's window; GQA otherwise) fed a 1300-token prompt (prefill in chunks of 512: the large-tile
- * GEMMs, by wgmma on Hopper or, with LLORCH_CUDA_GEMM=mma, by mma.sync, and
- * flash attention) then decoded at positions where attention splits the keys
+ * Qwen2's biases with one KV head (MQA), Qwen3's q/k norm with head_dim 128,
+ * or 96, on hidden 256, Mistral's window; GQA otherwise) fed a 1300-token
+ * prompt (prefill in chunks of 512: the large-tile GEMMs, by wgmma on Hopper
+ * or, with LLORCH_CUDA_GEMM=mma, by mma.sync, and flash attention, or k_attn
+ * for head_dim 96, whose later chunks load their own keys after the wait)
+ * then decoded at positions where attention splits the keys
  * over blocks: against the same prompt decoded token by token on the GPU,
  * and against the CPU. */
-static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma) {
+static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma, int head_dim) {
     static const char *fname[] = {"llama", "qwen2", "qwen3", "mistral"};
-    const ckpt_shape sh = {256, 512, 2, 4, family == FAMILY_QWEN2 ? 1 : 2, family == FAMILY_QWEN3 ? 128 : 64, 300, 2048,
-                           dtype, family, window, 0};
+    if (!head_dim) head_dim = family == FAMILY_QWEN3 ? 128 : 64;
+    const ckpt_shape sh = {256, 512, 2, 4, family == FAMILY_QWEN2 ? 1 : 2, head_dim, 300, 2048, dtype, family, window, 0};
     make_tmpdir();
     char dir[4200], what[96];
-    snprintf(what, sizeof what, "%s %s%s%s", fname[family], dtype, window ? ", window" : "", mma ? ", mma.sync GEMM" : "");
-    snprintf(dir, sizeof dir, "%s/long-%s-%s-%d", g_tmp, fname[family], dtype, window);
+    snprintf(what, sizeof what, "%s %s%s%s, head_dim %d", fname[family], dtype, window ? ", window" : "",
+             mma ? ", mma.sync GEMM" : "", head_dim);
+    snprintf(dir, sizeof dir, "%s/long-%s-%s-%d-%d", g_tmp, fname[family], dtype, window, head_dim);
     CHECK(write_small_model(dir, &sh) == 0, "write a %s model of 2048 positions", what);
     llorch_model *g = NULL, *c = NULL;
     llorch_session *sg = NULL, *sc = NULL, *sd = NULL;
