@@ -3655,7 +3655,8 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->min_chunk = 256; /* keys of a split's one pass (contexts past 2 min_chunk are split) */
     /* attention splits: none up to 2 min_chunk keys (as k_attn decides), at most 32 */
     S->s_max = ctx <= 2 * S->min_chunk ? 1 : (ctx + S->min_chunk - 1) / S->min_chunk;
-    if (S->s_max > 1 && S->s_max < attn_fill_splits(M->sms, c->n_heads)) S->s_max = attn_fill_splits(M->sms, c->n_heads);
+    const int fill = attn_fill_splits(M->sms, c->n_heads);
+    if (S->s_max > 1 && S->s_max < fill) S->s_max = fill;
     if (S->s_max > 32) S->s_max = 32;
     /* GEMV blocks: 2 per SM, 3 for w_gate/w_up and lm_head (measured on an
        H100: 1001 -> 974 us/step; 3 for w_down or all of them was slower) */
