@@ -1807,7 +1807,12 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 #define SAMPLE_THREADS 1024
 #define SAMPLE_CHUNKS 128     /* chunks of a row's vocabulary, each read by a block of its own */
 #define SAMPLE_CHUNK_MAX 4096 /* tokens of a chunk, at most (their penalty bits in shared memory) */
+/* threads of a k_sample_chunks block: 512 for one sequence (1.1-1.3 us
+   less a sampled Qwen2.5-0.5B step than 256, as much as still fits beside
+   lm_head's blocks; 128 was slower), 256 for several (512: 64 sampled
+   sequences 1.6% slower) */
 #define SAMPLE_SUM_THREADS 256
+#define SAMPLE_SUM_THREADS_ONE 512
 #define SAMPLE_SUM_ROWS 8     /* rows of blocks k_sample_chunks launches; each takes every 8th row */
 #define SAMPLE_CHUNK_ROWS 64  /* more rows than this sample a block a row (measured faster at 256) */
 
@@ -2188,7 +2193,7 @@ __device__ ChunkLogits sample_chunk_logits(const SampleArgs &a, int b, int pos, 
  * offset). Returns the depth. */
 __device__ int sample_emit(const ChunkLogits &logit, int n0, int n1, float top, float s, const unsigned *hc,
                            float *out_x, int *out_i, int *left) {
-    __shared__ int s_depth, s_warp[SAMPLE_SUM_THREADS / 32];
+    __shared__ int s_depth, s_warp[32];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     if (warp == 0) {
         constexpr int PER = SAMPLE_WIN / 32;
@@ -2229,7 +2234,7 @@ __device__ int sample_emit(const ChunkLogits &logit, int n0, int n1, float top, 
  * blockIdx.y (a bounded grid: a block per chunk and row cost 1.5% of a
  * 256-row greedy step in launches), and reads at once which of its rows
  * sample on chunks. */
-__global__ void __launch_bounds__(SAMPLE_SUM_THREADS) k_sample_chunks(SampleArgs a) {
+template <int NT> __global__ void __launch_bounds__(NT) k_sample_chunks(SampleArgs a) {
     __shared__ unsigned bits[SAMPLE_CHUNK_MAX / 32];
     __shared__ unsigned hc[SAMPLE_WIN];
     __shared__ bool wants[SAMPLE_CHUNK_ROWS / SAMPLE_SUM_ROWS];
@@ -3530,8 +3535,9 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.next = S->d_next;
     sa.next_host = next_host;
     sa.wstride = cu_sample_stride(V);
-    cu_launch(&err, S->pdl, k_sample_chunks, dim3(SAMPLE_CHUNKS, R < SAMPLE_SUM_ROWS ? R : SAMPLE_SUM_ROWS),
-              dim3(SAMPLE_SUM_THREADS), 0, S->st, sa);
+    const int nt = R == 1 ? SAMPLE_SUM_THREADS_ONE : SAMPLE_SUM_THREADS;
+    cu_launch(&err, S->pdl, R == 1 ? k_sample_chunks<SAMPLE_SUM_THREADS_ONE> : k_sample_chunks<SAMPLE_SUM_THREADS>,
+              dim3(SAMPLE_CHUNKS, R < SAMPLE_SUM_ROWS ? R : SAMPLE_SUM_ROWS), dim3(nt), 0, S->st, sa);
     cu_launch(&err, S->pdl, k_sample, dim3(R), dim3(SAMPLE_THREADS), 0, S->st, sa);
     return err;
 }
