@@ -1810,7 +1810,7 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 /* threads of a k_sample_chunks block: 512 for one sequence (1.1-1.3 us
    less a sampled Qwen2.5-0.5B step than 256, as much as still fits beside
    lm_head's blocks; 128 was slower), 256 for several (512: 64 sampled
-   sequences 1.6% slower) */
+   sequences 1.6-1.7% slower) */
 #define SAMPLE_SUM_THREADS 256
 #define SAMPLE_SUM_THREADS_ONE 512
 #define SAMPLE_SUM_ROWS 8     /* rows of blocks k_sample_chunks launches; each takes every 8th row */
