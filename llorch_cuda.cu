@@ -1807,8 +1807,8 @@ __global__ void k_place(const void *__restrict__ src, int sdtype, int64_t rows, 
 #define SAMPLE_THREADS 1024
 #define SAMPLE_CHUNKS 128     /* chunks of a row's vocabulary, each read by a block of its own */
 #define SAMPLE_CHUNK_MAX 4096 /* tokens of a chunk, at most (their penalty bits in shared memory) */
-/* threads of a k_sample_chunks block: 512 for one sequence (1.1-1.3 us
-   less a sampled Qwen2.5-0.5B step than 256, as much as still fits beside
+/* threads of a k_sample_chunks block: 512 for one sequence (0.6-1.9 us
+   less a sampled Qwen2.5-0.5B step than 256, as many as still fit beside
    lm_head's blocks; 128 was slower), 256 for several (512: 64 sampled
    sequences 1.6-1.7% slower) */
 #define SAMPLE_SUM_THREADS 256
