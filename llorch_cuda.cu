@@ -29,13 +29,15 @@
  * cu_linear / cu_attend choose the kernels from it. Family differences are
  * flags of llorch_config read in the same places on every path:
  *   - q/k/v biases: added in the QKV epilogue, before RoPE;
- *   - q/k norm (Qwen3): the QKV epilogue leaves q and the new k unrotated
- *     and k_qk_norm (a warp per head and row) normalises and rotates them;
- *     a norm needs a whole head, which no matrix kernel's epilogue holds;
+ *   - q/k norm (Qwen3): the QKV epilogue leaves q and the new k unrotated;
+ *     a norm needs a whole head, which no matrix kernel's epilogue holds.
+ *     k_attn normalises and rotates them when it runs decoding rows (the
+ *     new k then goes beside q, and k_attn caches it); elsewhere k_qk_norm
+ *     (a warp per head and row) does, before the attention;
  *   - sliding window: the first key the attention kernels read.
  *
  * Decode, one sequence: a CUDA graph replayed every token (copy the step
- * record in, 5 kernels a layer (6 with the q/k norm), lm_head, and the
+ * record in, 5 kernels a layer, lm_head, and the
  * sampler's two (k_sample_chunks, k_sample), which write the chosen ids
  * straight to pinned host memory; 113 kernels for TinyLlama).
  * Per layer:
@@ -236,7 +238,8 @@ struct Epi {
     void *kc, *vc;        /* QKV: this layer's cache [seq][kv_head][ctx][head_dim] */
     const float *inv_freq;
     const float *bias;    /* QKV: q, k, v biases in the device's row order, or NULL */
-    int rope;             /* QKV: rotate q and k here (else k_qk_norm does, after its norm) */
+    int rope;             /* QKV: rotate q and k here (else they are normalised first, see k_qk_norm) */
+    int k_in_f;           /* QKV: the new k goes beside q in f, not to the cache (k_attn's q/k norm) */
     int hd, q_dim, kv_dim, ctx;
     int window;           /* QKV: the attention's sliding window (0: none) */
 };
@@ -307,7 +310,7 @@ __device__ __forceinline__ void epi_rows(const Epi &e, int r0, int dr, int M, in
                 a = ra, b = rb;
             }
             const size_t r = (size_t)(r0 + i * dr);
-            if (n < e.q_dim) {
+            if (n < e.q_dim || (e.k_in_f && n < e.q_dim + e.kv_dim)) {
                 if (e.f) *reinterpret_cast<float2 *>(e.f + r * e.ldf + n) = make_float2(a, b);
                 else *reinterpret_cast<uint32_t *>((T *)e.t + r * e.ldt + n) = Ty<T>::pack(a, b);
             } else {
@@ -1195,19 +1198,33 @@ __global__ void __launch_bounds__(WG_THREADS, 1)
  * split over blocks (flash-decoding): the last block of a (row, head) to finish
  * merges the splits (an atomic counter, reset for the next step). All loads
  * of the tile (a key per lane, the values of KB keys) are issued together,
- * before the query is even staged. */
-template <class T, int P> /* P: dimension pairs per lane, head_dim <= 64 * P */
+ * before the query is even staged.
+ * QKN (Qwen3's q/k norm, decoding rows only): q and the row's new key arrive
+ * biased but neither normalised nor rotated, the key after the n_heads query
+ * heads in q's row. Each block normalises and rotates its query head; the
+ * block holding the new key normalises and rotates it too, uses it, and (for
+ * the group's first query head) writes it to the cache. This saves a kernel
+ * between the QKV GEMV and the attention. */
+struct QkNorm {
+    const float *qn, *kn; /* per-head norm weights, in the device's row order */
+    const float *inv_freq;
+    float eps;
+};
+
+template <class T, int P, bool QKN> /* P: dimension pairs per lane, head_dim <= 64 * P */
 __global__ void __launch_bounds__(256)
-    k_attn(const float *__restrict__ qf, const T *__restrict__ qt, int ldq, const T *__restrict__ kc,
+    k_attn(const float *__restrict__ qf, const T *__restrict__ qt, int ldq, T *__restrict__ kc,
            const T *__restrict__ vc, float *__restrict__ of, T *__restrict__ ot, int ldo, Rows rows, int n_heads,
            int n_kv, int hd, int ctx, int window, float scale, int s_max, int s_fill, int min_chunk, float *__restrict__ part,
-           int *__restrict__ counters) {
+           int *__restrict__ counters, QkNorm qk) {
     constexpr int KB = P <= 2 ? 32 : 16; /* keys whose values are loaded at once */
     extern __shared__ float4 ash[];
     float *qs = reinterpret_cast<float *>(ash); /* [hd] */
     float *mb = qs + hd;                        /* [8 warps][hd + 2] */
     const float4 *qs4 = ash;
     __shared__ int s_last;
+    __shared__ float s_ss[QKN ? 8 : 1];         /* the query's sum of squares, per warp */
+    __shared__ uint4 s_key[QKN ? 8 * P : 1];    /* the new key, normalised and rotated */
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int split = blockIdx.x, h = blockIdx.y, r = blockIdx.z, kvh = h / (n_heads / n_kv);
     pdl_trigger();
@@ -1258,9 +1275,46 @@ __global__ void __launch_bounds__(256)
        masked). Only a row whose keys are all fresh has no such key. */
     const int kb0 = k0 + 32 * warp, fresh = rows.pos ? pos : rows.pos0;
     if (kb0 < k1) load_k(kb0, max(min(fresh, k1) - 1, 0)), load_v(kb0, max(min(fresh, k1) - 1, 0));
+    /* q/k norm: the weights and the rotation of this thread's query element
+       and of this lane's key pairs, before the wait */
+    const bool key_warp = QKN && kb0 <= fresh && fresh < k1 && ((fresh - kb0) & 255) < 32; /* a tile of it holds the key */
+    float qw = 0, qc = 0, qsn = 0, kw[2 * P], kcs[P], ksn[P];
+    if (QKN) {
+        if (tid < hd) qw = qk.qn[tid], sincosf((float)pos * qk.inv_freq[tid >> 1], &qsn, &qc);
+#pragma unroll
+        for (int i = 0; i < P; i++) {
+            const int d = 2 * (lane + 32 * i);
+            kw[2 * i] = kw[2 * i + 1] = kcs[i] = ksn[i] = 0;
+            if (key_warp && d < hd)
+                kw[2 * i] = qk.kn[d], kw[2 * i + 1] = qk.kn[d + 1], sincosf((float)pos * qk.inv_freq[d >> 1], &ksn[i], &kcs[i]);
+        }
+    }
     pdl_wait();
+    if (key_warp) { /* QKN: the new key from q's row, normalised, rotated, rounded to T as the cache holds it */
+        const float *kr = qf + (size_t)r * ldq + (size_t)(n_heads + kvh) * hd;
+        float2 kp[P];
+        float ss = 0;
+#pragma unroll
+        for (int i = 0; i < P; i++) {
+            const int d = 2 * (lane + 32 * i);
+            kp[i] = d < hd ? __ldcg(reinterpret_cast<const float2 *>(kr + d)) : make_float2(0, 0);
+            ss += kp[i].x * kp[i].x + kp[i].y * kp[i].y;
+        }
+        const float rs = rsqrtf(warp_sum(ss) / (float)hd + qk.eps);
+        uint32_t *key = reinterpret_cast<uint32_t *>(s_key);
+#pragma unroll
+        for (int i = 0; i < P; i++) {
+            const int d = 2 * (lane + 32 * i);
+            if (d >= hd) continue;
+            const float a = kp[i].x * rs * kw[2 * i], b = kp[i].y * rs * kw[2 * i + 1];
+            const uint32_t u = Ty<T>::pack(a * kcs[i] - b * ksn[i], b * kcs[i] + a * ksn[i]);
+            key[d >> 1] = u;
+            if (h % (n_heads / n_kv) == 0) *reinterpret_cast<uint32_t *>(kc + base + (size_t)fresh * hd + d) = u;
+        }
+        __syncwarp();
+    }
     if (kb0 < k1 && kb0 + 31 >= fresh) {
-        if (kb0 + lane >= fresh && kb0 + lane < k1) {
+        if (kb0 + lane >= fresh && kb0 + lane < k1 && !QKN) {
             const uint4 *kr = reinterpret_cast<const uint4 *>(K + (size_t)(kb0 + lane) * hd);
 #pragma unroll
             for (int c = 0; c < 8 * P; c++) kv[c] = c < HC ? __ldcg(kr + c) : make_uint4(0, 0, 0, 0);
@@ -1273,8 +1327,21 @@ __global__ void __launch_bounds__(256)
                 for (int i = 0; i < P; i++) vv[jj][i] = lane + 32 * i < np ? __ldcg(vr + lane + 32 * i) : 0u;
             }
     }
-    for (int d = tid; d < hd; d += 256)
-        qs[d] = (qf ? __ldcg(qf + (size_t)r * ldq + h * hd + d) : Ty<T>::f(qt[(size_t)r * ldq + h * hd + d])) * scale;
+    if (QKN) { /* hd <= 256: a thread per element; the pair's partner is the neighbouring lane */
+        float v = tid < hd ? __ldcg(qf + (size_t)r * ldq + h * hd + tid) : 0.0f;
+        const float ss = warp_sum(v * v);
+        if (lane == 0) s_ss[warp] = ss;
+        __syncthreads();
+        float tot = 0;
+#pragma unroll
+        for (int w = 0; w < 8; w++) tot += s_ss[w];
+        v *= rsqrtf(tot / (float)hd + qk.eps) * qw;
+        const float u = __shfl_xor_sync(0xffffffffu, v, 1);
+        if (tid < hd) qs[tid] = (tid & 1 ? v * qc + u * qsn : v * qc - u * qsn) * scale;
+    } else {
+        for (int d = tid; d < hd; d += 256)
+            qs[d] = (qf ? __ldcg(qf + (size_t)r * ldq + h * hd + d) : Ty<T>::f(qt[(size_t)r * ldq + h * hd + d])) * scale;
+    }
     __syncthreads();
 
     float m = -INFINITY, l = 0, acc[2 * P];
@@ -1283,6 +1350,10 @@ __global__ void __launch_bounds__(256)
     for (int kb = kb0; kb < k1; kb += 256) {
         if (kb != kb0) load_k(kb, k1 - 1), load_v(kb, k1 - 1);
         const int key = kb + lane;
+        if (QKN && key == fresh) {
+#pragma unroll
+            for (int c = 0; c < 8 * P; c++) kv[c] = c < HC ? s_key[c] : make_uint4(0, 0, 0, 0);
+        }
         float t = 0;
 #pragma unroll
         for (int c = 0; c < 8 * P; c++)
@@ -1726,7 +1797,8 @@ __global__ void __launch_bounds__(256)
  * q_norm / k_norm, in the device's row order), then RoPE. The QKV epilogue
  * left q (in e's q destination) and k (in the cache) biased but unrotated; a
  * norm needs a whole head, which no matrix kernel's epilogue holds. One warp
- * per (head, row): heads 0 .. n_heads-1 are q, the next n_kv are k. */
+ * per (head, row): heads 0 .. n_heads-1 are q, the next n_kv are k. Runs
+ * where k_attn does not do this itself (prefill, k_attn_group). */
 template <class T>
 __global__ void __launch_bounds__(32)
     k_qk_norm(Epi e, const float *__restrict__ qn, const float *__restrict__ kn, float eps, int n_heads) {
@@ -2978,9 +3050,12 @@ template <class T> static cudaError_t cu_prepare_kernels(int smem) {
     CU_SMEM((k_flash<T, 32>));
     CU_SMEM((k_flash<T, 64>));
     CU_SMEM((k_flash<T, 128>));
-    CU_SMEM((k_attn<T, 1>));
-    CU_SMEM((k_attn<T, 2>));
-    CU_SMEM((k_attn<T, 4>));
+    CU_SMEM((k_attn<T, 1, false>));
+    CU_SMEM((k_attn<T, 2, false>));
+    CU_SMEM((k_attn<T, 4, false>));
+    CU_SMEM((k_attn<T, 1, true>));
+    CU_SMEM((k_attn<T, 2, true>));
+    CU_SMEM((k_attn<T, 4, true>));
     CU_SMEM((k_attn_group<T, 16>));
     CU_SMEM((k_attn_group<T, 32>));
     CU_SMEM((k_attn_group<T, 64>));
@@ -3406,17 +3481,29 @@ static int cu_group_fits(const llorch_config *c) {
     return c->n_heads / c->n_kv_heads <= AG_WARPS * AG_MAXH && (hd == 16 || hd == 32 || hd == 64 || hd == 128);
 }
 
+static int cu_group_runs(const cu_model *M, const llorch_config *c, const cu_pass *p) {
+    return p->pieces || !(p->prefill || p->gemv || M->attn_group == 0 || !cu_group_fits(c) ||
+                          (M->attn_group < 0 && 8 * p->R * c->n_kv_heads < 7 * M->sms));
+}
+
+/* Whether the q/k norm (Qwen3) runs inside the attention kernel: k_attn on
+ * decoding rows does it (QKN); elsewhere k_qk_norm runs before the attention. */
+static int cu_qk_norm_in_attn(const cu_model *M, const llorch_config *c, const cu_pass *p) {
+    return c->qk_norm && !p->prefill && !cu_group_runs(M, c, p);
+}
+
+/* A row of qf: the query, then the new keys (where the attention normalises them). */
+static int cu_qf_ld(const cu_model *M) { return M->q_dim + M->kv_dim; }
+
 template <class T>
 static int cu_attend_group(cudaError_t *err, const cu_model *M, const llorch_config *c, cu_session *S, const cu_pass *p,
                            const T *kc, const T *vc) {
     const int hd = c->head_dim, qd = c->n_heads * hd, G = c->n_heads / c->n_kv_heads;
-    if (!p->pieces && (p->prefill || p->gemv || M->attn_group == 0 || !cu_group_fits(c) ||
-                       (M->attn_group < 0 && 8 * p->R * c->n_kv_heads < 7 * M->sms)))
-        return 0;
+    if (!cu_group_runs(M, c, p)) return 0;
     void (*k)(const float *, int, const T *, const T *, T *, int, Rows, int, int, int, int, float) =
         hd == 16 ? k_attn_group<T, 16> : hd == 32 ? k_attn_group<T, 32> : hd == 64 ? k_attn_group<T, 64> : k_attn_group<T, 128>;
     cu_launch(err, S->pdl, k, dim3(c->n_kv_heads, p->R), dim3(AG_WARPS * 32), attn_group_smem(hd, G), S->st,
-              (const float *)S->qf, qd, kc, vc, (T *)S->att, qd, p->rows, c->n_heads, c->n_kv_heads, S->ctx,
+              (const float *)S->qf, cu_qf_ld(M), kc, vc, (T *)S->att, qd, p->rows, c->n_heads, c->n_kv_heads, S->ctx,
               c->sliding_window, 1.0f / sqrtf((float)hd));
     return 1;
 }
@@ -3430,7 +3517,7 @@ static int attn_fill_splits(int sms, int pairs) { return (3 * sms + 2 * pairs - 
  * or qt (prefill), the result into attf (one row, f32) or att (T). */
 template <class T>
 static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *c, cu_session *S, const cu_pass *p,
-                      const T *kc, const T *vc) {
+                      int l, T *kc, const T *vc) {
     const int hd = c->head_dim, qd = c->n_heads * hd;
     if (cu_attend_group<T>(err, M, c, S, p, kc, vc)) return;
     if (p->prefill && (hd == 16 || hd == 32 || hd == 64 || hd == 128)) {
@@ -3440,14 +3527,18 @@ static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *
         else cu_flash<T, 128>(err, c, S, p, kc, vc);
         return;
     }
-    void (*k)(const float *, const T *, int, const T *, const T *, float *, T *, int, Rows, int, int, int, int, int,
-              float, int, int, int, float *, int *) = hd <= 64 ? k_attn<T, 1> : hd <= 128 ? k_attn<T, 2> : k_attn<T, 4>;
+    const int qkn = cu_qk_norm_in_attn(M, c, p);
+    void (*k)(const float *, const T *, int, T *, const T *, float *, T *, int, Rows, int, int, int, int, int, float,
+              int, int, int, float *, int *, QkNorm) =
+        qkn ? (hd <= 64 ? k_attn<T, 1, true> : hd <= 128 ? k_attn<T, 2, true> : k_attn<T, 4, true>)
+            : (hd <= 64 ? k_attn<T, 1, false> : hd <= 128 ? k_attn<T, 2, false> : k_attn<T, 4, false>);
+    const QkNorm qk = {qkn ? M->L[l].q_norm : NULL, qkn ? M->L[l].k_norm : NULL, M->inv_freq, c->norm_eps};
     const int fill = attn_fill_splits(M->sms, c->n_heads * p->R);
     cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), (size_t)(hd + 8 * (hd + 2)) * 4, S->st,
-              p->prefill ? (const float *)NULL : (const float *)S->qf, p->prefill ? (const T *)S->qt : (const T *)NULL, qd,
-              kc, vc, p->gemv ? S->attf : (float *)NULL, p->gemv ? (T *)NULL : (T *)S->att, qd, p->rows, c->n_heads,
-              c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd), p->splits, min(fill, p->splits),
-              S->min_chunk, S->part, S->counters);
+              p->prefill ? (const float *)NULL : (const float *)S->qf, p->prefill ? (const T *)S->qt : (const T *)NULL,
+              p->prefill ? qd : cu_qf_ld(M), kc, vc, p->gemv ? S->attf : (float *)NULL, p->gemv ? (T *)NULL : (T *)S->att,
+              qd, p->rows, c->n_heads, c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd), p->splits,
+              min(fill, p->splits), S->min_chunk, S->part, S->counters, qk);
 }
 
 /* The QKV epilogue of layer l: biases, RoPE (unless the q/k norm comes
@@ -3458,12 +3549,13 @@ static Epi cu_epi_qkv(const llorch_model *m, const cu_session *S, const cu_pass 
     Epi e = cu_epi(EPI_QKV, M->q_dim + 2 * M->kv_dim);
     e.rows = p->rows;
     if (p->prefill) e.t = S->qt, e.ldt = M->q_dim;
-    else e.f = S->qf, e.ldf = M->q_dim;
+    else e.f = S->qf, e.ldf = cu_qf_ld(M);
     e.kc = (char *)S->kc + (size_t)l * S->kv_layer * 2;
     e.vc = (char *)S->vc + (size_t)l * S->kv_layer * 2;
     e.inv_freq = M->inv_freq;
     e.bias = M->L[l].bqkv;
     e.rope = !c->qk_norm;
+    e.k_in_f = cu_qk_norm_in_attn(M, c, p);
     e.hd = c->head_dim;
     e.q_dim = M->q_dim;
     e.kv_dim = M->kv_dim;
@@ -3483,10 +3575,10 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     const Epi eq = cu_epi_qkv(m, S, p, l);
     const void *embed = l ? NULL : p->embed;
     cu_linear<T>(err, m, S, p, embed ? 0 : pdl, L->wqkv, qd + 2 * kvd, dim, L->attn_norm, S->x, NULL, eq, 0, 1, NULL, embed);
-    if (c->qk_norm)
+    if (c->qk_norm && !eq.k_in_f)
         cu_launch(err, pdl, k_qk_norm<T>, dim3(c->n_heads + c->n_kv_heads, p->R), dim3(32), 0, S->st, eq,
                   (const float *)L->q_norm, (const float *)L->k_norm, c->norm_eps, c->n_heads);
-    cu_attend<T>(err, M, c, S, p, (const T *)eq.kc, (const T *)eq.vc);
+    cu_attend<T>(err, M, c, S, p, l, (T *)eq.kc, (const T *)eq.vc);
     /* x += o_proj(attention) */
     Epi eo = cu_epi(EPI_ADD, dim);
     eo.f = S->x;
@@ -3687,7 +3779,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
         {(void **)&S->att, R * qd * 2},               /* attention out (several rows) */
         {(void **)&S->h, R * hid * 2},                /* SwiGLU out (several rows) */
         {(void **)&S->qt, (size_t)S->PF * qd * 2},    /* q of a prefill chunk */
-        {(void **)&S->qf, R * qd * 4},                /* q of a decode step or of prompt pieces */
+        {(void **)&S->qf, R * (qd + kvd) * 4},        /* q (and k, see cu_qf_ld) of a decode step or prompt pieces */
         {(void **)&S->attf, (size_t)qd * 4},          /* attention out (one row) */
         {(void **)&S->hf, (size_t)hid * 4},           /* SwiGLU out (one row) */
         {(void **)&S->logits, Bz * V * 4},
