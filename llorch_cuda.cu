@@ -1211,6 +1211,24 @@ struct QkNorm {
     float eps;
 };
 
+/* The blocks k_attn splits a row's keys at position pos over (the host
+ * sizes the grid by it), the first key and the keys of each. One block up to
+ * 2 min_chunk keys (measured: a second pass costs less than merging splits).
+ * Beyond that splits of at most min_chunk keys (one pass each) where s_max
+ * allows, and more of them, up to s_fill, down to min_chunk / 2 keys: spread
+ * over more SMs the keys load sooner, but a split of fewer keys costs more
+ * than it saves (measured: Qwen2.5-0.5B's 14 heads 2% faster at positions
+ * 600 and 1,800, TinyLlama's 32 heads 4% at 1,000, 1% slower at 600). */
+__host__ __device__ inline int attn_splits(int pos, int window, int min_chunk, int s_max, int s_fill, int *first,
+                                           int *chunk) {
+    *first = window > 0 && pos >= window ? pos - window + 1 : 0;
+    const int len = pos + 1 - *first;
+    const int s_pass = (len + min_chunk - 1) / min_chunk, s_half = (len + min_chunk / 2 - 1) / (min_chunk / 2);
+    const int s_want = len <= 2 * min_chunk ? 1 : min(s_max, max(s_pass, min(s_fill, s_half)));
+    *chunk = (len + s_want - 1) / s_want;
+    return (len + *chunk - 1) / *chunk;
+}
+
 template <class T, int P, bool QKN> /* P: dimension pairs per lane, head_dim <= 64 * P */
 __global__ void __launch_bounds__(256)
     k_attn(const float *__restrict__ qf, const T *__restrict__ qt, int ldq, T *__restrict__ kc,
@@ -1233,18 +1251,8 @@ __global__ void __launch_bounds__(256)
         pdl_wait();
         return;
     }
-    /* One block up to 2 min_chunk keys (measured: a second pass costs less
-       than merging splits). Beyond that splits of at most min_chunk keys (one
-       pass each) where s_max allows, and more of them, up to s_fill, down to
-       min_chunk / 2 keys: spread over more SMs the keys load sooner, but a
-       split of fewer keys costs more than it saves (measured: Qwen2.5-0.5B's
-       14 heads 2% faster at positions 600 and 1,800, TinyLlama's 32 heads 4%
-       at 1,000, 1% slower at 600). */
-    const int first = window > 0 && pos >= window ? pos - window + 1 : 0, len = pos + 1 - first;
-    const int s_pass = (len + min_chunk - 1) / min_chunk, s_half = (len + min_chunk / 2 - 1) / (min_chunk / 2);
-    const int s_want = len <= 2 * min_chunk ? 1 : min(s_max, max(s_pass, min(s_fill, s_half)));
-    const int chunk = (len + s_want - 1) / s_want;
-    const int s_eff = (len + chunk - 1) / chunk;
+    int first, chunk;
+    const int s_eff = attn_splits(pos, window, min_chunk, s_max, s_fill, &first, &chunk);
     if (split >= s_eff) return;
     const int k0 = first + split * chunk, k1 = min(pos + 1, k0 + chunk);
     const size_t base = ((size_t)row_seq(rows, r) * n_kv + kvh) * ctx * hd;
@@ -3291,6 +3299,13 @@ typedef struct {
      * runs (see cu_decode). */
     int n_buckets, bucket[CU_MAX_BUCKETS];
     cudaGraphExec_t graph[CU_MAX_BUCKETS][2];
+    /* Each launch sizes k_attn's grid to the splits its rows need, updating
+     * the graph's attention nodes when that changes (cu_size_attention):
+     * blocks past them would only exit, yet the next kernel may launch only
+     * once every block has started. */
+    cudaGraph_t captured[CU_MAX_BUCKETS][2];       /* whose nodes name the executable graph's */
+    cudaGraphNode_t *attn_node[CU_MAX_BUCKETS][2]; /* each layer's k_attn, or NULL: none split */
+    int attn_grid[CU_MAX_BUCKETS][2];              /* the splits their grids hold now */
     cudaEvent_t done[2];
     int graph_nodes;        /* of the largest bucket's graph */
     int last;               /* slot of the last step launched */
@@ -3532,6 +3547,12 @@ static int attn_fill_splits(const cu_model *M, int pairs) {
     return (3 * M->attn_per_sm * M->sms + 4 * pairs - 1) / (4 * pairs);
 }
 
+/* The k_attn for head size hd, with the q/k norm or without. */
+template <class T> static auto cu_attn_fn(int hd, int qkn) {
+    return qkn ? (hd <= 64 ? k_attn<T, 1, true> : hd <= 128 ? k_attn<T, 2, true> : k_attn<T, 4, true>)
+               : (hd <= 64 ? k_attn<T, 1, false> : hd <= 128 ? k_attn<T, 2, false> : k_attn<T, 4, false>);
+}
+
 /* Attention of the pass's rows over this layer's cache: q from qf (decode)
  * or qt (prefill), the result into attf (one row, f32) or att (T). */
 template <class T>
@@ -3547,10 +3568,7 @@ static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *
         return;
     }
     const int qkn = cu_qk_norm_in_attn(M, c, p);
-    void (*k)(const float *, const T *, int, T *, const T *, float *, T *, int, Rows, int, int, int, int, int, float,
-              int, int, int, float *, int *, QkNorm) =
-        qkn ? (hd <= 64 ? k_attn<T, 1, true> : hd <= 128 ? k_attn<T, 2, true> : k_attn<T, 4, true>)
-            : (hd <= 64 ? k_attn<T, 1, false> : hd <= 128 ? k_attn<T, 2, false> : k_attn<T, 4, false>);
+    const auto k = cu_attn_fn<T>(hd, qkn);
     const QkNorm qk = {qkn ? M->L[l].q_norm : NULL, qkn ? M->L[l].k_norm : NULL, M->inv_freq, c->norm_eps};
     const int fill = attn_fill_splits(M, c->n_heads * p->R);
     cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), (size_t)(hd + 8 * (hd + 2)) * 4, S->st,
@@ -3697,8 +3715,11 @@ static void cu_session_free(llorch_session *s) {
     cudaSetDevice(M->dev);
     if (S->st) cudaStreamSynchronize(S->st); /* a step queued ahead may still run */
     for (int b = 0; b < S->n_buckets; b++)
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < 2; k++) {
             if (S->graph[b][k]) cudaGraphExecDestroy(S->graph[b][k]);
+            if (S->captured[b][k]) cudaGraphDestroy(S->captured[b][k]);
+            free(S->attn_node[b][k]);
+        }
     for (int k = 0; k < 2; k++) {
         if (S->done[k]) cudaEventDestroy(S->done[k]);
         if (S->h_step[k]) cudaFreeHost(S->h_step[k]);
@@ -3716,6 +3737,60 @@ static void cu_session_free(llorch_session *s) {
     s->bytes = 0;
 }
 
+/* The k_attn nodes of graph g (slot k of bucket b), one a layer, whose grid
+ * cu_size_attention sets; none where the step's attention is k_attn_group. */
+static cudaError_t cu_find_attention(llorch_session *s, cu_session *S, cudaGraph_t g, int b, int k) {
+    const cu_model *M = (const cu_model *)s->m->backend_data;
+    const int hd = s->m->cfg.head_dim, layers = s->m->cfg.n_layers;
+    const void *fn[2] = {M->is_f16 ? (const void *)cu_attn_fn<f16>(hd, 0) : (const void *)cu_attn_fn<bf16>(hd, 0),
+                         M->is_f16 ? (const void *)cu_attn_fn<f16>(hd, 1) : (const void *)cu_attn_fn<bf16>(hd, 1)};
+    size_t n = 0;
+    cudaError_t e = cudaGraphGetNodes(g, NULL, &n);
+    cudaGraphNode_t *all = e == cudaSuccess ? (cudaGraphNode_t *)malloc(n * sizeof *all) : NULL;
+    cudaGraphNode_t *found = (cudaGraphNode_t *)calloc((size_t)layers, sizeof *found);
+    if (e == cudaSuccess && (!all || !found)) e = cudaErrorMemoryAllocation;
+    if (e == cudaSuccess) e = cudaGraphGetNodes(g, all, &n);
+    int nf = 0;
+    for (size_t i = 0; i < n && e == cudaSuccess; i++) {
+        cudaGraphNodeType t;
+        cudaKernelNodeParams kp;
+        if (cudaGraphNodeGetType(all[i], &t) != cudaSuccess || t != cudaGraphNodeTypeKernel) continue;
+        if ((e = cudaGraphKernelNodeGetParams(all[i], &kp)) != cudaSuccess) break;
+        if (kp.func == fn[0] || kp.func == fn[1]) {
+            if (nf < layers) found[nf] = all[i];
+            nf++;
+        }
+    }
+    free(all);
+    if (e == cudaSuccess && nf == layers) { /* (else its grids stay as captured) */
+        S->attn_node[b][k] = found;
+        S->attn_grid[b][k] = S->s_max;
+    } else {
+        free(found);
+    }
+    return e;
+}
+
+/* Size the k_attn grids of slot k's graph of bucket b to the splits its rows
+ * need, from the slot's step record. */
+static cudaError_t cu_size_attention(const cu_model *M, const llorch_config *c, cu_session *S, int b, int k) {
+    if (!S->attn_node[b][k]) return cudaSuccess;
+    const int R = S->bucket[b], *pos = cu_step_pos(S->h_step[k], S->B);
+    const int s_fill = min(attn_fill_splits(M, c->n_heads * R), S->s_max);
+    int need = 1, first, chunk;
+    for (int r = 0; r < R; r++)
+        if (pos[r] >= 0) need = max(need, attn_splits(pos[r], c->sliding_window, S->min_chunk, S->s_max, s_fill, &first, &chunk));
+    cudaError_t e = cudaSuccess;
+    for (int l = 0; l < c->n_layers && e == cudaSuccess && need != S->attn_grid[b][k]; l++) {
+        cudaKernelNodeParams kp;
+        e = cudaGraphKernelNodeGetParams(S->attn_node[b][k][l], &kp);
+        kp.gridDim.x = need;
+        if (e == cudaSuccess) e = cudaGraphExecKernelNodeSetParams(S->graph[b][k], S->attn_node[b][k][l], &kp);
+    }
+    S->attn_grid[b][k] = e == cudaSuccess ? need : 0; /* (0: set them all again next time) */
+    return e;
+}
+
 /* Capture the decode step of bucket b in slot k as a graph: the slot's step
  * record in, kernels, chosen ids out to its result. */
 static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int b, int k) {
@@ -3724,7 +3799,11 @@ static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int b, int 
     cudaGraph_t g = NULL;
     cudaGraphExec_t *exec = &S->graph[b][k];
     if (*exec) cudaGraphExecDestroy(*exec);
+    if (S->captured[b][k]) cudaGraphDestroy(S->captured[b][k]);
+    free(S->attn_node[b][k]);
     *exec = NULL;
+    S->captured[b][k] = NULL;
+    S->attn_node[b][k] = NULL;
     cudaError_t e = cudaStreamBeginCapture(S->st, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) return e;
     cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step[k], cu_step_bytes(S->B), cudaMemcpyHostToDevice, S->st);
@@ -3739,11 +3818,18 @@ static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int b, int 
         S->graph_nodes = (int)nodes;
         e = cudaGraphInstantiate(exec, g, 0);
     }
-    if (g) cudaGraphDestroy(g);
+    if (e == cudaSuccess && S->s_max > 1) e = cu_find_attention(s, S, g, b, k);
     if (e != cudaSuccess) {
+        if (*exec) cudaGraphExecDestroy(*exec);
+        if (g) cudaGraphDestroy(g);
+        free(S->attn_node[b][k]);
         *exec = NULL;
+        S->attn_node[b][k] = NULL;
         cudaGetLastError();
+        return e;
     }
+    if (S->attn_node[b][k]) S->captured[b][k] = g;
+    else cudaGraphDestroy(g);
     return e;
 }
 
@@ -4014,8 +4100,9 @@ static void cu_fill_record(const cu_session *S, int *rec, const int *ids, const 
     }
 }
 
-static cudaError_t cu_launch_slot(cu_session *S, int b, int k) {
-    cudaError_t e = cudaGraphLaunch(S->graph[b][k], S->st);
+static cudaError_t cu_launch_slot(const cu_model *M, const llorch_config *c, cu_session *S, int b, int k) {
+    cudaError_t e = cu_size_attention(M, c, S, b, k);
+    if (e == cudaSuccess) e = cudaGraphLaunch(S->graph[b][k], S->st);
     if (e == cudaSuccess) e = cudaEventRecord(S->done[k], S->st);
     S->last = k;
     S->last_bucket = b;
@@ -4076,11 +4163,11 @@ static int cu_decode(llorch_session *s, const int *ids, const llorch_sample_para
         if (S->ahead) e = cudaStreamSynchronize(S->st); /* not what is asked: let it finish, unused */
         k = S->last ^ 1;
         memcpy(S->h_step[k], S->rec, cu_step_bytes(B));
-        if (e == cudaSuccess) e = cu_launch_slot(S, b, k);
+        if (e == cudaSuccess) e = cu_launch_slot(M, &s->m->cfg, S, b, k);
     }
     S->ahead = 0;
     if (e == cudaSuccess && sp && next && !logits && cu_queue_ahead(S, k ^ 1, s->pos, sp, s->ctx)) {
-        e = cu_launch_slot(S, b, k ^ 1);
+        e = cu_launch_slot(M, &s->m->cfg, S, b, k ^ 1);
         S->ahead = e == cudaSuccess;
     }
     if (e == cudaSuccess) e = cudaEventSynchronize(S->done[k]);
