@@ -3077,12 +3077,20 @@ template <class T> static cudaError_t cu_prepare_kernels(int smem) {
     return e;
 }
 
+/* The k_attn for head size hd, with the q/k norm or without. */
+template <class T> static auto cu_attn_fn(int hd, int qkn) {
+    return qkn ? (hd <= 64 ? k_attn<T, 1, true> : hd <= 128 ? k_attn<T, 2, true> : k_attn<T, 4, true>)
+               : (hd <= 64 ? k_attn<T, 1, false> : hd <= 128 ? k_attn<T, 2, false> : k_attn<T, 4, false>);
+}
+
+/* k_attn's dynamic shared memory: the query and the 8 warps' states */
+static size_t cu_attn_smem(int hd) { return (size_t)(hd + 8 * (hd + 2)) * 4; }
+
 /* k_attn blocks for head size hd an SM holds (the q/k norm's variant uses
  * about as many registers). */
 template <class T> static int cu_attn_per_sm(int hd) {
     int n = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, hd <= 64 ? k_attn<T, 1, false> : hd <= 128 ? k_attn<T, 2, false> : k_attn<T, 4, false>,
-                                                      256, (size_t)(hd + 8 * (hd + 2)) * 4) != cudaSuccess) {
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, cu_attn_fn<T>(hd, 0), 256, cu_attn_smem(hd)) != cudaSuccess) {
         cudaGetLastError();
         n = 1;
     }
@@ -3547,12 +3555,6 @@ static int attn_fill_splits(const cu_model *M, int pairs) {
     return (3 * M->attn_per_sm * M->sms + 4 * pairs - 1) / (4 * pairs);
 }
 
-/* The k_attn for head size hd, with the q/k norm or without. */
-template <class T> static auto cu_attn_fn(int hd, int qkn) {
-    return qkn ? (hd <= 64 ? k_attn<T, 1, true> : hd <= 128 ? k_attn<T, 2, true> : k_attn<T, 4, true>)
-               : (hd <= 64 ? k_attn<T, 1, false> : hd <= 128 ? k_attn<T, 2, false> : k_attn<T, 4, false>);
-}
-
 /* Attention of the pass's rows over this layer's cache: q from qf (decode)
  * or qt (prefill), the result into attf (one row, f32) or att (T). */
 template <class T>
@@ -3571,7 +3573,7 @@ static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *
     const auto k = cu_attn_fn<T>(hd, qkn);
     const QkNorm qk = {qkn ? M->L[l].q_norm : NULL, qkn ? M->L[l].k_norm : NULL, M->inv_freq, c->norm_eps};
     const int fill = attn_fill_splits(M, c->n_heads * p->R);
-    cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), (size_t)(hd + 8 * (hd + 2)) * 4, S->st,
+    cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), cu_attn_smem(hd), S->st,
               p->prefill ? (const float *)NULL : (const float *)S->qf, p->prefill ? (const T *)S->qt : (const T *)NULL,
               p->prefill ? qd : cu_qf_ld(M), kc, vc, p->gemv ? S->attf : (float *)NULL, p->gemv ? (T *)NULL : (T *)S->att,
               qd, p->rows, c->n_heads, c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd), p->splits,
