@@ -42,7 +42,8 @@
  * straight to pinned host memory; 113 kernels for TinyLlama).
  * Per layer:
  *   gemv(wqkv, RMSNorm fused; layer 0 also looks up the embedding) -> RoPE + cache write
- *   attention (8 warps split the keys of a head; split over blocks past 512 keys)
+ *   attention (8 warps split the keys of a head; split over blocks past 512 keys,
+ *   the grid set before each launch to the splits the step's positions need)
  *   gemv(wo) + residual   gemv(wgu, RMSNorm fused) -> SwiGLU   gemv(wdown) + residual
  * then gemv(lm_head, RMSNorm fused) with per-block argmax, and the sampler.
  * The GEMVs are weight streams (cp.async rings, 2 blocks per SM). Kernels are
