@@ -138,6 +138,12 @@ __device__ __forceinline__ float dot8(uint4 w, float4 x0, float4 x1, float acc) 
     return acc;
 }
 
+/* RoPE on the pair (a, b) of one head: HF's rotate_half, with the rows
+ * placed so that the pair is adjacent (see the file comment). */
+__device__ __forceinline__ float2 rope_pair(float a, float b, float c, float s) {
+    return make_float2(a * c - b * s, b * c + a * s);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -307,8 +313,8 @@ __device__ __forceinline__ void epi_rows(const Epi &e, int r0, int dr, int M, in
             if (rot) {
                 float s, c;
                 sincosf((float)pos[i] * freq, &s, &c);
-                const float ra = a * c - b * s, rb = b * c + a * s;
-                a = ra, b = rb;
+                const float2 ab = rope_pair(a, b, c, s);
+                a = ab.x, b = ab.y;
             }
             const size_t r = (size_t)(r0 + i * dr);
             if (n < e.q_dim || (e.k_in_f && n < e.q_dim + e.kv_dim)) {
@@ -1316,7 +1322,8 @@ __global__ void __launch_bounds__(256)
             const int d = 2 * (lane + 32 * i);
             if (d >= hd) continue;
             const float a = kp[i].x * rs * kw[2 * i], b = kp[i].y * rs * kw[2 * i + 1];
-            const uint32_t u = Ty<T>::pack(a * kcs[i] - b * ksn[i], b * kcs[i] + a * ksn[i]);
+            const float2 ab = rope_pair(a, b, kcs[i], ksn[i]);
+            const uint32_t u = Ty<T>::pack(ab.x, ab.y);
             key[d >> 1] = u;
             if (h % (n_heads / n_kv) == 0) *reinterpret_cast<uint32_t *>(kc + base + (size_t)fresh * hd + d) = u;
         }
@@ -1346,7 +1353,7 @@ __global__ void __launch_bounds__(256)
         for (int w = 0; w < 8; w++) tot += s_ss[w];
         v *= rsqrtf(tot / (float)hd + qk.eps) * qw;
         const float u = __shfl_xor_sync(0xffffffffu, v, 1);
-        if (tid < hd) qs[tid] = (tid & 1 ? v * qc + u * qsn : v * qc - u * qsn) * scale;
+        if (tid < hd) qs[tid] = (tid & 1 ? v * qc + u * qsn : v * qc - u * qsn) * scale; /* rope_pair, an element a thread */
     } else {
         for (int d = tid; d < hd; d += 256)
             qs[d] = (qf ? __ldcg(qf + (size_t)r * ldq + h * hd + d) : Ty<T>::f(qt[(size_t)r * ldq + h * hd + d])) * scale;
@@ -1837,7 +1844,7 @@ __global__ void __launch_bounds__(32)
         const float v0 = v.x * rs * w[d], v1 = v.y * rs * w[d + 1];
         float sn, cs;
         sincosf((float)pos * e.inv_freq[d >> 1], &sn, &cs);
-        v = make_float2(v0 * cs - v1 * sn, v1 * cs + v0 * sn);
+        v = rope_pair(v0, v1, cs, sn);
         if (pf) *reinterpret_cast<float2 *>(pf + d) = v;
         else *reinterpret_cast<uint32_t *>(pt + d) = Ty<T>::pack(v.x, v.y);
     }
@@ -3547,13 +3554,14 @@ static int cu_attend_group(cudaError_t *err, const cu_model *M, const llorch_con
 }
 
 /* The splits that would give a long context's (row, head) pairs three
- * quarters of the k_attn blocks the GPU holds at once; k_attn takes up to
- * this many where each keeps min_chunk / 2 keys. Measured on an H200: for
+ * quarters of the k_attn blocks the GPU holds at once, at most cap (a
+ * decode pass gives the session's s_max); k_attn takes up to this many
+ * where each keeps min_chunk / 2 keys. Measured on an H200: for
  * head_dim 64 (two blocks an SM) 1.5 blocks an SM was best; for 128 (one
  * block an SM) 1.5 an SM made a second wave of blocks: Qwen3-0.6B at
  * position 1,792 decoded 913 tok/s, 1,073 with 0.75 or 0.97 an SM. */
-static int attn_fill_splits(const cu_model *M, int pairs) {
-    return (3 * M->attn_per_sm * M->sms + 4 * pairs - 1) / (4 * pairs);
+static int attn_fill_splits(const cu_model *M, int pairs, int cap) {
+    return min((3 * M->attn_per_sm * M->sms + 4 * pairs - 1) / (4 * pairs), cap);
 }
 
 /* Attention of the pass's rows over this layer's cache: q from qf (decode)
@@ -3573,12 +3581,11 @@ static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *
     const int qkn = cu_qk_norm_in_attn(M, c, p);
     const auto k = cu_attn_fn<T>(hd, qkn);
     const QkNorm qk = {qkn ? M->L[l].q_norm : NULL, qkn ? M->L[l].k_norm : NULL, M->inv_freq, c->norm_eps};
-    const int fill = attn_fill_splits(M, c->n_heads * p->R);
     cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), cu_attn_smem(hd), S->st,
               p->prefill ? (const float *)NULL : (const float *)S->qf, p->prefill ? (const T *)S->qt : (const T *)NULL,
               p->prefill ? qd : cu_qf_ld(M), kc, vc, p->gemv ? S->attf : (float *)NULL, p->gemv ? (T *)NULL : (T *)S->att,
               qd, p->rows, c->n_heads, c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd), p->splits,
-              min(fill, p->splits), S->min_chunk, S->part, S->counters, qk);
+              attn_fill_splits(M, c->n_heads * p->R, p->splits), S->min_chunk, S->part, S->counters, qk);
 }
 
 /* The QKV epilogue of layer l: biases, RoPE (unless the q/k norm comes
@@ -3779,7 +3786,7 @@ static cudaError_t cu_find_attention(llorch_session *s, cu_session *S, cudaGraph
 static cudaError_t cu_size_attention(const cu_model *M, const llorch_config *c, cu_session *S, int b, int k) {
     if (!S->attn_node[b][k]) return cudaSuccess;
     const int R = S->bucket[b], *pos = cu_step_pos(S->h_step[k], S->B);
-    const int s_fill = min(attn_fill_splits(M, c->n_heads * R), S->s_max);
+    const int s_fill = attn_fill_splits(M, c->n_heads * R, S->s_max); /* (as cu_attend gives k_attn) */
     int need = 1, first, chunk;
     for (int r = 0; r < R; r++)
         if (pos[r] >= 0) need = max(need, attn_splits(pos[r], c->sliding_window, S->min_chunk, S->s_max, s_fill, &first, &chunk));
@@ -3861,7 +3868,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->min_chunk = 256; /* keys of a split's one pass (contexts past 2 min_chunk are split) */
     /* attention splits: none up to 2 min_chunk keys (as k_attn decides), at most 32 */
     S->s_max = ctx <= 2 * S->min_chunk ? 1 : (ctx + S->min_chunk - 1) / S->min_chunk;
-    const int fill = attn_fill_splits(M, c->n_heads);
+    const int fill = attn_fill_splits(M, c->n_heads, 32);
     if (S->s_max > 1 && S->s_max < fill) S->s_max = fill;
     if (S->s_max > 32) S->s_max = 32;
     /* GEMV blocks: 2 per SM, 3 for w_gate/w_up and lm_head (measured on an
