@@ -1221,17 +1221,28 @@ struct QkNorm {
 /* The blocks k_attn splits a row's keys at position pos over (the host
  * sizes the grid by it), the first key and the keys of each. One block up to
  * 2 min_chunk keys (measured: a second pass costs less than merging splits).
- * Beyond that splits of at most min_chunk keys (one pass each) where s_max
- * allows, and more of them, up to s_fill, down to min_chunk / 2 keys: spread
+ * Beyond that splits of at most min_chunk keys (one pass each) where max
+ * allows, and more of them, up to fill, down to min_chunk / 2 keys: spread
  * over more SMs the keys load sooner, but a split of fewer keys costs more
  * than it saves (measured: Qwen2.5-0.5B's 14 heads 2% faster at positions
- * 600 and 1,800, TinyLlama's 32 heads 4% at 1,000, 1% slower at 600). */
-__host__ __device__ inline int attn_splits(int pos, int window, int min_chunk, int s_max, int s_fill, int *first,
-                                           int *chunk) {
+ * 600 and 1,800, TinyLlama's 32 heads 4% at 1,000, 1% slower at 600).
+ * Where one pass a split would need more blocks than the GPU holds at once
+ * (wave splits a pair) and two passes would not, the splits are as many as
+ * one wave holds: a second wave of blocks costs more than a second pass
+ * (Llama-3.2-3B's 24 heads at head_dim 128, one block an SM, at positions
+ * 1,792-2,047: 8 splits 381 tok/s, 5 splits 404). */
+struct AttnSplit {
+    int max, fill, wave; /* splits at most, the fill target, one wave's splits */
+    int min_chunk;       /* keys of a split's one pass */
+};
+__host__ __device__ inline int attn_splits(int pos, int window, const AttnSplit &a, int *first, int *chunk) {
     *first = window > 0 && pos >= window ? pos - window + 1 : 0;
     const int len = pos + 1 - *first;
-    const int s_pass = (len + min_chunk - 1) / min_chunk, s_half = (len + min_chunk / 2 - 1) / (min_chunk / 2);
-    const int s_want = len <= 2 * min_chunk ? 1 : min(s_max, max(s_pass, min(s_fill, s_half)));
+    const int s_pass = (len + a.min_chunk - 1) / a.min_chunk, s_half = (len + a.min_chunk / 2 - 1) / (a.min_chunk / 2);
+    const bool one_wave = s_pass > a.wave && 2 * a.wave >= s_pass;
+    const int s_want = len <= 2 * a.min_chunk ? 1
+                       : one_wave            ? min(a.max, a.wave)
+                                             : min(a.max, max(s_pass, min(a.fill, s_half)));
     *chunk = (len + s_want - 1) / s_want;
     return (len + *chunk - 1) / *chunk;
 }
@@ -1240,7 +1251,7 @@ template <class T, int P, bool QKN> /* P: dimension pairs per lane, head_dim <= 
 __global__ void __launch_bounds__(256)
     k_attn(const float *__restrict__ qf, const T *__restrict__ qt, int ldq, T *__restrict__ kc,
            const T *__restrict__ vc, float *__restrict__ of, T *__restrict__ ot, int ldo, Rows rows, int n_heads,
-           int n_kv, int hd, int ctx, int window, float scale, int s_max, int s_fill, int min_chunk, float *__restrict__ part,
+           int n_kv, int hd, int ctx, int window, float scale, AttnSplit sp, float *__restrict__ part,
            int *__restrict__ counters, QkNorm qk) {
     constexpr int KB = P <= 2 ? 32 : 16; /* keys whose values are loaded at once */
     extern __shared__ float4 ash[];
@@ -1259,7 +1270,7 @@ __global__ void __launch_bounds__(256)
         return;
     }
     int first, chunk;
-    const int s_eff = attn_splits(pos, window, min_chunk, s_max, s_fill, &first, &chunk);
+    const int s_eff = attn_splits(pos, window, sp, &first, &chunk);
     if (split >= s_eff) return;
     const int k0 = first + split * chunk, k1 = min(pos + 1, k0 + chunk);
     const size_t base = ((size_t)row_seq(rows, r) * n_kv + kvh) * ctx * hd;
@@ -1425,7 +1436,7 @@ __global__ void __launch_bounds__(256)
             }
         }
         if (s_eff > 1) { /* park this split's state */
-            float *pp = part + (((size_t)r * n_heads + h) * s_max + split) * (hd + 2);
+            float *pp = part + (((size_t)r * n_heads + h) * sp.max + split) * (hd + 2);
 #pragma unroll
             for (int i = 0; i < P; i++) {
                 const int d = 2 * (lane + 32 * i);
@@ -1445,7 +1456,7 @@ __global__ void __launch_bounds__(256)
         __syncthreads();
         if (!s_last || warp != 0) return;
         __threadfence();
-        const float *pp = part + ((size_t)r * n_heads + h) * s_max * (hd + 2);
+        const float *pp = part + ((size_t)r * n_heads + h) * sp.max * (hd + 2);
         const float mv = lane < s_eff ? __ldcg(pp + lane * (hd + 2) + hd) : -INFINITY;
         const float lv = lane < s_eff ? __ldcg(pp + lane * (hd + 2) + hd + 1) : 0.0f;
         M = warp_max(mv);
@@ -3553,15 +3564,18 @@ static int cu_attend_group(cudaError_t *err, const cu_model *M, const llorch_con
     return 1;
 }
 
-/* The splits that would give a long context's (row, head) pairs three
- * quarters of the k_attn blocks the GPU holds at once, at most cap (a
- * decode pass gives the session's s_max); k_attn takes up to this many
- * where each keeps min_chunk / 2 keys. Measured on an H200: for
- * head_dim 64 (two blocks an SM) 1.5 blocks an SM was best; for 128 (one
- * block an SM) 1.5 an SM made a second wave of blocks: Qwen3-0.6B at
- * position 1,792 decoded 913 tok/s, 1,073 with 0.75 or 0.97 an SM. */
-static int attn_fill_splits(const cu_model *M, int pairs, int cap) {
-    return min((3 * M->attn_per_sm * M->sms + 4 * pairs - 1) / (4 * pairs), cap);
+/* How k_attn splits the keys of `pairs` (row, head) pairs, at most cap
+ * splits (a decode pass gives the session's s_max; see attn_splits). The
+ * fill target gives them three quarters of the k_attn blocks the GPU holds
+ * at once. Measured on an H200: for head_dim 64 (two blocks an SM) 1.5
+ * blocks an SM was best; for 128 (one block an SM) 1.5 an SM made a second
+ * wave of blocks: Qwen3-0.6B at position 1,792 decoded 913 tok/s, 1,073
+ * with 0.75 or 0.97 an SM. */
+static AttnSplit cu_attn_split(const cu_model *M, const cu_session *S, int pairs, int cap) {
+    const int held = M->attn_per_sm * M->sms;
+    const AttnSplit a = {cap, min((3 * held + 4 * pairs - 1) / (4 * pairs), cap), held / pairs > 1 ? held / pairs : 1,
+                         S->min_chunk};
+    return a;
 }
 
 /* Attention of the pass's rows over this layer's cache: q from qf (decode)
@@ -3584,8 +3598,8 @@ static void cu_attend(cudaError_t *err, const cu_model *M, const llorch_config *
     cu_launch(err, S->pdl, k, dim3(p->splits, c->n_heads, p->R), dim3(256), cu_attn_smem(hd), S->st,
               p->prefill ? (const float *)NULL : (const float *)S->qf, p->prefill ? (const T *)S->qt : (const T *)NULL,
               p->prefill ? qd : cu_qf_ld(M), kc, vc, p->gemv ? S->attf : (float *)NULL, p->gemv ? (T *)NULL : (T *)S->att,
-              qd, p->rows, c->n_heads, c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd), p->splits,
-              attn_fill_splits(M, c->n_heads * p->R, p->splits), S->min_chunk, S->part, S->counters, qk);
+              qd, p->rows, c->n_heads, c->n_kv_heads, hd, S->ctx, c->sliding_window, 1.0f / sqrtf((float)hd),
+              cu_attn_split(M, S, c->n_heads * p->R, p->splits), S->part, S->counters, qk);
 }
 
 /* The QKV epilogue of layer l: biases, RoPE (unless the q/k norm comes
@@ -3786,10 +3800,10 @@ static cudaError_t cu_find_attention(llorch_session *s, cu_session *S, cudaGraph
 static cudaError_t cu_size_attention(const cu_model *M, const llorch_config *c, cu_session *S, int b, int k) {
     if (!S->attn_node[b][k]) return cudaSuccess;
     const int R = S->bucket[b], *pos = cu_step_pos(S->h_step[k], S->B);
-    const int s_fill = attn_fill_splits(M, c->n_heads * R, S->s_max); /* (as cu_attend gives k_attn) */
+    const AttnSplit sp = cu_attn_split(M, S, c->n_heads * R, S->s_max); /* (as cu_attend gives k_attn) */
     int need = 1, first, chunk;
     for (int r = 0; r < R; r++)
-        if (pos[r] >= 0) need = max(need, attn_splits(pos[r], c->sliding_window, S->min_chunk, S->s_max, s_fill, &first, &chunk));
+        if (pos[r] >= 0) need = max(need, attn_splits(pos[r], c->sliding_window, sp, &first, &chunk));
     cudaError_t e = cudaSuccess;
     for (int l = 0; l < c->n_layers && e == cudaSuccess && need != S->attn_grid[b][k]; l++) {
         cudaKernelNodeParams kp;
@@ -3868,7 +3882,7 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     S->min_chunk = 256; /* keys of a split's one pass (contexts past 2 min_chunk are split) */
     /* attention splits: none up to 2 min_chunk keys (as k_attn decides), at most 32 */
     S->s_max = ctx <= 2 * S->min_chunk ? 1 : (ctx + S->min_chunk - 1) / S->min_chunk;
-    const int fill = attn_fill_splits(M, c->n_heads, 32);
+    const int fill = cu_attn_split(M, S, c->n_heads, 32).fill;
     if (S->s_max > 1 && S->s_max < fill) S->s_max = fill;
     if (S->s_max > 32) S->s_max = 32;
     /* GEMV blocks: 2 per SM, 3 for w_gate/w_up and lm_head (measured on an
