@@ -1588,7 +1588,7 @@ static void check_cuda_model(const char *name) {
     llorch_free(c);
 }
 
-static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma, int head_dim);
+static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma, int head_dim, int heads);
 static void check_cuda_many_rows(void);
 
 static void test_reference_cuda(void) {
@@ -1610,16 +1610,20 @@ static void test_reference_cuda(void) {
         check_model_reference(models[i], "cuda", 2e-2, 0.25);
         check_cuda_model(models[i]);
     }
-    check_cuda_long_context("BF16", FAMILY_LLAMA, 0, 0, 0);
-    check_cuda_long_context("F16", FAMILY_LLAMA, 0, 0, 0);
-    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 0, 0);
-    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 0);
-    check_cuda_long_context("BF16", FAMILY_MISTRAL, 700, 0, 0); /* decode attention split within the window */
-    check_cuda_long_context("F16", FAMILY_MISTRAL, 100, 0, 0);  /* prefill tiles wholly before the window */
-    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 1, 0);
-    check_cuda_long_context("F16", FAMILY_QWEN3, 0, 1, 0);
-    check_cuda_long_context("BF16", FAMILY_MISTRAL, 300, 1, 0);
-    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 96); /* prefill attention by k_attn, not the flash kernel */
+    check_cuda_long_context("BF16", FAMILY_LLAMA, 0, 0, 0, 0);
+    check_cuda_long_context("F16", FAMILY_LLAMA, 0, 0, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 0, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_MISTRAL, 700, 0, 0, 0); /* decode attention split within the window */
+    check_cuda_long_context("F16", FAMILY_MISTRAL, 100, 0, 0, 0);  /* prefill tiles wholly before the window */
+    check_cuda_long_context("BF16", FAMILY_QWEN2, 0, 1, 0, 0);
+    check_cuda_long_context("F16", FAMILY_QWEN3, 0, 1, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_MISTRAL, 300, 1, 0, 0);
+    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 96, 0); /* prefill attention by k_attn, not the flash kernel */
+    /* 32 heads of 128 (one k_attn block an SM): past 1,024 keys one pass of
+       256 keys a split would need more blocks than a GPU of 96-191 SMs holds
+       at once, so attn_splits takes one wave of two-pass splits */
+    check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 128, 32);
     check_cuda_many_rows();
     llorch_load_opts bad = {"cuda:999", 0};
     int st = llorch_load(&m, dir, &bad, &err);
@@ -2426,15 +2430,16 @@ static llorch_model *load_small(const char *name, const char *device) {
  * then decoded at positions where attention splits the keys
  * over blocks: against the same prompt decoded token by token on the GPU,
  * and against the CPU. */
-static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma, int head_dim) {
+static void check_cuda_long_context(const char *dtype, ckpt_family family, int window, int mma, int head_dim, int heads) {
     static const char *fname[] = {"llama", "qwen2", "qwen3", "mistral"};
     if (!head_dim) head_dim = family == FAMILY_QWEN3 ? 128 : 64;
-    const ckpt_shape sh = {256, 512, 2, 4, family == FAMILY_QWEN2 ? 1 : 2, head_dim, 300, 2048, dtype, family, window, 0};
+    if (!heads) heads = 4;
+    const ckpt_shape sh = {256, 512, 2, heads, family == FAMILY_QWEN2 ? 1 : 2, head_dim, 300, 2048, dtype, family, window, 0};
     make_tmpdir();
     char dir[4200], what[96];
-    snprintf(what, sizeof what, "%s %s%s%s, head_dim %d", fname[family], dtype, window ? ", window" : "",
-             mma ? ", mma.sync GEMM" : "", head_dim);
-    snprintf(dir, sizeof dir, "%s/long-%s-%s-%d-%d", g_tmp, fname[family], dtype, window, head_dim);
+    snprintf(what, sizeof what, "%s %s%s%s, %d heads of %d", fname[family], dtype, window ? ", window" : "",
+             mma ? ", mma.sync GEMM" : "", heads, head_dim);
+    snprintf(dir, sizeof dir, "%s/long-%s-%s-%d-%d-%d", g_tmp, fname[family], dtype, window, head_dim, heads);
     CHECK(write_small_model(dir, &sh) == 0, "write a %s model of 2048 positions", what);
     llorch_model *g = NULL, *c = NULL;
     llorch_session *sg = NULL, *sc = NULL, *sd = NULL;
