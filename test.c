@@ -2423,7 +2423,8 @@ static llorch_model *load_small(const char *name, const char *device) {
 
 /* Past the tiny models' 512 positions: a synthetic model of a family (Llama,
  * Qwen2's biases with one KV head (MQA), Qwen3's q/k norm with head_dim 128,
- * or 96, on hidden 256, Mistral's window; GQA otherwise) fed a 1300-token
+ * or 96, on hidden 256, Mistral's window; GQA otherwise; 4 query heads
+ * unless heads says more) fed a 1300-token
  * prompt (prefill in chunks of 512: the large-tile GEMMs, by wgmma on Hopper
  * or, with LLORCH_CUDA_GEMM=mma, by mma.sync, and flash attention, or k_attn
  * for head_dim 96, whose later chunks load their own keys after the wait)
