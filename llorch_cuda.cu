@@ -1227,10 +1227,12 @@ struct QkNorm {
  * than it saves (measured: Qwen2.5-0.5B's 14 heads 2% faster at positions
  * 600 and 1,800, TinyLlama's 32 heads 4% at 1,000, 1% slower at 600).
  * Where one pass a split would need more blocks than the GPU holds at once
- * (wave splits a pair) and two passes would not, the splits are as many as
- * one wave holds: a second wave of blocks costs more than a second pass
- * (Llama-3.2-3B's 24 heads at head_dim 128, one block an SM, at positions
- * 1,792-2,047: 8 splits 381 tok/s, 5 splits 404). */
+ * (wave splits a pair), the splits are as many as one wave holds: another
+ * wave of blocks costs more than more passes (H200: Llama-3.2-3B's 24
+ * heads at head_dim 128, one block an SM, positions 1,792-2,047, 8 splits
+ * 381 tok/s, 5 splits of two passes 404; TinyLlama, 8 sequences at
+ * positions 1,792-1,855, 8 splits a (row, head) 3,635, one split of up to 8
+ * passes 4,375). */
 struct AttnSplit {
     int max, fill, wave; /* splits at most, the fill target, one wave's splits */
     int min_chunk;       /* keys of a split's one pass */
@@ -1239,7 +1241,7 @@ __host__ __device__ inline int attn_splits(int pos, int window, const AttnSplit 
     *first = window > 0 && pos >= window ? pos - window + 1 : 0;
     const int len = pos + 1 - *first;
     const int s_pass = (len + a.min_chunk - 1) / a.min_chunk, s_half = (len + a.min_chunk / 2 - 1) / (a.min_chunk / 2);
-    const bool one_wave = s_pass > a.wave && 2 * a.wave >= s_pass;
+    const bool one_wave = s_pass > a.wave;
     const int s_want = len <= 2 * a.min_chunk ? 1
                        : one_wave            ? min(a.max, a.wave)
                                              : min(a.max, max(s_pass, min(a.fill, s_half)));

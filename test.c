@@ -1622,7 +1622,8 @@ static void test_reference_cuda(void) {
     check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 96, 0); /* prefill attention by k_attn, not the flash kernel */
     /* 32 heads of 128 (one k_attn block an SM): past 1,024 keys one pass of
        256 keys a split would need more blocks than a GPU of 96-191 SMs holds
-       at once, so attn_splits takes one wave of two-pass splits */
+       at once, so attn_splits takes one wave of two-pass splits (for the
+       three batched rows, one split of many passes) */
     check_cuda_long_context("BF16", FAMILY_QWEN3, 0, 0, 128, 32);
     check_cuda_many_rows();
     llorch_load_opts bad = {"cuda:999", 0};
