@@ -277,8 +277,12 @@ static void cpu_parallel(cpu_pool *pool, cpu_task fn, void *arg, int64_t n, int6
 /* ======================================================================== */
 
 /* Decode streams each weight row once; the hardware prefetcher stops at
- * page boundaries, so ask for the data a page ahead (measured: +5-10%). */
+ * page boundaries, so ask for the data a page ahead (measured: +5-10%),
+ * into the caches (locality 1), not as a non-temporal prefetch (locality
+ * 0): on an Intel Xeon that bypasses the L2 cache and cost 30-45% of the
+ * decode rate; on an AMD EPYC the two are the same. */
 #define PREFETCH_BYTES 4096
+#define PREFETCH_LOCALITY 1
 #define MM_TOKENS 4 /* tokens that share one pass over a weight row */
 #define MM_ROWS 16  /* rows whose weights stay in cache across token tiles */
 
@@ -297,7 +301,7 @@ static void cpu_parallel(cpu_pool *pool, cpu_task fn, void *arg, int64_t n, int6
         int64_t c = 0;                                                                                        \
         for (; c + VL <= cols; c += VL) {                                                                     \
             if (NT == 1 && !(c & VL)) /* every other block: about a cache line */                            \
-                __builtin_prefetch((const char *)(w + c) + PREFETCH_BYTES, 0, 0);                             \
+                __builtin_prefetch((const char *)(w + c) + PREFETCH_BYTES, 0, PREFETCH_LOCALITY);             \
             vf wv = LOADW(w + c);                                                                             \
             for (int t = 0; t < NT; t++) acc[t] = vfma(wv, vload(x + t * cols + c), acc[t]);                  \
         }                                                                                                     \

@@ -4421,7 +4421,9 @@ typedef struct {
 } test_group;
 
 /* --read-bandwidth: the best of five passes of every thread summing its
- * slice of the mapped file, the way decode streams the weights. */
+ * slice of the mapped file, the way decode streams the weights (asking for
+ * the data a page ahead, as decode does: without that an Intel Xeon read
+ * 10-15% less). */
 typedef struct {
     const uint64_t *p;
     size_t n;
@@ -4431,8 +4433,11 @@ typedef struct {
 static void *bw_read(void *arg) {
     bw_slice *s = (bw_slice *)arg;
     uint64_t acc[16] = {0}; /* independent sums the compiler turns into vector adds */
-    for (size_t i = 0; i + 16 <= s->n; i += 16)
+    for (size_t i = 0; i + 16 <= s->n; i += 16) { /* 16 words: two cache lines */
+        __builtin_prefetch((const char *)(s->p + i) + 4096, 0, 1);
+        __builtin_prefetch((const char *)(s->p + i) + 4096 + 64, 0, 1);
         for (int k = 0; k < 16; k++) acc[k] += s->p[i + k];
+    }
     s->sum = 0;
     for (int k = 0; k < 16; k++) s->sum += acc[k];
     return NULL;
