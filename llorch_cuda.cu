@@ -1227,12 +1227,12 @@ struct QkNorm {
  * than it saves (measured: Qwen2.5-0.5B's 14 heads 2% faster at positions
  * 600 and 1,800, TinyLlama's 32 heads 4% at 1,000, 1% slower at 600).
  * Where one pass a split would need more blocks than the GPU holds at once
- * (wave splits a pair), the splits are as many as one wave holds: another
- * wave of blocks costs more than more passes (H200: Llama-3.2-3B's 24
- * heads at head_dim 128, one block an SM, positions 1,792-2,047, 8 splits
- * 381 tok/s, 5 splits of two passes 404; TinyLlama, 8 sequences at
- * positions 1,792-1,855, 8 splits a (row, head) 3,635, one split of up to 8
- * passes 4,375). */
+ * (more than wave splits for each (row, head) pair), the splits are as many
+ * as one wave holds: another wave of blocks costs more than more passes
+ * (H200: Llama-3.2-3B's 24 heads at head_dim 128, one block an SM,
+ * positions 1,792-2,047, 8 splits 381 tok/s, 5 splits of two passes 404;
+ * TinyLlama, 8 sequences at positions 1,792-1,855, 8 splits a (row, head)
+ * 3,635, one split of up to 8 passes 4,375). */
 struct AttnSplit {
     int max, fill, wave; /* splits at most, the fill target, one wave's splits */
     int min_chunk;       /* keys of a split's one pass */
@@ -3734,6 +3734,17 @@ template <class T> static cudaError_t cu_enqueue_logits(llorch_model *m, cu_sess
     return err;
 }
 
+/* Releases what bucket b's slot k holds: its executable graph, the captured
+ * graph and the list of its attention nodes. */
+static void cu_release_slot(cu_session *S, int b, int k) {
+    if (S->graph[b][k]) cudaGraphExecDestroy(S->graph[b][k]);
+    if (S->captured[b][k]) cudaGraphDestroy(S->captured[b][k]);
+    free(S->attn_node[b][k]);
+    S->graph[b][k] = NULL;
+    S->captured[b][k] = NULL;
+    S->attn_node[b][k] = NULL;
+}
+
 static void cu_session_free(llorch_session *s) {
     cu_session *S = (cu_session *)s->backend_data;
     if (!S) return;
@@ -3741,11 +3752,7 @@ static void cu_session_free(llorch_session *s) {
     cudaSetDevice(M->dev);
     if (S->st) cudaStreamSynchronize(S->st); /* a step queued ahead may still run */
     for (int b = 0; b < S->n_buckets; b++)
-        for (int k = 0; k < 2; k++) {
-            if (S->graph[b][k]) cudaGraphExecDestroy(S->graph[b][k]);
-            if (S->captured[b][k]) cudaGraphDestroy(S->captured[b][k]);
-            free(S->attn_node[b][k]);
-        }
+        for (int k = 0; k < 2; k++) cu_release_slot(S, b, k);
     for (int k = 0; k < 2; k++) {
         if (S->done[k]) cudaEventDestroy(S->done[k]);
         if (S->h_step[k]) cudaFreeHost(S->h_step[k]);
@@ -3824,12 +3831,7 @@ static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int b, int 
     const int R = S->bucket[b];
     cudaGraph_t g = NULL;
     cudaGraphExec_t *exec = &S->graph[b][k];
-    if (*exec) cudaGraphExecDestroy(*exec);
-    if (S->captured[b][k]) cudaGraphDestroy(S->captured[b][k]);
-    free(S->attn_node[b][k]);
-    *exec = NULL;
-    S->captured[b][k] = NULL;
-    S->attn_node[b][k] = NULL;
+    cu_release_slot(S, b, k);
     cudaError_t e = cudaStreamBeginCapture(S->st, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) return e;
     cudaError_t e1 = cudaMemcpyAsync(S->d_step, S->h_step[k], cu_step_bytes(S->B), cudaMemcpyHostToDevice, S->st);
@@ -3846,11 +3848,8 @@ static cudaError_t cu_capture_slot(llorch_session *s, cu_session *S, int b, int 
     }
     if (e == cudaSuccess && S->s_max > 1) e = cu_find_attention(s, S, g, b, k);
     if (e != cudaSuccess) {
-        if (*exec) cudaGraphExecDestroy(*exec);
         if (g) cudaGraphDestroy(g);
-        free(S->attn_node[b][k]);
-        *exec = NULL;
-        S->attn_node[b][k] = NULL;
+        cu_release_slot(S, b, k);
         cudaGetLastError();
         return e;
     }
