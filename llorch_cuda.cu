@@ -3312,11 +3312,14 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
 
 #define CU_MAX_BUCKETS 16
 
+/* The matrices of a one-sequence decode step, for their GEMVs' grids. */
+enum { GV_QKV, GV_O, GV_GU, GV_DOWN, GV_LM, GV_N };
+
 typedef struct {
     int B, ctx, PF, R;      /* sequences, positions, prefill chunk, activation rows */
     int s_max, min_chunk;   /* attention splits */
-    int gemv_grid;
-    int gv_grid[3];         /* GEMV blocks of w_gate/w_up, w_down, lm_head (one sequence) */
+    int gemv_grid;          /* GEMV blocks, unless gv_grid says */
+    int gv_grid[GV_N];      /* GEMV blocks of each matrix of a one-sequence step */
     int pdl;                /* programmatic dependent launch in use */
     int gv_pf, gv_early;    /* GEMV: L2 prefetch bytes per block; trigger the next launch before waiting */
     int gv_pf_more;         /* GEMV: prefetch the small vectors and the cached keys (gemv_prefetch_more) */
@@ -3637,7 +3640,8 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     /* q, k, v (biases and RoPE in the epilogue; k and v into the cache), then the q/k norm if any */
     const Epi eq = cu_epi_qkv(m, S, p, l);
     const void *embed = l ? NULL : p->embed;
-    cu_linear<T>(err, m, S, p, embed ? 0 : pdl, L->wqkv, qd + 2 * kvd, dim, L->attn_norm, S->x, NULL, eq, 0, 1, NULL, embed);
+    cu_linear<T>(err, m, S, p, embed ? 0 : pdl, L->wqkv, qd + 2 * kvd, dim, L->attn_norm, S->x, NULL, eq,
+                 S->gv_grid[GV_QKV], 1, NULL, embed);
     if (c->qk_norm && !eq.k_in_f)
         cu_launch(err, pdl, k_qk_norm<T>, dim3(c->n_heads + c->n_kv_heads, p->R), dim3(32), 0, S->st, eq,
                   (const float *)L->q_norm, (const float *)L->k_norm, c->norm_eps, c->n_heads);
@@ -3646,13 +3650,13 @@ template <class T> static void cu_enqueue_layer(cudaError_t *err, const llorch_m
     Epi eo = cu_epi(EPI_ADD, dim);
     eo.f = S->x;
     eo.ldf = dim;
-    cu_linear<T>(err, m, S, p, pdl, L->wo, dim, qd, NULL, S->attf, (const T *)S->att, eo, 0, 1);
+    cu_linear<T>(err, m, S, p, pdl, L->wo, dim, qd, NULL, S->attf, (const T *)S->att, eo, S->gv_grid[GV_O], 1);
     /* x += down_proj(SwiGLU(gate_proj(xn), up_proj(xn))) */
     Epi eg = cu_epi(EPI_SWIGLU, 2 * hid);
     if (p->gemv) eg.f = S->hf, eg.ldf = hid;
     else eg.t = S->h, eg.ldt = hid;
-    cu_linear<T>(err, m, S, p, pdl, L->wgu, 2 * hid, dim, L->ffn_norm, S->x, NULL, eg, S->gv_grid[0], 0);
-    cu_linear<T>(err, m, S, p, pdl, L->wdown, dim, hid, NULL, S->hf, (const T *)S->h, eo, S->gv_grid[1], 0);
+    cu_linear<T>(err, m, S, p, pdl, L->wgu, 2 * hid, dim, L->ffn_norm, S->x, NULL, eg, S->gv_grid[GV_GU], 0);
+    cu_linear<T>(err, m, S, p, pdl, L->wdown, dim, hid, NULL, S->hf, (const T *)S->h, eo, S->gv_grid[GV_DOWN], 0);
 }
 
 /* Enqueue one decode step of R rows (the step record already in d_step).
@@ -3671,7 +3675,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     Epi el = cu_epi(EPI_STORE, V);
     el.f = S->logits;
     el.ldf = V;
-    cu_linear<T>(&err, m, S, &p, S->pdl, M->lm_head, V, dim, M->norm, S->x, NULL, el, S->gv_grid[2], 0,
+    cu_linear<T>(&err, m, S, &p, S->pdl, M->lm_head, V, dim, M->norm, S->x, NULL, el, S->gv_grid[GV_LM], 0,
                  p.gemv ? S->amax : NULL);
     SampleArgs sa;
     memset(&sa, 0, sizeof sa);
@@ -3679,7 +3683,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     sa.vocab = V;
     sa.rows = R;
     sa.amax = p.gemv ? S->amax : NULL;
-    sa.n_amax = p.gemv ? cu_gemv_grid(V, S->gv_grid[2]) : 0;
+    sa.n_amax = p.gemv ? cu_gemv_grid(V, S->gv_grid[GV_LM]) : 0;
     sa.pos = cu_step_pos(S->d_step, B);
     sa.seq = cu_step_seq(S->d_step, B);
     sa.sp = cu_step_sp(S->d_step, B);
@@ -3887,11 +3891,19 @@ static int cu_session_init(llorch_session *s, llorch_error *err) {
     if (S->s_max > 1 && S->s_max < fill) S->s_max = fill;
     if (S->s_max > 32) S->s_max = 32;
     /* GEMV blocks: 2 per SM, 3 for w_gate/w_up and lm_head (measured on an
-       H100: 1001 -> 974 us/step; 3 for w_down or all of them was slower) */
+       H100: 1001 -> 974 us/step; 3 for w_down or all of them was slower).
+       The attention projections over rows of at most 1,024 take 1.5 an SM
+       (measured on an H200, tok/s at positions 16 / 1,792: Qwen2.5-0.5B,
+       QKV and output rows of 896, 1,769-1,771 -> 1,791-1,792 / 1,460 ->
+       1,481; Qwen3-0.6B, QKV rows of 1,024, 1,336 -> 1,371 / 1,082 ->
+       1,084; with rows of 2,048, TinyLlama's and Llama-3.2-1B's, fewer
+       blocks were slower). */
     S->gemv_grid = 2 * M->sms;
-    S->gv_grid[0] = 3 * M->sms;
-    S->gv_grid[1] = 2 * M->sms;
-    S->gv_grid[2] = 3 * M->sms;
+    S->gv_grid[GV_QKV] = dim <= 1024 ? 3 * M->sms / 2 : 2 * M->sms;
+    S->gv_grid[GV_O] = qd <= 1024 ? 3 * M->sms / 2 : 2 * M->sms;
+    S->gv_grid[GV_GU] = 3 * M->sms;
+    S->gv_grid[GV_DOWN] = 2 * M->sms;
+    S->gv_grid[GV_LM] = 3 * M->sms;
     S->pdl = M->cc >= 90;
     S->gv_early = 1;      /* measured: letting the next kernel launch before waiting saves ~2% */
     S->gv_pf = 64 << 10; /* measured: 64 KB beats 0, 32 KB (by 1%) and 128 KB */
