@@ -279,7 +279,7 @@ static void cpu_parallel(cpu_pool *pool, cpu_task fn, void *arg, int64_t n, int6
 /* Decode streams each weight row once; the hardware prefetcher stops at
  * page boundaries, so ask for the data a page ahead (measured: +5-10%),
  * into the caches (locality 1), not as a non-temporal prefetch (locality
- * 0): on an Intel Xeon that bypasses the L2 cache and cost 30-45% of the
+ * 0): on an Intel Xeon that bypasses the L2 cache and cost 14-35% of the
  * decode rate; on an AMD EPYC the two are the same. */
 #define PREFETCH_BYTES 4096
 #define PREFETCH_LOCALITY 1
