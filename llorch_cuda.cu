@@ -567,7 +567,9 @@ static size_t gemv_smem(int N, int K, int grid, int nw = GV_NW, int u = GV_U, in
  * cp.async ring, sk_stages() deep. Per tile the warps add up through shared
  * memory and the epilogue runs on row pairs.
  * NORM: X = RMSNorm(x) * normw, fused as in the GEMV. X holds x itself, in
- * T (the residual's copy that the kernels adding to it keep, Epi.t); on
+ * T (the residual's copy that the kernels adding to it keep, Epi.t; its
+ * mean square is taken from that copy, as transformers takes it from its
+ * bf16 residual stream); on
  * their way into the products the activations are multiplied by the norm
  * weight (staged in shared memory once); each row's sum of squares is
  * gathered during the first tile and its scale applied to the sums in the
@@ -3144,7 +3146,6 @@ template <class T> static cudaError_t cu_prepare_kernels(int smem) {
     CU_SMEM((k_skinny<T, 4, false>));
     CU_SMEM((k_skinny<T, 8, false>));
     CU_SMEM((k_skinny<T, 2, true>));
-    CU_SMEM((k_skinny<T, 4, true>));
     CU_SMEM((k_gemm<T, 128>));
     CU_SMEM((k_flash<T, 16>));
     CU_SMEM((k_flash<T, 32>));
@@ -3351,7 +3352,7 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     cudaFree(scratch);
     /* the GEMV keeps its input vector in shared memory, the skinny GEMM with
        the norm fused its norm weight */
-    size_t need = skinny_smem<SK_NORM_ROWS / 8, true>((int)dim);
+    size_t need = skinny_smem<2, true>((int)dim);
     if (gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms) > need) need = gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms);
     if (gemv_smem((int)dim, (int)qd, M->sms) > need) need = gemv_smem((int)dim, (int)qd, M->sms);
     if (gemv_smem((int)(2 * hid), (int)dim, M->sms) > need) need = gemv_smem((int)(2 * hid), (int)dim, M->sms);
@@ -3484,8 +3485,8 @@ static void cu_matmul(cudaError_t *err, const cu_model *M, cu_session *S, int pd
     if (R <= (M->wgmma && !attn ? 32 : 64)) {
         const int pairs = (N + 1) / 2, grid = pairs < M->sms ? pairs : M->sms;
         const dim3 b(SK_THREADS);
-        if (normw && R <= 16) cu_launch(err, pdl, k_skinny<T, 2, true>, dim3(grid), b, skinny_smem<2, true>(K), S->st, Wt, N, K, X, ldx, R, e, normw, eps);
-        else if (normw) cu_launch(err, pdl, k_skinny<T, 4, true>, dim3(grid), b, skinny_smem<4, true>(K), S->st, Wt, N, K, X, ldx, R, e, normw, eps);
+        static_assert(SK_NORM_ROWS <= 16, "the fused norm runs on k_skinny<T, 2, true>");
+        if (normw) cu_launch(err, pdl, k_skinny<T, 2, true>, dim3(grid), b, skinny_smem<2, true>(K), S->st, Wt, N, K, X, ldx, R, e, normw, eps);
         else if (R <= 8) cu_launch(err, pdl, k_skinny<T, 1, false>, dim3(grid), b, skinny_smem<1, false>(K), S->st, Wt, N, K, X, ldx, R, e, normw, eps);
         else if (R <= 16) cu_launch(err, pdl, k_skinny<T, 2, false>, dim3(grid), b, skinny_smem<2, false>(K), S->st, Wt, N, K, X, ldx, R, e, normw, eps);
         else if (R <= 32) cu_launch(err, pdl, k_skinny<T, 4, false>, dim3(grid), b, skinny_smem<4, false>(K), S->st, Wt, N, K, X, ldx, R, e, normw, eps);
