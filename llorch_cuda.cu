@@ -3583,7 +3583,7 @@ static cu_pass cu_pass_prefill(int seq, int pos0, int n) {
  * 9-16 rows: measured on an H200, tok/s with the norm kernel / fused, 16
  * sequences: TinyLlama 11,390 / 13,230, Llama-3.2-1B 11,940 / 14,600,
  * Qwen2.5-0.5B 15,160 / 17,870. Fused for 2-8 rows too, those were 3-8%
- * slower (not understood); for 17-32 rows mixed (-7% to +4%). */
+ * slower (not understood); for 17-32 rows mixed (-6% to +4%). */
 static int cu_norm_fused(const cu_pass *p) { return !p->gemv && p->R > 8 && p->R <= SK_NORM_ROWS; }
 
 /* Y = X W^T for the pass's rows with epilogue e, X = RMSNorm(xf) * normw when
