@@ -4,7 +4,10 @@
 //   node tools/make_tokenizer_cases.js ../shared/tokenizers
 //   node tools/make_tokenizer_cases.js SOME/tokenizer.json > cases.jsonl
 // (then ./test --tokenizer-cases SOME/tokenizer.json cases.jsonl) makes the
-// same cases for any tokenizer.json.
+// same cases for any tokenizer.json;
+//   node tools/make_tokenizer_cases.js SOME/tokenizer.json --random N SEED
+// makes N random texts instead, each joined from 1-30 pieces of the list
+// below (scripts, digits, spaces, marks, emoji, the file's added tokens).
 // For each variant below it writes tools/tokenizers/NAME.json (the first
 // merges of Llama 3's vocabulary with the variant's normalizer,
 // pre-tokenizer, post-processor, decoder and added tokens) and NAME.jsonl;
@@ -30,6 +33,7 @@ for (let b = 0, extra = 0; b < 256; b++) {
 
 // The base model: the 256 byte characters, then the results of Llama 3's first merges
 const single = shared.endsWith('.json');
+const random = process.argv[3] === '--random' ? { n: +process.argv[4] || 1000, seed: +process.argv[5] || 1 } : null;
 const llama3 = single ? { model: { merges: [] } } : JSON.parse(fs.readFileSync(path.join(shared, 'llama3/tokenizer.json'), 'utf8'));
 // (those whose parts are already there, until there are NMERGES)
 const NMERGES = 600;
@@ -164,10 +168,30 @@ function decodeCases(vocabOf, specials) {
   return out;
 }
 
-async function cases(t, withText, specials) {
+// the pieces random texts are made of
+const pieces = ['the', ' the', 'THE', "'s", "'re", "'ll", "'M", "n't", ' ', '  ', '   ', '\n', '\n\n', '\t', '\r\n', ' \n ',
+  '0', '12', '123', '1234', '12345', '3.14', '1,000', '٣٤', '²', '½', 'Ⅻ', '①', 'a', 'bc', 'Hello', 'café', 'e\u0301',
+  'n\u0303', 'Straße', 'ÀÉÎ', 'ǅ', 'ʰ', '中文', '测试', '，', '。', '日本語', 'カタカナ', '한국어', 'Русский', 'Ελληνικά',
+  'עברית', 'العربية', 'हिन्दी', 'ไทย', '😀', '👍🏽', '👨‍👩‍👧', '🇫🇷', '—', '…', '«', '"', "'", '`', '(', ')', '[', '{', '<', '>',
+  '/', '\\', '|', '_', '-', '--', '+', '==', '!', '?', '.', ',', ';', ':', '#', '@', '$', '%', '&', '*', '~', '\u00a0',
+  '\u3000', '\u200b', '\u200d', '\ufeff', '\u00ad', '\u2028', '\u0085', 'def', 'x[i]', '++', '->', '0x1F', 'https://',
+  '.com', 'ÿ', 'Ā', 'ő', 'ſ', 'ﬁ', 'ⓐ', '𝔘', '𝟘', '\u0301', '\u0308', 'A\u030a', 'Å', 'Å'];
+function randomTexts(n, seed, specials) {
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    let s = '';
+    for (let j = 1 + Math.floor(rnd() * 30); j > 0; j--) s += specials.length && rnd() < 0.03 ? pick(specials) : pick(pieces);
+    out.push(s);
+  }
+  return out;
+}
+
+async function cases(t, withText, specials, list = texts) {
   const lines = [];
   if (withText)
-    for (const text of texts) {
+    for (const text of list) {
       const ids = (await t.encode(text, null, { addSpecialTokens: true })).getIds();
       const plain = (await t.encode(text, null, { addSpecialTokens: false })).getIds();
       lines.push(JSON.stringify({ text, ids, plain, decoded: await t.decode(plain, false) }));
@@ -183,6 +207,11 @@ async function cases(t, withText, specials) {
     const specials = Object.values(JSON.parse(fs.readFileSync(shared, 'utf8')).added_tokens || [])
       .filter((a) => a.special).slice(0, 2).map((a) => a.id);
     const v = t.getVocab(true);
+    if (random) {
+      const added = (JSON.parse(fs.readFileSync(shared, 'utf8')).added_tokens || []).slice(0, 6).map((a) => a.content);
+      process.stdout.write(await cases(t, true, null, randomTexts(random.n, random.seed, added)));
+      return;
+    }
     process.stdout.write(await cases(t, true, byteChar.every((c) => c in v) ? specials : null));
     return;
   }
