@@ -1842,7 +1842,8 @@ __global__ void __launch_bounds__(128)
 /* Small kernels: embedding, RMSNorm                                         */
 /* ======================================================================== */
 
-/* x[r] = embed[ids[r]] in f32; records the id in the sequence's history. */
+/* x[r] = embed[ids[r]] in f32 (and in T into xt, where the GEMMs fuse the norm);
+ * records the id in the sequence's history. */
 template <class T>
 __global__ void k_embed(const T *__restrict__ E, int dim, const int *__restrict__ ids, const int *__restrict__ chosen,
                         Rows rows, float *__restrict__ x, T *__restrict__ xt, int *__restrict__ hist, int ctx) {
@@ -1860,7 +1861,7 @@ __global__ void k_embed(const T *__restrict__ E, int dim, const int *__restrict_
         float2 a = Ty<T>::f2(v.x), b = Ty<T>::f2(v.y), c = Ty<T>::f2(v.z), d = Ty<T>::f2(v.w);
         dst[2 * i] = make_float4(a.x, a.y, b.x, b.y);
         dst[2 * i + 1] = make_float4(c.x, c.y, d.x, d.y);
-        reinterpret_cast<uint4 *>(xt + (size_t)r * dim)[i] = v; /* the residual's copy in T (see k_skinny) */
+        if (xt) reinterpret_cast<uint4 *>(xt + (size_t)r * dim)[i] = v; /* the residual's copy in T (cu_norm_fused) */
     }
 }
 
@@ -3352,12 +3353,11 @@ static int cu_model_init(llorch_model *m, llorch_error *err) {
     cudaFree(scratch);
     /* the GEMV keeps its input vector in shared memory, the skinny GEMM with
        the norm fused its norm weight */
-    size_t need = skinny_smem<2, true>((int)dim);
-    if (gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms) > need) need = gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms);
-    if (gemv_smem((int)dim, (int)qd, M->sms) > need) need = gemv_smem((int)dim, (int)qd, M->sms);
-    if (gemv_smem((int)(2 * hid), (int)dim, M->sms) > need) need = gemv_smem((int)(2 * hid), (int)dim, M->sms);
-    if (gemv_smem((int)dim, (int)hid, M->sms) > need) need = gemv_smem((int)dim, (int)hid, M->sms);
-    if (gemv_smem((int)V, (int)dim, M->sms) > need) need = gemv_smem((int)V, (int)dim, M->sms);
+    const size_t sizes[] = {skinny_smem<2, true>((int)dim),         gemv_smem((int)(qd + 2 * kvd), (int)dim, M->sms),
+                            gemv_smem((int)dim, (int)qd, M->sms),     gemv_smem((int)(2 * hid), (int)dim, M->sms),
+                            gemv_smem((int)dim, (int)hid, M->sms),    gemv_smem((int)V, (int)dim, M->sms)};
+    size_t need = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) need = sizes[i] > need ? sizes[i] : need;
     need += 1024; /* the kernels' static shared memory */
     if (!e && need > (size_t)prop.sharedMemPerBlockOptin) {
         cu_model_free(m);
@@ -3762,7 +3762,7 @@ template <class T> static cudaError_t cu_enqueue_decode(llorch_model *m, cu_sess
     const cu_pass p = cu_pass_decode(M, S, R);
     if (!p.embed)
         cu_launch(&err, 0, k_embed<T>, dim3(R), dim3(128), 0, S->st, (const T *)M->embed, dim, (const int *)S->d_step,
-                  (const int *)S->d_next, p.rows, S->x, (T *)S->xn, S->hist, S->ctx);
+                  (const int *)S->d_next, p.rows, S->x, cu_norm_fused(&p) ? (T *)S->xn : (T *)NULL, S->hist, S->ctx);
     for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
     /* logits, and (one sequence) each lm_head block's largest for a greedy sampler */
     Epi el = cu_epi(EPI_STORE, V);
@@ -3801,7 +3801,7 @@ template <class T> static cudaError_t cu_enqueue_prefill(llorch_model *m, cu_ses
     cudaError_t err = cudaSuccess;
     const cu_pass p = cu_pass_prefill(seq, pos0, n);
     cu_launch(&err, 0, k_embed<T>, dim3(n), dim3(128), 0, S->st, (const T *)M->embed, c->dim, (const int *)S->d_ids,
-              (const int *)NULL, p.rows, S->x, (T *)S->xn, S->hist, S->ctx);
+              (const int *)NULL, p.rows, S->x, cu_norm_fused(&p) ? (T *)S->xn : (T *)NULL, S->hist, S->ctx);
     for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
     return err;
 }
@@ -3813,7 +3813,7 @@ template <class T> static cudaError_t cu_enqueue_pieces(llorch_model *m, cu_sess
     cudaError_t err = cudaSuccess;
     const cu_pass p = cu_pass_pieces(S, R);
     cu_launch(&err, 0, k_embed<T>, dim3(R), dim3(128), 0, S->st, (const T *)M->embed, c->dim, (const int *)S->d_ids,
-              (const int *)NULL, p.rows, S->x, (T *)S->xn, S->hist, S->ctx);
+              (const int *)NULL, p.rows, S->x, cu_norm_fused(&p) ? (T *)S->xn : (T *)NULL, S->hist, S->ctx);
     for (int l = 0; l < c->n_layers; l++) cu_enqueue_layer<T>(&err, m, S, &p, l);
     return err;
 }
